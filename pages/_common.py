@@ -1,0 +1,23 @@
+"""Shared, cached resources for the pages: the one training worker and the runs folder.
+
+Kept outside the package because it uses Streamlit; everything it builds comes from resnet_mnist.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_mnist import RunStore, TrainingWorker, resolve_runs_dir
+from resnet_mnist.data import resolve_data_root
+
+
+@st.cache_resource
+def get_worker() -> TrainingWorker:
+    """The server's single training worker: survives reruns, page switches, refreshes and tabs."""
+    return TrainingWorker(get_run_store(), data_root=resolve_data_root())
+
+
+@st.cache_resource
+def get_run_store() -> RunStore:
+    """The runs folder ($RESNET_MNIST_RUNS or ./runs)."""
+    return RunStore(resolve_runs_dir())

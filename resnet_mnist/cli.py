@@ -1,0 +1,234 @@
+"""`python -m resnet_mnist train | evaluate | predict`: the package from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import ConfigError, TrainConfig
+from .data import DatasetError, load_split
+from .devices import DEVICE_CHOICES
+from .engine import evaluate, run_training
+from .events import BatchLogged, EpochCompleted, EvaluationStarted, Event, RunState, StateChanged, fan_out
+from .inference import predict
+from .preprocess import ImageError, load_image, preprocess_image
+from .runs import CHECKPOINT_FILE, RunStore, resolve_runs_dir
+
+__all__ = ["main"]
+
+_DEFAULTS = TrainConfig()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m resnet_mnist", description="Train and use the seed's small ResNet on MNIST.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model (the seed's recipe by default)")
+    train.add_argument("--epochs", type=_positive_int, default=_DEFAULTS.epochs, help="default: %(default)s")
+    train.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="learning rate (default: %(default)s)")
+    train.add_argument("--momentum", type=float, default=_DEFAULTS.momentum, help="SGD momentum (default: %(default)s)")
+    train.add_argument("--batch-size", type=_positive_int, default=_DEFAULTS.batch_size, help="default: %(default)s")
+    train.add_argument(
+        "--test-batch-size", type=_positive_int, default=_DEFAULTS.test_batch_size, help="default: %(default)s"
+    )
+    train.add_argument("--seed", type=_positive_int, default=_DEFAULTS.seed, help="random seed (default: %(default)s)")
+    train.add_argument(
+        "--log-interval",
+        type=_positive_int,
+        default=_DEFAULTS.log_interval,
+        help="batches between logged losses (default: %(default)s)",
+    )
+    train.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default: %(default)s")
+    train.add_argument("--train-limit", type=_positive_int, metavar="N", help="use only the first N training images")
+    train.add_argument("--test-limit", type=_positive_int, metavar="N", help="use only the first N test images")
+    train.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory format (slower on CPU)")
+    train.add_argument("--name", default="", help="a name for the run")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_root(train)
+    train.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+
+    evaluate_cmd = commands.add_parser("evaluate", help="test a checkpoint on the MNIST test set")
+    evaluate_cmd.add_argument("--checkpoint", required=True, type=Path)
+    evaluate_cmd.add_argument("--test-limit", type=_positive_int, metavar="N")
+    evaluate_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_data_root(evaluate_cmd)
+
+    predict_cmd = commands.add_parser("predict", help="classify image files of digits")
+    predict_cmd.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    predict_cmd.add_argument("--checkpoint", required=True, type=Path)
+    predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
+    return parser
+
+
+def _add_data_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
+
+
+class _ProgressPrinter:
+    """Turns engine events into a per-epoch progress bar and the seed's test lines."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._bar = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, BatchLogged) and not self.quiet:
+            if self._bar is None:
+                from tqdm import tqdm
+
+                self._bar = tqdm(
+                    total=event.batches_per_epoch,
+                    desc=f"Epoch {event.epoch}",
+                    unit="batch",
+                    file=sys.stderr,
+                    leave=False,
+                    dynamic_ncols=True,
+                )
+            self._bar.update(event.batch - self._bar.n)
+            self._bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_second:.0f}")
+        elif isinstance(event, EvaluationStarted):
+            self._close_bar()
+        elif isinstance(event, EpochCompleted):
+            print(
+                f"Epoch {event.epoch}: train loss {event.train_loss:.4f}, "
+                f"{event.images_per_second:.0f} images/s, {event.train_seconds:.1f}s | "
+                f"Test set: Average loss: {event.test_loss:.4f}, "
+                f"Accuracy: {event.correct}/{event.total} ({100 * event.test_accuracy:.2f}%)",
+                flush=True,
+            )
+        elif isinstance(event, StateChanged) and event.state.is_final:
+            self._close_bar()
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        momentum=args.momentum,
+        batch_size=args.batch_size,
+        test_batch_size=args.test_batch_size,
+        seed=args.seed,
+        device=args.device,
+        log_interval=args.log_interval,
+        train_limit=args.train_limit,
+        test_limit=args.test_limit,
+        channels_last=not args.no_channels_last,
+    ).validate(60_000, 10_000)
+    from .devices import resolve_device
+
+    store = RunStore(resolve_runs_dir(args.runs_dir))
+    recorder = store.create(config, device=str(resolve_device(config.device)), name=args.name)
+    print(f"Run {recorder.run_id}: {_describe(config)}", flush=True)
+    outcome = run_training(config, fan_out(recorder, _ProgressPrinter(args.quiet)), data_root=args.data_root)
+    checkpoint = recorder.path / CHECKPOINT_FILE
+    if outcome.state is RunState.FAILED:
+        print(f"error: the run failed: {outcome.reason}", file=sys.stderr)
+        print(f"Run folder: {recorder.path}", file=sys.stderr)
+        return 1
+    best = f"{100 * outcome.best_accuracy:.2f}%" if outcome.best_accuracy is not None else "n/a"
+    print(f"Run {outcome.state.value}; best test accuracy {best}.")
+    print(f"Run folder: {recorder.path}")
+    if checkpoint.is_file():
+        print(f"Checkpoint: {checkpoint}")
+    return 0
+
+
+def _describe(config: TrainConfig) -> str:
+    return (
+        f"epochs={config.epochs} lr={config.lr} momentum={config.momentum} batch_size={config.batch_size} "
+        f"seed={config.seed} device={config.device}"
+    )
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    checkpoint = load_checkpoint(args.checkpoint)
+    test = load_split(args.data_root, train=False, limit=args.test_limit)
+    result = evaluate(checkpoint.build_model(), test, checkpoint.config.test_batch_size)
+    assert result is not None  # no control, so it cannot be stopped
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(args.checkpoint),
+                    "accuracy": result.accuracy,
+                    "loss": result.loss,
+                    "correct": result.correct,
+                    "total": result.total,
+                }
+            )
+        )
+    else:
+        print(
+            f"Test set: Average loss: {result.loss:.4f}, "
+            f"Accuracy: {result.correct}/{result.total} ({100 * result.accuracy:.2f}%)"
+        )
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    model = load_checkpoint(args.checkpoint).build_model()
+    results = []
+    for path in args.images:
+        digit = preprocess_image(load_image(path))
+        if digit is None:
+            results.append({"path": str(path), "digit": None, "probabilities": None, "empty": True})
+            continue
+        prediction = predict(model, digit.tensor)[0]
+        results.append(
+            {
+                "path": str(path),
+                "digit": prediction.digit,
+                "confidence": prediction.confidence,
+                "probabilities": list(prediction.probabilities),
+            }
+        )
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for result in results:
+            if result["digit"] is None:
+                print(f"{result['path']}: no digit found (the image is blank)")
+            else:
+                print(f"{result['path']}: {result['digit']} ({100 * result['confidence']:.1f}%)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; known failures print one line on stderr and return non-zero."""
+    args = _build_parser().parse_args(argv)
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict}
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    except (DatasetError, CheckpointError, ImageError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,201 @@
+"""MNIST, loaded once into memory as normalised tensors and served in batches."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "DEFAULT_DATA_ROOT",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "DatasetError",
+    "DatasetStatus",
+    "MnistSplit",
+    "dataset_status",
+    "iterate_batches",
+    "load_split",
+    "normalize",
+    "resolve_data_root",
+]
+
+# The seed's transforms.Normalize((0.1307,), (0.3081,)): MNIST's training-set mean and std.
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+DATA_ENV_VAR = "RESNET_MNIST_DATA"
+DEFAULT_DATA_ROOT = Path("data")
+_RAW_FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_SPLIT_SIZES = {True: 60_000, False: 10_000}
+
+
+class DatasetError(RuntimeError):
+    """MNIST could not be had; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class MnistSplit:
+    """One split in memory: images (N, 1, 28, 28) float32 normalised, labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def to(self, device: torch.device | str) -> MnistSplit:
+        return MnistSplit(self.images.to(device), self.labels.to(device))
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """What the data folder holds, for showing to a person before training."""
+
+    root: Path
+    found: bool
+    train_size: int
+    test_size: int
+    message: str
+
+
+def resolve_data_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The data folder: the argument, else $RESNET_MNIST_DATA, else ./data."""
+    if root is not None and str(root) != "":
+        return Path(root).expanduser()
+    env = os.environ.get(DATA_ENV_VAR)
+    return Path(env).expanduser() if env else DEFAULT_DATA_ROOT
+
+
+def _raw_dir(root: Path) -> Path:
+    return root / "MNIST" / "raw"
+
+
+def _files_present(root: Path, train: bool) -> bool:
+    return all((_raw_dir(root) / name).is_file() for name in _RAW_FILES[train])
+
+
+def _missing_message(root: Path, cause: str) -> str:
+    return (
+        f"MNIST was not found in {_raw_dir(root)} and could not be downloaded ({cause}). "
+        f"Put the four files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
+        f"and t10k-labels-idx1-ubyte in {_raw_dir(root)}, or point --data-root / ${DATA_ENV_VAR} "
+        f"at a folder that holds MNIST/raw/."
+    )
+
+
+def _download(root: Path) -> None:
+    from torchvision.datasets import MNIST
+
+    try:
+        for train in (True, False):
+            MNIST(root=str(root), train=train, download=True)
+    except Exception as exc:  # network errors come in many types; all mean the same here
+        raise DatasetError(_missing_message(root, f"{type(exc).__name__}: {exc}".strip())) from None
+
+
+def normalize(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels (any shape) → float32 normalised exactly as ToTensor + Normalize do."""
+    # Same operations in the same order as torchvision, so results are bit-identical.
+    return pixels.to(torch.float32).div(255).sub(MNIST_MEAN).div(MNIST_STD)
+
+
+def load_split(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    train: bool,
+    limit: int | None = None,
+    download: bool = True,
+) -> MnistSplit:
+    """Read one split through torchvision's MNIST class, normalised once, in memory.
+
+    Downloads when the files are missing and `download` is set; raises DatasetError with
+    a sentence saying where the files go when that fails.
+    """
+    root = resolve_data_root(root)
+    if not _files_present(root, train):
+        if not download:
+            raise DatasetError(_missing_message(root, "downloading was turned off"))
+        _download(root)
+    full = _cached_split(root, train)
+    if limit is None:
+        return full
+    return MnistSplit(full.images[:limit], full.labels[:limit])
+
+
+_cache: dict[tuple[str, bool, int, int], MnistSplit] = {}
+_cache_lock = threading.Lock()
+
+
+def _cached_split(root: Path, train: bool) -> MnistSplit:
+    """Each split is parsed and normalised once per process (keyed by the files' identity)."""
+    images_file = _raw_dir(root) / _RAW_FILES[train][0]
+    stat = images_file.stat()
+    key = (str(images_file.resolve()), train, stat.st_size, stat.st_mtime_ns)
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _read_split(root, train)
+        return _cache[key]
+
+
+def _read_split(root: Path, train: bool) -> MnistSplit:
+    from torchvision.datasets import MNIST
+
+    try:
+        dataset = MNIST(root=str(root), train=train, download=False)
+        pixels, labels = dataset.data, dataset.targets
+    except Exception as exc:
+        files = ", ".join(_RAW_FILES[train])
+        raise DatasetError(
+            f"The MNIST files in {_raw_dir(root)} ({files}) could not be read: {exc}. "
+            f"They may be truncated or corrupt: delete them to download them again, "
+            f"or copy good ones there."
+        ) from None
+    expected = _SPLIT_SIZES[train]
+    if pixels.shape[1:] != (28, 28) or len(pixels) != len(labels) or len(pixels) != expected:
+        raise DatasetError(
+            f"The MNIST {'training' if train else 'test'} files in {_raw_dir(root)} hold "
+            f"{len(pixels)} images and {len(labels)} labels, not {expected}: they are incomplete. "
+            f"Delete them to download them again."
+        )
+    images = normalize(pixels).unsqueeze(1)  # (N, 1, 28, 28)
+    return MnistSplit(images.contiguous(), labels.to(torch.int64).contiguous())
+
+
+def dataset_status(root: str | os.PathLike[str] | None = None) -> DatasetStatus:
+    """Whether both splits are present, without loading or downloading them."""
+    root = resolve_data_root(root)
+    train, test = _files_present(root, True), _files_present(root, False)
+    if train and test:
+        return DatasetStatus(root, True, _SPLIT_SIZES[True], _SPLIT_SIZES[False], f"found in {_raw_dir(root)}")
+    return DatasetStatus(
+        root,
+        False,
+        0,
+        0,
+        f"not found in {_raw_dir(root)}: it will be downloaded on the first run if this machine is online; "
+        f"offline, copy the four MNIST raw files there or set ${DATA_ENV_VAR}.",
+    )
+
+
+def iterate_batches(
+    split: MnistSplit, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of (images, labels) straight from the in-memory tensors; the last may be short."""
+    n = len(split)
+    if shuffle:
+        order = torch.randperm(n, generator=generator, device="cpu").to(split.images.device)
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            yield split.images.index_select(0, index), split.labels.index_select(0, index)
+    else:
+        for start in range(0, n, batch_size):
+            yield split.images[start : start + batch_size], split.labels[start : start + batch_size]

@@ -1,0 +1,411 @@
+"""The training loop and the test pass: pure computation that reports through events.
+
+Nothing here prints, writes files or touches Streamlit; callers decide what to do with the
+events (see events.py) and steer a run from another thread through a TrainingControl.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .data import MnistSplit, iterate_batches, load_split
+from .devices import resolve_device
+from .events import (
+    BatchLogged,
+    EpochCompleted,
+    EvaluationStarted,
+    HyperparamsChanged,
+    Listener,
+    RunState,
+    StateChanged,
+)
+from .model import Net
+
+__all__ = [
+    "DivergedError",
+    "Evaluation",
+    "TrainingControl",
+    "TrainingOutcome",
+    "build_model",
+    "evaluate",
+    "run_training",
+    "train_epoch",
+]
+
+MNIST_TRAIN_SIZE = 60_000
+MNIST_TEST_SIZE = 10_000
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class TrainingControl:
+    """Thread-safe handles for steering a running training from another thread."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can see the stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def pause_requested(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, timeout: float = 0.1) -> None:
+        """Block until resumed or stopped (or `timeout` passes)."""
+        self._running.wait(timeout)
+
+    def set_hyperparams(self, lr: float | None = None, momentum: float | None = None) -> None:
+        """Ask the loop to use a new lr and/or momentum from its next batch on."""
+        with self._lock:
+            if lr is not None:
+                self._pending["lr"] = float(lr)
+            if momentum is not None:
+                self._pending["momentum"] = float(momentum)
+
+    def take_hyperparams(self) -> dict[str, float]:
+        """The changes asked for since the last call (and forget them)."""
+        if not self._pending:  # cheap check on the hot path; a stale read only delays by a batch
+            return {}
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Test-pass results: loss summed over images then averaged (the seed's way), accuracy 0..1."""
+
+    loss: float
+    accuracy: float
+    correct: int
+    total: int
+    predictions: torch.Tensor  # (N,) int64, on the CPU
+    confidences: torch.Tensor  # (N,) float32 probability of the predicted class
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """How a run ended."""
+
+    state: RunState
+    reason: str | None
+    epochs_completed: int
+    best_accuracy: float | None
+    final_accuracy: float | None
+    model: Net | None
+
+
+def build_model(seed: int, device: torch.device | str = "cpu", channels_last: bool = False) -> Net:
+    """A freshly initialised Net; the same seed gives the same weights, without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Net()
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _cpu_state(model: Net) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def _prepare(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+@torch.no_grad()
+def evaluate(
+    model: Net,
+    split: MnistSplit,
+    batch_size: int = 1000,
+    *,
+    channels_last: bool = False,
+    control: TrainingControl | None = None,
+) -> Evaluation | None:
+    """Test loss and accuracy over `split`; None when a stop was asked for midway."""
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    predictions, confidences = [], []
+    for images, labels in iterate_batches(split, batch_size, shuffle=False):
+        if control is not None and control.stop_requested:
+            return None
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        log_probs = model(_prepare(images, channels_last))
+        loss_sum += F.nll_loss(log_probs, labels, reduction="sum").double()
+        best, predicted = log_probs.max(dim=1)
+        predictions.append(predicted)
+        confidences.append(best.exp())
+    prediction = torch.cat(predictions).cpu()
+    total = len(split)
+    correct = int((prediction == split.labels.cpu()).sum())
+    return Evaluation(
+        loss=float(loss_sum) / total,
+        accuracy=correct / total,
+        correct=correct,
+        total=total,
+        predictions=prediction,
+        confidences=torch.cat(confidences).float().cpu(),
+    )
+
+
+@dataclass(frozen=True)
+class _EpochTraining:
+    mean_loss: float
+    steps: int
+    seconds: float
+    images: int
+    stopped: bool
+
+
+def train_epoch(
+    model: Net,
+    optimizer: torch.optim.Optimizer,
+    split: MnistSplit,
+    *,
+    epoch: int,
+    batch_size: int,
+    log_interval: int,
+    generator: torch.Generator,
+    emit: Listener,
+    step_offset: int = 0,
+    channels_last: bool = False,
+    control: TrainingControl | None = None,
+) -> _EpochTraining:
+    """One pass over `split` in shuffled batches with the seed's NLL loss.
+
+    Emits a BatchLogged every `log_interval` batches (the seed's rule: batches 1, 1+k, …) and
+    after the last; raises DivergedError when a logged loss is not finite.
+    """
+    model.train()
+    device = next(model.parameters()).device
+    batches_per_epoch = math.ceil(len(split) / batch_size)
+    loss_sum = torch.zeros((), device=device)
+    started = last_log = time.perf_counter()
+    images_since_log = images_seen = 0
+    step = step_offset
+    batch = 0
+    for batch, (images, labels) in enumerate(
+        iterate_batches(split, batch_size, shuffle=True, generator=generator), start=1
+    ):
+        if control is not None:
+            if control.pause_requested and not control.stop_requested:
+                _pause(control, emit, epoch, step)
+            if control.stop_requested:
+                return _EpochTraining(
+                    float(loss_sum) / max(batch - 1, 1),
+                    step - step_offset,
+                    time.perf_counter() - started,
+                    images_seen,
+                    True,
+                )
+            changes = control.take_hyperparams()
+            if changes:
+                _apply_hyperparams(optimizer, changes, emit, epoch, step + 1)
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.nll_loss(model(_prepare(images, channels_last)), labels)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        n = int(labels.shape[0])
+        images_since_log += n
+        images_seen += n
+        loss_sum += loss.detach()
+        if (batch - 1) % log_interval == 0 or batch == batches_per_epoch:
+            value = loss.item()  # the only host sync of the loop, once per logged batch
+            if not math.isfinite(value):
+                raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch})")
+            now = time.perf_counter()
+            group = optimizer.param_groups[0]
+            emit(
+                BatchLogged(
+                    epoch,
+                    step,
+                    batch,
+                    batches_per_epoch,
+                    value,
+                    images_since_log / max(now - last_log, 1e-9),
+                    group["lr"],
+                    group["momentum"],
+                )
+            )
+            last_log, images_since_log = now, 0
+    mean_loss = float(loss_sum) / max(batch, 1)
+    if not math.isfinite(mean_loss):
+        raise DivergedError(f"the training loss became {mean_loss} during epoch {epoch}")
+    return _EpochTraining(mean_loss, step - step_offset, time.perf_counter() - started, images_seen, False)
+
+
+def _pause(control: TrainingControl, emit: Listener, epoch: int, step: int) -> None:
+    emit(StateChanged(RunState.PAUSED, epoch=epoch, step=step))
+    while control.pause_requested and not control.stop_requested:
+        control.wait_while_paused()
+    if not control.stop_requested:
+        emit(StateChanged(RunState.RUNNING, epoch=epoch, step=step))
+
+
+def _apply_hyperparams(
+    optimizer: torch.optim.Optimizer, changes: dict[str, float], emit: Listener, epoch: int, step: int
+) -> None:
+    for group in optimizer.param_groups:
+        group.update(changes)
+    group = optimizer.param_groups[0]
+    emit(HyperparamsChanged(epoch, step, group["lr"], group["momentum"]))
+
+
+def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.Optimizer:
+    """The seed's optimizer: plain SGD with momentum."""
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+
+
+def run_training(
+    config: TrainConfig,
+    emit: Listener,
+    *,
+    control: TrainingControl | None = None,
+    data_root: str | None = None,
+    train_split: MnistSplit | None = None,
+    test_split: MnistSplit | None = None,
+) -> TrainingOutcome:
+    """Train `config.epochs` epochs, testing after each, reporting everything through `emit`.
+
+    Invalid configs raise ConfigError before anything starts; every later failure (missing
+    data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
+    """
+    config.validate(
+        train_size=len(train_split) if train_split is not None else MNIST_TRAIN_SIZE,
+        test_size=len(test_split) if test_split is not None else MNIST_TEST_SIZE,
+    )
+    control = control or TrainingControl()
+    emit(StateChanged(RunState.RUNNING))
+    epoch = step = 0
+    best = final = None
+    model: Net | None = None
+    try:
+        device = resolve_device(config.device)
+        if train_split is None:
+            train_split = load_split(data_root, train=True, limit=config.train_limit)
+        elif config.train_limit is not None:
+            train_split = MnistSplit(train_split.images[: config.train_limit], train_split.labels[: config.train_limit])
+        if test_split is None:
+            test_split = load_split(data_root, train=False, limit=config.test_limit)
+        elif config.test_limit is not None:
+            test_split = MnistSplit(test_split.images[: config.test_limit], test_split.labels[: config.test_limit])
+        train_split, test_split = train_split.to(device), test_split.to(device)
+        model = build_model(config.seed, device, config.channels_last)
+        optimizer = make_optimizer(model, config)
+        generator = torch.Generator().manual_seed(config.seed)
+        for epoch in range(1, config.epochs + 1):
+            trained = train_epoch(
+                model,
+                optimizer,
+                train_split,
+                epoch=epoch,
+                batch_size=config.batch_size,
+                log_interval=config.log_interval,
+                generator=generator,
+                emit=emit,
+                step_offset=step,
+                channels_last=config.channels_last,
+                control=control,
+            )
+            step += trained.steps
+            if trained.stopped:
+                return _stopped(emit, model, epoch - 1, step, best, final)
+            emit(EvaluationStarted(epoch))
+            test_started = time.perf_counter()
+            result = evaluate(
+                model, test_split, config.test_batch_size, channels_last=config.channels_last, control=control
+            )
+            if result is None:
+                return _stopped(emit, model, epoch - 1, step, best, final)
+            final = result.accuracy
+            best = final if best is None else max(best, final)
+            emit(
+                EpochCompleted(
+                    epoch=epoch,
+                    train_loss=trained.mean_loss,
+                    test_loss=result.loss,
+                    test_accuracy=result.accuracy,
+                    correct=result.correct,
+                    total=result.total,
+                    train_seconds=trained.seconds,
+                    test_seconds=time.perf_counter() - test_started,
+                    images_per_second=trained.images / max(trained.seconds, 1e-9),
+                    model_state=_cpu_state(model),
+                )
+            )
+            if control.stop_requested:
+                return _stopped(emit, model, epoch, step, best, final)
+    except DivergedError as exc:
+        reason = f"diverged: {exc}. The learning rate or momentum is too high for this run; lower them and start again."
+        return _failed(emit, reason, epoch - 1, step, best, final)
+    except torch.OutOfMemoryError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        return _failed(
+            emit,
+            f"out of memory on {config.device}: {first_line} Lower the batch size.",
+            max(epoch - 1, 0),
+            step,
+            best,
+            final,
+        )
+    except Exception as exc:
+        return _failed(
+            emit,
+            f"{type(exc).__name__}: {exc}" if not _is_plain(exc) else str(exc),
+            max(epoch - 1, 0),
+            step,
+            best,
+            final,
+        )
+    emit(StateChanged(RunState.FINISHED, epoch=config.epochs, step=step))
+    return TrainingOutcome(RunState.FINISHED, None, config.epochs, best, final, model)
+
+
+def _is_plain(exc: Exception) -> bool:
+    from .data import DatasetError
+
+    return isinstance(exc, DatasetError)
+
+
+def _stopped(
+    emit: Listener, model: Net, epochs_done: int, step: int, best: float | None, final: float | None
+) -> TrainingOutcome:
+    reason = "stopped by the user"
+    emit(StateChanged(RunState.STOPPED, reason, epoch=epochs_done, step=step, model_state=_cpu_state(model)))
+    return TrainingOutcome(RunState.STOPPED, reason, epochs_done, best, final, model)
+
+
+def _failed(
+    emit: Listener, reason: str, epochs_done: int, step: int, best: float | None, final: float | None
+) -> TrainingOutcome:
+    emit(StateChanged(RunState.FAILED, reason, epoch=epochs_done, step=step))
+    return TrainingOutcome(RunState.FAILED, reason, epochs_done, best, final, None)

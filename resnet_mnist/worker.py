@@ -1,0 +1,256 @@
+"""The background training thread behind the dashboard: one job at a time, steerable, observable.
+
+The thread runs the engine and records each event into a lock-protected state; the UI only
+ever reads `snapshot()`, a frozen copy, so the training loop never waits on the page.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .config import ConfigError, ConfigProblem, TrainConfig
+from .devices import resolve_device
+from .engine import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, TrainingControl, run_training
+from .events import (
+    BatchLogged,
+    EpochCompleted,
+    EvaluationStarted,
+    Event,
+    HyperparamsChanged,
+    RunState,
+    StateChanged,
+    fan_out,
+)
+from .runs import RunStore
+
+__all__ = ["TrainingWorker", "WorkerBusyError", "WorkerSnapshot"]
+
+
+class WorkerBusyError(RuntimeError):
+    """A job is already running; one at a time per server."""
+
+
+@dataclass(frozen=True)
+class WorkerSnapshot:
+    """A consistent, immutable view of the worker at one moment."""
+
+    state: RunState = RunState.IDLE
+    reason: str | None = None
+    run_id: str | None = None
+    run_dir: Path | None = None
+    config: TrainConfig | None = None
+    batches: tuple[BatchLogged, ...] = ()
+    epochs: tuple[EpochCompleted, ...] = ()
+    hparam_changes: tuple[HyperparamsChanged, ...] = ()
+    epoch: int = 0
+    batch: int = 0
+    batches_per_epoch: int = 0
+    evaluating: bool = False
+    images_per_second: float | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    job_index: int = 0  # 1-based position of this job in its queue (sweeps have several)
+    job_count: int = 0
+    finished_run_ids: tuple[str, ...] = ()  # runs of the current queue that have ended
+    sweep: str | None = None
+    started_at: float | None = None
+    version: int = 0  # grows with every event; equal versions mean nothing changed
+
+    @property
+    def busy(self) -> bool:
+        return self.state in (RunState.RUNNING, RunState.PAUSED)
+
+    @property
+    def epoch_progress(self) -> float:
+        """Fraction of the current epoch's batches done, 0..1."""
+        return min(self.batch / self.batches_per_epoch, 1.0) if self.batches_per_epoch else 0.0
+
+    @property
+    def run_progress(self) -> float:
+        """Fraction of the whole run done, 0..1."""
+        if self.state is RunState.FINISHED:
+            return 1.0
+        if not self.config or not self.epoch:
+            return 0.0
+        return min((self.epoch - 1 + self.epoch_progress) / self.config.epochs, 1.0)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left in the run at the current pace, or None before it can be told."""
+        if not self.busy or self.started_at is None or self.run_progress <= 0.01:
+            return None
+        elapsed = time.monotonic() - self.started_at
+        return elapsed * (1 - self.run_progress) / self.run_progress
+
+
+@dataclass
+class _Live:
+    """The worker's mutable state; only touched under the worker's lock."""
+
+    snapshot: WorkerSnapshot = field(default_factory=WorkerSnapshot)
+    batches: list[BatchLogged] = field(default_factory=list)
+    epochs: list[EpochCompleted] = field(default_factory=list)
+    hparam_changes: list[HyperparamsChanged] = field(default_factory=list)
+
+
+class TrainingWorker:
+    """Owns at most one training thread; start, stop, pause, resume, retune and observe it."""
+
+    def __init__(self, store: RunStore, *, data_root: str | Path | None = None) -> None:
+        self.store = store
+        self.data_root = data_root
+        self._lock = threading.Lock()
+        self._live = _Live()
+        self._thread: threading.Thread | None = None
+        self._control = TrainingControl()
+        self._queue_cancelled = threading.Event()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def start(self, configs: TrainConfig | Sequence[TrainConfig], *, name: str = "", sweep: str | None = None) -> None:
+        """Start one job, or several one after another (a sweep); refused while one runs."""
+        jobs = [configs] if isinstance(configs, TrainConfig) else list(configs)
+        if not jobs:
+            raise ValueError("nothing to run: the list of jobs is empty")
+        for job in jobs:
+            job.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise WorkerBusyError(
+                    "A training job is already running; stop it (or wait for it to finish) before starting another."
+                )
+            self._control = TrainingControl()
+            self._queue_cancelled.clear()
+            self._live = _Live(
+                WorkerSnapshot(
+                    state=RunState.RUNNING,
+                    config=jobs[0],
+                    job_index=1,
+                    job_count=len(jobs),
+                    sweep=sweep,
+                    started_at=time.monotonic(),
+                    lr=jobs[0].lr,
+                    momentum=jobs[0].momentum,
+                    version=self._live.snapshot.version + 1,
+                )
+            )
+            self._thread = threading.Thread(
+                target=self._run_jobs, args=(jobs, name, sweep), name="resnet-mnist-training", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop the running job (and drop queued ones); True once the thread has ended."""
+        self._queue_cancelled.set()
+        self._control.stop()
+        return self.join(timeout) if timeout is not None else not self.is_alive()
+
+    def pause(self) -> None:
+        self._control.pause()
+
+    def resume(self) -> None:
+        self._control.resume()
+
+    def set_hyperparams(self, lr: float | None = None, momentum: float | None = None) -> None:
+        """Change lr/momentum of the running job from its next batch on; validated like a config."""
+        base = self.snapshot().config or TrainConfig()
+        candidate = base.with_changes(**{k: v for k, v in (("lr", lr), ("momentum", momentum)) if v is not None})
+        problems = [p for p in candidate.problems() if p.field in ("lr", "momentum")]
+        if problems:
+            raise ConfigError(problems)
+        if not self.is_alive():
+            raise ConfigError([ConfigProblem("lr", "no job is running to change")])
+        self._control.set_hyperparams(lr=lr, momentum=momentum)
+
+    def join(self, timeout: float | None = None) -> bool:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.is_alive()
+
+    def is_alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def snapshot(self) -> WorkerSnapshot:
+        """A frozen copy of the state and metrics, safe to read from any thread."""
+        with self._lock:
+            live = self._live
+            return replace(
+                live.snapshot,
+                batches=tuple(live.batches),
+                epochs=tuple(live.epochs),
+                hparam_changes=tuple(live.hparam_changes),
+            )
+
+    # -- the thread -----------------------------------------------------------------------
+
+    def _run_jobs(self, jobs: list[TrainConfig], name: str, sweep: str | None) -> None:
+        finished: list[str] = []
+        for index, config in enumerate(jobs, start=1):
+            if self._queue_cancelled.is_set():
+                break
+            try:
+                device = str(resolve_device(config.device))
+                job_name = f"{name} #{index}" if name and len(jobs) > 1 else name
+                recorder = self.store.create(config, device=device, name=job_name, sweep=sweep)
+            except Exception as exc:
+                self._on_event(StateChanged(RunState.FAILED, f"could not create the run folder: {exc}"))
+                break
+            with self._lock:
+                self._live = _Live(
+                    replace(
+                        self._live.snapshot,
+                        state=RunState.RUNNING,
+                        reason=None,
+                        run_id=recorder.run_id,
+                        run_dir=recorder.path,
+                        config=config,
+                        epoch=0,
+                        batch=0,
+                        batches_per_epoch=0,
+                        evaluating=False,
+                        images_per_second=None,
+                        lr=config.lr,
+                        momentum=config.momentum,
+                        job_index=index,
+                        started_at=time.monotonic(),
+                        finished_run_ids=tuple(finished),
+                    )
+                )
+            run_training(config, fan_out(recorder, self._on_event), control=self._control, data_root=self.data_root)
+            finished.append(recorder.run_id)
+            with self._lock:
+                self._live.snapshot = replace(
+                    self._live.snapshot, finished_run_ids=tuple(finished), version=self._live.snapshot.version + 1
+                )
+
+    def _on_event(self, event: Event) -> None:
+        with self._lock:
+            live = self._live
+            snap = live.snapshot
+            if isinstance(event, BatchLogged):
+                live.batches.append(event)
+                snap = replace(
+                    snap,
+                    epoch=event.epoch,
+                    batch=event.batch,
+                    batches_per_epoch=event.batches_per_epoch,
+                    images_per_second=event.images_per_second,
+                    evaluating=False,
+                )
+            elif isinstance(event, EvaluationStarted):
+                snap = replace(snap, evaluating=True)
+            elif isinstance(event, EpochCompleted):
+                live.epochs.append(replace(event, model_state=None))
+                snap = replace(snap, evaluating=False)
+            elif isinstance(event, HyperparamsChanged):
+                live.hparam_changes.append(event)
+                snap = replace(snap, lr=event.lr, momentum=event.momentum)
+            elif isinstance(event, StateChanged):
+                snap = replace(snap, state=event.state, reason=event.reason, evaluating=False)
+            live.snapshot = replace(snap, version=snap.version + 1)
