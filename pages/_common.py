@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_mnist import RunStore, TrainingWorker, resolve_runs_dir
+from resnet_mnist import RunState, RunStore, TrainingWorker, WorkerSnapshot, resolve_runs_dir
 from resnet_mnist.data import resolve_data_root
 
 
@@ -21,3 +21,20 @@ def get_worker() -> TrainingWorker:
 def get_run_store() -> RunStore:
     """The runs folder ($RESNET_MNIST_RUNS or ./runs)."""
     return RunStore(resolve_runs_dir())
+
+
+STATE_BADGES = {
+    RunState.IDLE: ":gray-badge[idle]",
+    RunState.RUNNING: ":blue-badge[:material/play_arrow: running]",
+    RunState.PAUSED: ":orange-badge[:material/pause: paused]",
+    RunState.STOPPED: ":orange-badge[:material/stop: stopped]",
+    RunState.FINISHED: ":green-badge[:material/check: finished]",
+    RunState.FAILED: ":red-badge[:material/error: failed]",
+}
+
+
+def state_badge(snapshot: WorkerSnapshot) -> str:
+    """The job's state as a coloured Markdown badge."""
+    if snapshot.loading:
+        return ":blue-badge[:material/hourglass_top: loading data…]"
+    return STATE_BADGES[snapshot.state]

@@ -58,11 +58,28 @@ class WorkerSnapshot:
     finished_run_ids: tuple[str, ...] = ()  # runs of the current queue that have ended
     sweep: str | None = None
     started_at: float | None = None
+    ended_at: float | None = None  # time.monotonic() when the last job reached a final state
+    paused_seconds: float = 0.0  # time spent paused, left out of the pace and ETA
+    paused_since: float | None = None
     version: int = 0  # grows with every event; equal versions mean nothing changed
 
     @property
     def busy(self) -> bool:
         return self.state in (RunState.RUNNING, RunState.PAUSED)
+
+    @property
+    def loading(self) -> bool:
+        """Running but no batch trained yet: the data is being read into memory."""
+        return self.state is RunState.RUNNING and self.epoch == 0
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        """Seconds the current (or last) job has been training, pauses left out."""
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else time.monotonic()
+        paused = self.paused_seconds + (end - self.paused_since if self.paused_since is not None else 0.0)
+        return max(end - self.started_at - paused, 0.0)
 
     @property
     def epoch_progress(self) -> float:
@@ -81,9 +98,9 @@ class WorkerSnapshot:
     @property
     def eta_seconds(self) -> float | None:
         """Seconds left in the run at the current pace, or None before it can be told."""
-        if not self.busy or self.started_at is None or self.run_progress <= 0.01:
+        elapsed = self.elapsed_seconds
+        if not self.busy or elapsed is None or self.run_progress <= 0.01:
             return None
-        elapsed = time.monotonic() - self.started_at
         return elapsed * (1 - self.run_progress) / self.run_progress
 
 
@@ -155,6 +172,11 @@ class TrainingWorker:
     def resume(self) -> None:
         self._control.resume()
 
+    @property
+    def pause_requested(self) -> bool:
+        """A pause was asked for (the loop may not have reached its next batch yet)."""
+        return self.is_alive() and self._control.pause_requested and not self._control.stop_requested
+
     def set_hyperparams(self, lr: float | None = None, momentum: float | None = None) -> None:
         """Change lr/momentum of the running job from its next batch on; validated like a config."""
         base = self.snapshot().config or TrainConfig()
@@ -219,6 +241,9 @@ class TrainingWorker:
                         momentum=config.momentum,
                         job_index=index,
                         started_at=time.monotonic(),
+                        ended_at=None,
+                        paused_seconds=0.0,
+                        paused_since=None,
                         finished_run_ids=tuple(finished),
                     )
                 )
@@ -252,5 +277,18 @@ class TrainingWorker:
                 live.hparam_changes.append(event)
                 snap = replace(snap, lr=event.lr, momentum=event.momentum)
             elif isinstance(event, StateChanged):
-                snap = replace(snap, state=event.state, reason=event.reason, evaluating=False)
+                now = time.monotonic()
+                if snap.paused_since is not None and event.state is not RunState.PAUSED:
+                    snap = replace(
+                        snap, paused_seconds=snap.paused_seconds + now - snap.paused_since, paused_since=None
+                    )
+                if event.state is RunState.PAUSED and snap.paused_since is None:
+                    snap = replace(snap, paused_since=now)
+                snap = replace(
+                    snap,
+                    state=event.state,
+                    reason=event.reason,
+                    evaluating=False,
+                    ended_at=now if event.state.is_final else None,
+                )
             live.snapshot = replace(snap, version=snap.version + 1)

@@ -1,0 +1,229 @@
+"""Plotly figures of a run's learning curves, built from plain metric records.
+
+A record is a dict as metrics.json stores it (see runs.RunRecorder); `metrics_from_events`
+turns the worker's live events into the same shape, so the Train page's live charts and the
+Runs page's saved ones are drawn by the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .formatting import format_lr
+
+__all__ = [
+    "ACCURACY_COLOR",
+    "TEST_LOSS_COLOR",
+    "TRAIN_LOSS_COLOR",
+    "accuracy_figure",
+    "batch_x",
+    "loss_figure",
+    "metrics_from_events",
+]
+
+Record = Mapping[str, Any]
+
+TRAIN_LOSS_COLOR = "#1f77b4"
+TEST_LOSS_COLOR = "#d62728"
+ACCURACY_COLOR = "#2ca02c"
+_MARKER_COLOR = "#ff7f0e"
+_HEIGHT = 380
+
+
+def _record(event: Any) -> dict[str, Any]:
+    if isinstance(event, Mapping):
+        return dict(event)
+    if is_dataclass(event):
+        # Not dataclasses.asdict: that deep-copies, and model_state may hold tensors.
+        return {f.name: getattr(event, f.name) for f in fields(event) if f.name != "model_state"}
+    raise TypeError(f"not a metrics record: {event!r}")
+
+
+def metrics_from_events(
+    batches: Iterable[Any] = (), epochs: Iterable[Any] = (), hparam_changes: Iterable[Any] = ()
+) -> dict[str, list[dict[str, Any]]]:
+    """Events (BatchLogged, EpochCompleted, HyperparamsChanged) or dicts → metrics.json's shape."""
+    return {
+        "batches": [_record(b) for b in batches],
+        "epochs": [_record(e) for e in epochs],
+        "hparam_changes": [_record(h) for h in hparam_changes],
+    }
+
+
+def batch_x(record: Record) -> float:
+    """Where a logged batch sits on the epoch axis: 1.5 is halfway through epoch 2."""
+    per_epoch = record.get("batches_per_epoch") or 0
+    if not per_epoch:
+        return float(record["epoch"])
+    return record["epoch"] - 1 + record["batch"] / per_epoch
+
+
+def _batches_per_epoch(batches: Sequence[Record]) -> int | None:
+    for record in batches:
+        if record.get("batches_per_epoch"):
+            return int(record["batches_per_epoch"])
+    return None
+
+
+def _change_x(change: Record, per_epoch: int | None) -> float:
+    """A change applies from `step` on, so its line goes just before that step."""
+    if per_epoch:
+        return (change["step"] - 1) / per_epoch
+    return float(change["epoch"] - 1)
+
+
+def _change_label(change: Record, previous: Record | None) -> str:
+    parts = []
+    if previous is None or change["lr"] != previous["lr"]:
+        parts.append(f"lr {format_lr(change['lr'])}")
+    if previous is None or change["momentum"] != previous["momentum"]:
+        parts.append(f"m {format_lr(change['momentum'])}")
+    return " · ".join(parts) or "retuned"
+
+
+def _add_change_markers(fig: go.Figure, changes: Sequence[Record], per_epoch: int | None) -> None:
+    previous: Record | None = None
+    for change in changes:
+        fig.add_vline(
+            x=_change_x(change, per_epoch),
+            line={"color": _MARKER_COLOR, "dash": "dash", "width": 1.5},
+            annotation={"text": _change_label(change, previous), "font": {"color": _MARKER_COLOR, "size": 11}},
+            annotation_position="top left",
+        )
+        previous = change
+    if changes:
+        # A legend entry for the markers (vlines are shapes and have none of their own).
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                line={"color": _MARKER_COLOR, "dash": "dash"},
+                name="lr/momentum changed",
+            )
+        )
+
+
+def _layout(
+    fig: go.Figure, *, title: str, subtitle: str, y_title: str, epochs_planned: int | None, uirevision: str | None
+) -> None:
+    xaxis: dict[str, Any] = {"title": {"text": "epoch"}, "zeroline": False}
+    if epochs_planned:
+        xaxis["range"] = [0, epochs_planned * 1.02]
+        if epochs_planned <= 20:
+            xaxis["dtick"] = 1
+    fig.update_layout(
+        title={"text": title, "font": {"size": 15}, "subtitle": {"text": subtitle, "font": {"size": 12}}},
+        xaxis=xaxis,
+        yaxis={"title": {"text": y_title}},
+        height=_HEIGHT,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0.0},
+        hovermode="x unified",
+        # Same uirevision across updates keeps the user's zoom/pan; a new run gets a new one.
+        uirevision=uirevision,
+    )
+
+
+def _empty_note(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(
+        text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font={"size": 14, "color": "gray"}
+    )
+
+
+def loss_figure(
+    batches: Sequence[Record],
+    epochs: Sequence[Record] = (),
+    hparam_changes: Sequence[Record] = (),
+    *,
+    title: str = "Loss",
+    subtitle: str = "",
+    epochs_planned: int | None = None,
+    log_y: bool = False,
+    uirevision: str | None = None,
+    empty_text: str = "No batches logged yet",
+) -> go.Figure:
+    """Training loss of each logged batch and test loss after each epoch, on one epoch axis."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[batch_x(b) for b in batches],
+            y=[b["loss"] for b in batches],
+            customdata=[[b["step"], b["lr"], b["momentum"]] for b in batches],
+            mode="lines",
+            name="training loss (logged batches)",
+            line={"color": TRAIN_LOSS_COLOR, "width": 1.5},
+            hovertemplate="training loss %{y:.4f}<br>step %{customdata[0]} · lr %{customdata[1]:.4g}"
+            " · momentum %{customdata[2]:.3g}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[e["epoch"] for e in epochs],
+            y=[e["test_loss"] for e in epochs],
+            mode="lines+markers",
+            name="test loss (per epoch)",
+            line={"color": TEST_LOSS_COLOR, "width": 2},
+            marker={"size": 8},
+            hovertemplate="test loss %{y:.4f}<extra></extra>",
+        )
+    )
+    _add_change_markers(fig, hparam_changes, _batches_per_epoch(batches))
+    _layout(
+        fig, title=title, subtitle=subtitle, y_title="loss (NLL)", epochs_planned=epochs_planned, uirevision=uirevision
+    )
+    if log_y:
+        fig.update_yaxes(type="log")
+    if not batches and not epochs:
+        _empty_note(fig, empty_text)
+    return fig
+
+
+def accuracy_figure(
+    epochs: Sequence[Record],
+    hparam_changes: Sequence[Record] = (),
+    *,
+    batches_per_epoch: int | None = None,
+    title: str = "Test accuracy",
+    subtitle: str = "",
+    epochs_planned: int | None = None,
+    uirevision: str | None = None,
+    empty_text: str = "The first test pass comes at the end of epoch 1",
+) -> go.Figure:
+    """Test accuracy in % after each epoch, the last value written next to its point."""
+    fig = go.Figure()
+    accuracies = [100 * e["test_accuracy"] for e in epochs]
+    fig.add_trace(
+        go.Scatter(
+            x=[e["epoch"] for e in epochs],
+            y=accuracies,
+            customdata=[[e["correct"], e["total"]] for e in epochs],
+            mode="lines+markers+text",
+            text=[f"{a:.2f}%" if i == len(accuracies) - 1 else "" for i, a in enumerate(accuracies)],
+            textposition="bottom right",
+            name="test accuracy",
+            line={"color": ACCURACY_COLOR, "width": 2},
+            marker={"size": 8},
+            hovertemplate="test accuracy %{y:.2f}% (%{customdata[0]:,} / %{customdata[1]:,})<extra></extra>",
+        )
+    )
+    _add_change_markers(fig, hparam_changes, batches_per_epoch)
+    _layout(
+        fig,
+        title=title,
+        subtitle=subtitle,
+        y_title="test accuracy",
+        epochs_planned=epochs_planned,
+        uirevision=uirevision,
+    )
+    fig.update_yaxes(ticksuffix="%")
+    if len(accuracies) == 1:
+        # One point: give the axis some room instead of a zero-height range.
+        fig.update_yaxes(range=[max(accuracies[0] - 5, 0), min(accuracies[0] + 2, 100.5)])
+    if not epochs:
+        _empty_note(fig, empty_text)
+    return fig
