@@ -63,10 +63,10 @@ def hyperparams_label(
 
 
 def layer_rows(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> list[dict[str, Any]]:
-    """One row per top-level layer: name, what it is, its output shape and parameter count.
+    """One row per top-level layer in the order forward() runs them: name, kind, output shape, parameters.
 
     Shapes come from running one dummy image through the model, so they are what forward() does,
-    not what the constructor suggests; a layer forward() never calls shows as unused.
+    not what the constructor suggests; a layer forward() never calls comes last, marked unused.
     """
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = [
@@ -83,8 +83,10 @@ def layer_rows(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28)) 
         model.train(was_training)
         for hook in hooks:
             hook.remove()
+    order = list(shapes)  # dicts keep insertion order: the order the hooks fired
+    children = sorted(model.named_children(), key=lambda c: order.index(c[0]) if c[0] in shapes else len(order))
     rows = []
-    for name, module in model.named_children():
+    for name, module in children:
         shape = shapes.get(name)
         rows.append(
             {

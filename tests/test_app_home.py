@@ -1,0 +1,79 @@
+"""The overview page through Streamlit's AppTest: model summary, data status, job state, latest run, links."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from resnet_mnist import Net, RunState, RunStore, TrainConfig, count_parameters, load_split, run_training
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def home() -> Iterator[AppTest]:
+    st.cache_resource.clear()  # a worker and run store built from this test's environment
+    yield AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    from pages._common import get_worker
+
+    assert get_worker().stop(timeout=30)
+    st.cache_resource.clear()
+
+
+def test_overview_describes_the_model_data_and_an_idle_server(home: AppTest) -> None:
+    home.run()
+    assert not home.exception
+    assert home.title[0].value == "ResNet MNIST Studio"
+    assert any("41,514 parameters" in m.value for m in home.markdown)
+    layers = home.dataframe[0].value
+    assert int(layers["parameters"].sum()) == count_parameters(Net()) == 41_514
+    assert list(layers["layer"])[:5] == ["conv1", "res_block_1", "conv2", "res_block_2", "fc1"]  # forward order
+    assert "60,000 training and 10,000 test images" in home.success[0].value
+    assert any("idle" in m.value for m in home.markdown)
+    assert any("No runs" in c.value for c in home.caption)
+    assert len(home.get("page_link")) == 3
+
+
+def test_overview_shows_the_latest_run(home: AppTest, data_root: Path) -> None:
+    store = RunStore(Path(os.environ["RESNET_MNIST_RUNS"]))
+    config = TrainConfig(epochs=1, train_limit=1000, test_limit=300, device="cpu")
+    recorder = store.create(config, device="cpu", name="quick one")
+    outcome = run_training(config, recorder, data_root=str(data_root))
+    home.run()
+    assert not home.exception
+    metrics = {m.label: m.value for m in home.metric}
+    assert metrics["Test accuracy"] == f"{100 * outcome.final_accuracy:.2f}%"
+    assert metrics["Epochs"] == "1 / 1"
+    assert any("quick one" in c.value and "finished" in c.value for c in home.caption)
+
+
+def test_overview_shows_a_running_job(home: AppTest, data_root: Path) -> None:
+    load_split(data_root, train=True)
+    home.run()
+    from pages._common import get_worker
+
+    worker = get_worker()
+    worker.start(TrainConfig(epochs=20, train_limit=6000, test_limit=300, device="cpu"))
+    deadline = time.monotonic() + 120
+    while not worker.snapshot().batches and time.monotonic() < deadline:
+        time.sleep(0.05)
+    home.run()
+    assert any("running" in m.value for m in home.markdown)
+    assert home.get("progress")
+    assert worker.snapshot().state is RunState.RUNNING
+
+
+def test_overview_says_what_to_do_when_mnist_is_missing(
+    home: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESNET_MNIST_DATA", str(tmp_path / "empty"))
+    home.run()
+    assert not home.exception
+    (warning,) = home.warning
+    assert "not found" in warning.value and "RESNET_MNIST_DATA" in warning.value
