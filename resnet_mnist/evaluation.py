@@ -1,0 +1,266 @@
+"""A run's checkpoint tested on the MNIST test set: confusion matrix, per-class accuracy, mistakes.
+
+The result is cached in the run's folder (evaluation.json + evaluation.pt), keyed by the
+checkpoint file's size and mtime, so a page rerun reads it back instead of recomputing it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .checkpoint import atomic_write_bytes, load_checkpoint
+from .data import MNIST_MEAN, MNIST_STD, load_split
+from .engine import evaluate
+from .runs import RunInfo
+
+__all__ = [
+    "EVALUATION_FILE",
+    "NUM_CLASSES",
+    "PREDICTIONS_FILE",
+    "Misclassified",
+    "RunEvaluation",
+    "cached_predictions",
+    "confusion_figure",
+    "digit_images",
+    "evaluate_run",
+    "per_class_figure",
+]
+
+EVALUATION_FILE = "evaluation.json"
+PREDICTIONS_FILE = "evaluation.pt"
+NUM_CLASSES = 10
+_FORMAT = "resnet-mnist-evaluation/1"
+
+
+@dataclass(frozen=True)
+class Misclassified:
+    """One wrongly classified test image: its position in the test set and what the model said."""
+
+    index: int
+    true: int
+    predicted: int
+    confidence: float  # probability the model gave its (wrong) prediction
+
+
+@dataclass(frozen=True)
+class RunEvaluation:
+    """The test-set verdict on one checkpoint; `confusion[true][predicted]` counts images."""
+
+    run_id: str
+    total: int
+    correct: int
+    loss: float
+    confusion: tuple[tuple[int, ...], ...]  # (10, 10)
+    misclassified: tuple[Misclassified, ...]  # most confident mistakes first
+    test_limit: int | None
+    checkpoint_epoch: int
+    computed_at: str
+    from_cache: bool = False
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    @property
+    def class_counts(self) -> tuple[int, ...]:
+        """Test images per true class (the confusion matrix's row sums)."""
+        return tuple(sum(row) for row in self.confusion)
+
+    @property
+    def per_class_accuracy(self) -> tuple[float | None, ...]:
+        """Fraction of each true class predicted right; None for a class absent from the test slice."""
+        return tuple(row[c] / sum(row) if sum(row) else None for c, row in enumerate(self.confusion))
+
+    @property
+    def normalised_confusion(self) -> tuple[tuple[float, ...], ...]:
+        """Each row divided by its sum: where the images of one true class went."""
+        return tuple(tuple(v / sum(row) if sum(row) else 0.0 for v in row) for row in self.confusion)
+
+
+def _checkpoint_key(path: Path, test_limit: int | None) -> dict[str, Any]:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "test_limit": test_limit}
+
+
+def _read_cache(folder: Path, key: dict[str, Any]) -> RunEvaluation | None:
+    try:
+        data = json.loads((folder / EVALUATION_FILE).read_text())
+        if data.get("format") != _FORMAT or data.get("key") != key:
+            return None
+        return RunEvaluation(
+            run_id=folder.name,
+            total=int(data["total"]),
+            correct=int(data["correct"]),
+            loss=float(data["loss"]),
+            confusion=tuple(tuple(int(v) for v in row) for row in data["confusion"]),
+            misclassified=tuple(Misclassified(**m) for m in data["misclassified"]),
+            test_limit=data["key"]["test_limit"],
+            checkpoint_epoch=int(data.get("checkpoint_epoch", 0)),
+            computed_at=str(data.get("computed_at", "")),
+            from_cache=True,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or damaged: compute afresh
+
+
+def evaluate_run(
+    run: RunInfo,
+    *,
+    data_root: str | os.PathLike[str] | None = None,
+    test_limit: int | None = None,
+    device: str = "cpu",
+    batch_size: int = 1000,
+) -> RunEvaluation:
+    """Evaluate the run's checkpoint on the first `test_limit` test images (all when None), cached.
+
+    Raises CheckpointError when the run has no usable checkpoint, DatasetError without MNIST.
+    """
+    checkpoint_path = run.checkpoint_path
+    key = _checkpoint_key(checkpoint_path, test_limit) if checkpoint_path.is_file() else None
+    if key is not None:
+        cached = _read_cache(run.path, key)
+        if cached is not None:
+            return cached
+    checkpoint = load_checkpoint(checkpoint_path)  # CheckpointError says why it cannot be used
+    model = checkpoint.build_model(device)
+    split = load_split(data_root, train=False, limit=test_limit)
+    result = evaluate(model, split.to(device), batch_size)
+    assert result is not None  # no control given, so it cannot be stopped midway
+    labels = split.labels.cpu()  # (N,)
+    predictions, confidences = result.predictions, result.confidences  # (N,), (N,)
+    # Row = true class, column = predicted class.
+    confusion = torch.bincount(labels * NUM_CLASSES + predictions, minlength=NUM_CLASSES**2).reshape(
+        NUM_CLASSES, NUM_CLASSES
+    )
+    wrong = torch.nonzero(predictions != labels).flatten()
+    order = torch.argsort(confidences[wrong], descending=True, stable=True)
+    misclassified = tuple(
+        Misclassified(int(i), int(labels[i]), int(predictions[i]), float(confidences[i])) for i in wrong[order]
+    )
+    evaluation = RunEvaluation(
+        run_id=run.id,
+        total=result.total,
+        correct=result.correct,
+        loss=result.loss,
+        confusion=tuple(tuple(int(v) for v in row) for row in confusion.tolist()),
+        misclassified=misclassified,
+        test_limit=test_limit,
+        checkpoint_epoch=checkpoint.epoch,
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    # Cache only if the checkpoint did not change while we read it (a run may still be writing it).
+    if key is not None and run.path.is_dir() and _checkpoint_key(checkpoint_path, test_limit) == key:
+        _write_cache(run.path, key, evaluation, predictions, confidences)
+    return evaluation
+
+
+def _write_cache(
+    folder: Path, key: dict[str, Any], evaluation: RunEvaluation, predictions: torch.Tensor, confidences: torch.Tensor
+) -> None:
+    buffer = io.BytesIO()
+    torch.save({"predictions": predictions, "confidences": confidences, "key": key}, buffer)
+    atomic_write_bytes(folder / PREDICTIONS_FILE, buffer.getvalue())
+    data = {
+        "format": _FORMAT,
+        "key": key,
+        "total": evaluation.total,
+        "correct": evaluation.correct,
+        "loss": evaluation.loss,
+        "confusion": [list(row) for row in evaluation.confusion],
+        "misclassified": [m.__dict__ for m in evaluation.misclassified],
+        "checkpoint_epoch": evaluation.checkpoint_epoch,
+        "computed_at": evaluation.computed_at,
+    }
+    atomic_write_bytes(folder / EVALUATION_FILE, json.dumps(data).encode())
+
+
+def cached_predictions(run: RunInfo) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Every test image's prediction and confidence from the cached evaluation, or None."""
+    try:
+        data = torch.load(run.path / PREDICTIONS_FILE, map_location="cpu", weights_only=True)
+        return data["predictions"], data["confidences"]
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError):
+        return None
+
+
+def digit_images(
+    indices: list[int], *, data_root: str | os.PathLike[str] | None = None, scale: int = 1
+) -> np.ndarray:
+    """The test images at `indices` as uint8 pixels (K, 28·scale, 28·scale), white digit on black.
+
+    `scale` repeats each pixel, so a browser shows them crisp instead of blurred when enlarged.
+    """
+    split = load_split(data_root, train=False)
+    images = split.images[torch.as_tensor(indices, dtype=torch.long)].cpu()  # (K, 1, 28, 28) normalised
+    pixels = (images * MNIST_STD + MNIST_MEAN) * 255  # back to 0..255
+    digits = pixels.round().clamp(0, 255).to(torch.uint8)[:, 0]  # (K, 28, 28)
+    if scale > 1:
+        digits = digits.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+    return digits.numpy()
+
+
+def confusion_figure(evaluation: RunEvaluation, *, normalised: bool = False) -> go.Figure:
+    """Heatmap of true (rows) against predicted (columns), counts or row-normalised."""
+    classes = [str(c) for c in range(NUM_CLASSES)]
+    counts = np.array(evaluation.confusion)
+    if normalised:
+        values = np.array(evaluation.normalised_confusion)
+        text = [[f"{v:.1%}" if v else "" for v in row] for row in values]
+        colorbar = {"title": {"text": "share of row"}, "tickformat": ".0%"}
+    else:
+        values = counts
+        text = [[str(v) if v else "" for v in row] for row in counts]
+        colorbar = {"title": {"text": "images"}}
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=classes,
+            y=classes,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            colorbar=colorbar,
+            customdata=counts,
+            hovertemplate="true %{y} → predicted %{x}<br>%{customdata} images<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": {"text": "predicted"}, "side": "top", "type": "category"},
+        yaxis={"title": {"text": "true"}, "autorange": "reversed", "type": "category"},
+        height=480,
+        margin={"l": 60, "r": 20, "t": 60, "b": 20},
+    )
+    return figure
+
+
+def per_class_figure(evaluation: RunEvaluation) -> go.Figure:
+    """Bar per digit: how much of that class the model gets right."""
+    accuracy = evaluation.per_class_accuracy
+    figure = go.Figure(
+        go.Bar(
+            x=[str(c) for c in range(NUM_CLASSES)],
+            y=[a if a is not None else 0.0 for a in accuracy],
+            text=[f"{a:.1%}" if a is not None else "–" for a in accuracy],
+            customdata=list(evaluation.class_counts),
+            hovertemplate="digit %{x}: %{y:.2%} of %{customdata} images<extra></extra>",
+            marker_color="#4c78a8",
+        )
+    )
+    low = min((a for a in accuracy if a is not None), default=0.0)
+    figure.update_layout(
+        xaxis={"title": {"text": "true digit"}, "type": "category"},
+        yaxis={"title": {"text": "accuracy"}, "tickformat": ".0%", "range": [max(0.0, low - 0.05), 1.0]},
+        height=320,
+        margin={"l": 60, "r": 20, "t": 20, "b": 40},
+    )
+    return figure
