@@ -212,9 +212,9 @@ def digit_images(
 def confusion_figure(evaluation: RunEvaluation, *, normalised: bool = False) -> go.Figure:
     """Heatmap of true (rows) against predicted (columns), counts or row-normalised."""
     classes = [str(c) for c in range(NUM_CLASSES)]
-    counts = np.array(evaluation.confusion)
+    counts = [list(row) for row in evaluation.confusion]  # plain lists: plotly sends them as JSON numbers
     if normalised:
-        values = np.array(evaluation.normalised_confusion)
+        values: list[list[float]] = [list(row) for row in evaluation.normalised_confusion]
         text = [[f"{v:.1%}" if v else "" for v in row] for row in values]
         colorbar = {"title": {"text": "share of row"}, "tickformat": ".0%"}
     else:

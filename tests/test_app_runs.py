@@ -1,0 +1,232 @@
+"""The Runs page through Streamlit's AppTest, on real small runs: list, compare, evaluate, manage, sweep."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_split, run_training
+from resnet_mnist.evaluation import evaluate_run
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = [
+    TrainConfig(epochs=1, lr=0.01, momentum=0.5, train_limit=1000, test_limit=300, device="cpu"),
+    TrainConfig(epochs=1, lr=0.05, momentum=0.9, train_limit=1000, test_limit=300, device="cpu"),
+    TrainConfig(epochs=1, lr=0.05, momentum=0.9, batch_size=32, train_limit=1000, test_limit=300, device="cpu"),
+]
+
+
+def the_worker() -> TrainingWorker:
+    """The page's cached worker (st.cache_resource is shared by the whole process)."""
+    from pages._common import get_worker
+
+    return get_worker()
+
+
+@pytest.fixture(scope="module")
+def made_runs(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    root = tmp_path_factory.mktemp("app_runs") / "runs"
+    store = RunStore(root)
+    for index, config in enumerate(CONFIGS):
+        recorder = store.create(config, device="cpu", name=f"run {index}")
+        assert run_training(config, recorder, data_root=str(data_root)).state is RunState.FINISHED
+    return root
+
+
+@pytest.fixture
+def runs_root(made_runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the runs, and the app pointed at it."""
+    root = Path(shutil.copytree(made_runs, tmp_path / "app" / "runs"))
+    monkeypatch.setenv("RESNET_MNIST_RUNS", str(root))
+    return root
+
+
+@pytest.fixture
+def open_page(data_root: Path) -> Iterator:
+    """Open the Runs page in a fresh app session, after clearing the app's cached resources (a restart)."""
+    load_split(data_root, train=False)
+
+    def start(**state: object) -> AppTest:
+        st.cache_resource.clear()
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page("pages/runs.py")
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    yield start
+    the_worker().stop(timeout=60)
+    st.cache_resource.clear()
+
+
+def table(at: AppTest):
+    return at.dataframe[0].value
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_with_no_runs_the_page_says_how_to_make_one(open_page, runs_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RESNET_MNIST_RUNS", str(runs_dir))
+    at = open_page()
+    assert any("No runs yet" in info.value for info in at.info)
+    assert not at.dataframe and not at.error
+    at.session_state["runs_tab"] = "Sweep"
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "4"  # the default 2 × 2 grid
+
+
+def test_several_runs_are_listed_again_after_a_restart(open_page, runs_root: Path) -> None:
+    store = RunStore(runs_root)
+    at = open_page()
+    rows = table(at)
+    assert set(rows["id"]) == {r.id for r in store.runs()} and len(rows) == 3
+    for run in store.runs():
+        row = rows[rows["id"] == run.id].iloc[0]
+        assert row["run"] == run.name and row["state"] == "finished"
+        assert row["final acc %"] == pytest.approx(100 * run.final_accuracy, abs=0.01)
+        assert (row["lr"], row["momentum"], row["batch"]) == (run.config.lr, run.config.momentum, run.config.batch_size)
+    assert not at.warning  # nothing unreadable
+
+    again = open_page()  # caches cleared: a new worker and store read the folder afresh
+    assert table(again).equals(rows)
+
+
+def test_a_run_left_running_by_a_dead_server_shows_as_interrupted(open_page, runs_root: Path) -> None:
+    ghost = RunStore(runs_root).create(CONFIGS[0], device="cpu", name="ghost")
+    data = json.loads((ghost.path / "run.json").read_text())
+    (ghost.path / "run.json").write_text(json.dumps({**data, "state": "running"}))
+    rows = table(open_page())
+    assert rows[rows["id"] == ghost.run_id].iloc[0]["state"] == "interrupted"
+
+
+def test_broken_folders_are_listed_as_unreadable_not_a_crash(open_page, runs_root: Path) -> None:
+    (runs_root / "20200101-000000-abcdef").mkdir()  # a run whose start was cut short
+    corrupt = runs_root / "20200101-000000-fedcba"
+    corrupt.mkdir()
+    (corrupt / "run.json").write_text("{half a fi")
+    at = open_page()
+    assert len(table(at)) == 3
+    assert any("could not be read" in w.value for w in at.warning)
+    broken = at.dataframe[1].value
+    assert set(broken["folder"]) == {"20200101-000000-abcdef", "20200101-000000-fedcba"}
+    problems = dict(zip(broken["folder"], broken["problem"], strict=True))
+    assert "no run.json" in problems["20200101-000000-abcdef"]
+    assert "damaged" in problems["20200101-000000-fedcba"]
+
+
+def test_selected_runs_are_overlaid_and_labelled_by_what_differs(open_page, runs_root: Path) -> None:
+    runs = sorted(RunStore(runs_root).runs(), key=lambda r: r.name)
+    at = open_page(compare_ids=[runs[0].id, runs[1].id])
+    specs = charts(at)
+    accuracy = next(s for s in specs if s["layout"]["title"]["text"] == "test accuracy")
+    assert [t["name"] for t in accuracy["data"]] == ["lr=0.01 · momentum=0.5", "lr=0.05 · momentum=0.9"]
+    assert [t["y"] for t in accuracy["data"]] == [[runs[0].final_accuracy], [runs[1].final_accuracy]]
+    assert any(s["layout"]["title"]["text"] == "training loss" for s in specs)
+    hparams = next(s for s in specs if s["data"][0]["type"] == "parcoords")
+    final = next(d for d in hparams["data"][0]["dimensions"] if d["label"] == "final accuracy")
+    assert sorted(final["values"]) == sorted(r.final_accuracy for r in runs)  # every run, not only the selected
+    assert at.session_state["compare_ids"] == [runs[0].id, runs[1].id]
+
+
+def test_evaluate_tab_shows_the_confusion_matrix_and_the_mistakes(open_page, runs_root: Path, data_root: Path) -> None:
+    run = sorted(RunStore(runs_root).runs(), key=lambda r: r.name)[1]
+    at = open_page(compare_ids=[run.id], runs_tab="Evaluate", eval_scope="the run's own 300 test images")
+    assert not at.error
+    evaluation = evaluate_run(run, data_root=data_root, test_limit=300)
+    assert evaluation.from_cache  # the page computed and stored it
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{evaluation.accuracy:.2%}" == f"{run.final_accuracy:.2%}"
+    assert metrics["Mistakes"] == f"{len(evaluation.misclassified):,} of 300"
+    confusion = next(s for s in charts(at) if s["data"][0]["type"] == "heatmap")
+    assert confusion["data"][0]["z"] == [list(row) for row in evaluation.confusion]
+    gallery = at.image[0]
+    shown = evaluation.misclassified[: len(gallery.value)]
+    assert gallery.captions == [f"{m.true} → {m.predicted} ({m.confidence:.0%})" for m in shown]
+    assert len(gallery.value) == min(32, len(evaluation.misclassified))
+
+
+def test_manage_renames_tags_picks_for_draw_and_deletes_with_confirmation(open_page, runs_root: Path) -> None:
+    store = RunStore(runs_root)
+    victim, *others = store.runs()
+    at = open_page(compare_ids=[victim.id], runs_tab="Manage")
+    at.text_input[0].set_value("best so far")
+    at.text_input[1].set_value("keep, baseline")
+    at.form_submit_button[0].click()
+    at.run()
+    assert not at.exception
+    renamed = store.get(victim.id)
+    assert renamed.name == "best so far" and renamed.tags == ("baseline", "keep")
+    assert table(at)[table(at)["id"] == victim.id].iloc[0]["run"] == "best so far"
+
+    at.button(key="use_in_draw").click()
+    at.run()
+    assert at.session_state["draw_run_id"] == victim.id
+
+    at.button(key="delete_run").click()
+    at.run()
+    assert victim.path.is_dir()  # only asked, not yet deleted
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="confirm_delete_no").click()
+    at.run()
+    assert victim.path.is_dir()
+    at.button(key="delete_run").click()
+    at.run()
+    at.button(key="confirm_delete_yes").click()
+    at.run()
+    assert not at.exception
+    assert not victim.path.exists()
+    assert {r.id for r in store.runs()} == {r.id for r in others}
+    assert set(table(at)["id"]) == {r.id for r in others}
+    assert "draw_run_id" not in at.session_state
+
+
+def test_a_sweep_is_refused_while_a_job_runs(open_page, runs_root: Path) -> None:
+    at = open_page(runs_tab="Sweep")
+    the_worker().start(TrainConfig(epochs=20, train_limit=1000, test_limit=100, device="cpu"))
+    at.run()
+    assert any("A job is running" in info.value for info in at.info)
+    at.button(key="queue_sweep").click()
+    at.run()
+    assert any("already running" in e.value for e in at.error)
+    assert the_worker().stop(timeout=60)
+    assert the_worker().snapshot().job_count == 1  # the sweep was not queued
+
+
+def test_a_sweep_queued_from_the_page_runs_and_fills_the_comparison(open_page, runs_root: Path) -> None:
+    at = open_page(runs_tab="Sweep")
+    at.text_input(key="sweep_lr").set_value("0.01, 0.05")
+    at.text_input(key="sweep_momentum").set_value("0.9")
+    at.text_input(key="sweep_epochs").set_value("1")
+    at.number_input(key="sweep_train_limit").set_value(300)
+    at.number_input(key="sweep_test_limit").set_value(100)
+    at.run()
+    assert at.metric[0].value == "2"
+    at.button(key="queue_sweep").click()
+    at.run()
+    assert not at.exception and not at.error
+    sweep_id = the_worker().snapshot().sweep
+    assert sweep_id and at.session_state["follow_sweep"] == sweep_id
+    deadline = time.monotonic() + 180
+    while the_worker().is_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert the_worker().join(timeout=1)
+    at.session_state["runs_tab"] = "Compare"
+    at.run()
+    sweep_runs = [r for r in RunStore(runs_root).runs() if r.sweep == sweep_id]
+    assert len(sweep_runs) == 2 and all(r.state is RunState.FINISHED for r in sweep_runs)
+    assert set(at.session_state["compare_ids"]) == {r.id for r in sweep_runs}
+    accuracy = next(s for s in charts(at) if s["layout"]["title"]["text"] == "test accuracy")
+    assert sorted(t["name"] for t in accuracy["data"]) == ["lr=0.01", "lr=0.05"]
