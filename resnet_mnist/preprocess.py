@@ -17,14 +17,27 @@ import torch.nn.functional as F
 
 from .data import normalize
 
-__all__ = ["DIGIT_BOX", "ImageError", "PreprocessedDigit", "ink_from_image", "load_image", "preprocess_image"]
+__all__ = [
+    "DIGIT_BOX",
+    "FIELD",
+    "ImageError",
+    "PreprocessedDigit",
+    "ink_from_image",
+    "load_image",
+    "preprocess_image",
+]
 
 DIGIT_BOX = 20  # MNIST's digits fill a 20×20 box inside the 28×28 field
 FIELD = 28
-# Mean centre of mass of MNIST's training digits, in pixel indices (measured: 14.00, 14.01).
+# Mean centre of mass of MNIST's training digits, in pixel indices (measured: 13.99, 14.00).
 CENTRE = (14.0, 14.0)
 _INK_FLOOR = 0.08  # ink below this (relative to the darkest stroke) is anti-aliasing fringe or noise
 _MIN_CONTRAST = 0.1  # a picture whose strongest ink differs less than this from its background is empty
+# A dot or a filled blob is not a digit, yet the model would call it "0" at 99%. A blob's solid part
+# (ink > 0.5) is convex row by row and column by column, roughly round, and fills most of its box.
+# Measured: of MNIST's 70k digits only 1 matches all three; a round dot of any size does.
+_BLOB_ASPECT = 0.5  # short side ≥ half the long side: not a thin "1"
+_BLOB_COVERAGE = 0.65  # a disc fills π/4 ≈ 0.785 of its box
 
 
 class ImageError(ValueError):
@@ -39,36 +52,64 @@ class PreprocessedDigit:
     pixels: np.ndarray  # (28, 28) float32, 0 = background, 1 = full ink
 
 
-def ink_from_image(image: np.ndarray) -> np.ndarray:
-    """(H, W[, C]) uint8 or float image → (H, W) float ink in 0..1, whatever the colours.
+def _as_unit_float(array: np.ndarray) -> np.ndarray:
+    """Any numeric image → float32 in 0..1 (uint8, and floats or ints above 1, are divided by 255)."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) * np.float32(1 / 255)
+    pixels = np.nan_to_num(array.astype(np.float32))
+    scale = 255.0 if pixels.max(initial=0.0) > 1.0 else 1.0
+    return np.clip(pixels / scale, 0.0, 1.0)
 
-    Transparent images (canvas strokes on a clear background) take ink from alpha; opaque ones
-    from each pixel's difference in brightness from the background (the border's median), so
-    white-on-black and black-on-white both work.
+
+def _border(plane: np.ndarray) -> np.ndarray:
+    return np.concatenate([plane[0], plane[-1], plane[:, 0], plane[:, -1]])
+
+
+def ink_from_image(image: np.ndarray) -> np.ndarray:
+    """(H, W[, C]) image of any numeric dtype → (H, W) float ink in 0..1, whatever the colours.
+
+    Strokes on a transparent layer (the canvas, PNGs with a clear background) take ink from
+    alpha, whatever the stroke colour. Opaque pictures take it from each pixel's difference in
+    brightness from the background (the border's median), so white-on-black, black-on-white and
+    coloured pens all work.
     """
     array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
+    if array.ndim == 3 and array.shape[2] in (1, 2):  # gray, or gray + alpha
+        array = array[:, :, 0] if array.shape[2] == 1 else np.dstack([array[:, :, :1]] * 3 + [array[:, :, 1:]])
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or array.size == 0:
         raise ImageError(f"expected a (H, W), (H, W, 3) or (H, W, 4) image, got shape {array.shape}")
-    scale = 255.0 if array.dtype == np.uint8 or array.max(initial=0) > 1.0 else 1.0
-    pixels = array.astype(np.float32) / scale
-    if pixels.ndim == 2:
-        luminance, alpha = pixels, None
-    else:
-        luminance = pixels[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        alpha = pixels[:, :, 3] if pixels.shape[2] == 4 else None
-    if alpha is not None and alpha.min() < 0.99:
-        # Strokes on a (partly) transparent layer: alpha is the ink, whatever the stroke colour.
-        ink = alpha
-    else:
-        border = np.concatenate([luminance[0], luminance[-1], luminance[:, 0], luminance[:, -1]])
-        ink = np.abs(luminance - np.median(border))
-    return np.clip(ink, 0.0, 1.0)
+    alpha = _as_unit_float(array[:, :, 3]) if array.ndim == 3 and array.shape[2] == 4 else None
+    if alpha is not None and np.median(_border(alpha)) < 0.5:
+        # Strokes on a transparent background: alpha is the ink.
+        return alpha
+    pixels = _as_unit_float(array if array.ndim == 2 else array[:, :, :3])
+    luminance = pixels if pixels.ndim == 2 else pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    background = float(np.median(_border(luminance)))
+    if alpha is not None:
+        # An opaque background with some see-through pixels: see them as background.
+        luminance = alpha * luminance + (1.0 - alpha) * background
+    return np.clip(np.abs(luminance - background), 0.0, 1.0)
+
+
+def _is_blob(cropped: np.ndarray) -> bool:
+    """A dot or a filled patch: solid ink that is roundish, mostly fills its box and has no gaps."""
+    solid = cropped > 0.5
+    rows, cols = np.nonzero(solid)
+    if rows.size == 0:
+        return False
+    box = solid[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    height, width = box.shape
+    if min(height, width) < _BLOB_ASPECT * max(height, width) or float(box.mean()) <= _BLOB_COVERAGE:
+        return False
+    # A digit's strokes leave gaps: some row or column enters the ink more than once.
+    padded = np.pad(box, 1).astype(np.int8)
+    entries_per_row = (np.diff(padded, axis=1) == 1).sum(axis=1)
+    entries_per_col = (np.diff(padded, axis=0) == 1).sum(axis=0)
+    return int(entries_per_row.max()) <= 1 and int(entries_per_col.max()) <= 1
 
 
 def preprocess_image(image: np.ndarray) -> PreprocessedDigit | None:
-    """A picture of one digit → model input, or None when there is no ink (an empty canvas)."""
+    """A picture of one digit → model input; None when there is no digit (no ink, or only a dot or blob)."""
     ink = ink_from_image(image)
     strongest = float(ink.max(initial=0.0))
     if strongest < _MIN_CONTRAST:
@@ -77,6 +118,8 @@ def preprocess_image(image: np.ndarray) -> PreprocessedDigit | None:
     ink[ink < _INK_FLOOR] = 0.0
     rows, cols = np.nonzero(ink)
     cropped = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    if _is_blob(cropped):
+        return None
     height, width = cropped.shape
     factor = DIGIT_BOX / max(height, width)
     new_h, new_w = max(1, round(height * factor)), max(1, round(width * factor))
@@ -91,16 +134,17 @@ def preprocess_image(image: np.ndarray) -> PreprocessedDigit | None:
         )[0, 0]
         .clamp(0, 1)
         .numpy()
-    )
-    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    )  # (new_h, new_w), longer side 20
     total = float(scaled.sum())
     ys, xs = np.arange(new_h, dtype=np.float32), np.arange(new_w, dtype=np.float32)
     centre_y = float(scaled.sum(axis=1) @ ys) / total
     centre_x = float(scaled.sum(axis=0) @ xs) / total
     top = int(np.clip(round(CENTRE[0] - centre_y), 0, FIELD - new_h))
     left = int(np.clip(round(CENTRE[1] - centre_x), 0, FIELD - new_w))
+    field = np.zeros((FIELD, FIELD), dtype=np.float32)
     field[top : top + new_h, left : left + new_w] = scaled
-    tensor = normalize(torch.from_numpy(field) * 255).reshape(1, 1, FIELD, FIELD)
+    # Quantise to 8 bits as MNIST's files are, then normalise exactly as the training data was.
+    tensor = normalize(torch.from_numpy(np.round(field * 255).astype(np.uint8))).reshape(1, 1, FIELD, FIELD)
     return PreprocessedDigit(tensor=tensor, pixels=field)
 
 
