@@ -1,4 +1,203 @@
-import streamlit as st
+"""Draw: sketch a digit, see the 28×28 image the model receives, what it thinks, and why."""
 
-st.title("draw")
-st.info("This page is being built.")
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from pages._common import get_run_store
+from resnet_mnist import Checkpoint, CheckpointError, Net, load_checkpoint, preprocess_image
+from resnet_mnist.draw_figures import digit_figure, feature_grid_figure, probability_figure, saliency_figure
+from resnet_mnist.inference import FEATURE_STAGES, feature_maps, predict, saliency_map
+from resnet_mnist.model_choice import (
+    MAX_UPLOAD_BYTES,
+    checkpoint_identity,
+    default_run_id,
+    describe_checkpoint,
+    describe_run,
+    load_uploaded_checkpoint,
+    usable_runs,
+)
+
+CANVAS_SIZE = 280  # 10× MNIST's 28 pixels
+UNSURE_BELOW = 0.75  # top probability under this: say the model is not sure
+SOURCE_RUN, SOURCE_UPLOAD = "A saved run", "An uploaded checkpoint"
+STAGE_TITLES = {
+    "conv1": "conv1 → ReLU → max-pool: 16 maps of 12×12",
+    "res_block_1": "residual block 1: 16 maps of 12×12",
+    "conv2": "conv2 → ReLU → max-pool: 32 maps of 4×4",
+    "res_block_2": "residual block 2: 32 maps of 4×4 (what the final layer reads)",
+}
+SALIENCY_LABELS = {
+    "smoothgrad": "SmoothGrad",
+    "gradient": "Plain gradient",
+    "integrated_gradients": "Integrated gradients",
+}
+
+st.session_state.setdefault("draw_canvas_version", 0)
+st.session_state.setdefault("draw_stroke_width", 22)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _run_model(path: str, size: int, mtime_ns: int) -> tuple[Checkpoint, Net]:
+    """A saved run's model, loaded once per version of its checkpoint file (size and mtime in the key)."""
+    checkpoint = load_checkpoint(path)
+    return checkpoint, checkpoint.build_model()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _uploaded_model(data: bytes, name: str) -> tuple[Checkpoint, Net]:
+    checkpoint = load_uploaded_checkpoint(data, name)
+    return checkpoint, checkpoint.build_model()
+
+
+def _clear_canvas() -> None:
+    # The canvas has no clear call; a new key gives a fresh, empty one.
+    st.session_state.draw_canvas_version += 1
+
+
+def _remember_run() -> None:
+    st.session_state.draw_run_id = st.session_state.draw_run_select
+
+
+st.title("Draw a digit")
+st.caption(
+    "Draw with the mouse (or a finger): the model answers as you draw. Your strokes are cropped, "
+    "scaled to 20×20 and centred by mass in 28×28, exactly as MNIST's digits were made."
+)
+
+# Which model
+store = get_run_store()
+runs = usable_runs(store)
+runs_by_id = {run.id: run for run in runs}
+model: Net | None = None
+with st.container(border=True):
+    source = st.radio("Model", [SOURCE_RUN, SOURCE_UPLOAD], horizontal=True, key="draw_source", index=0 if runs else 1)
+    if source == SOURCE_RUN:
+        if not runs:
+            st.info(
+                "There is no trained model yet. Train one on the **Train** page (one epoch takes about a "
+                "minute on a CPU and reaches ~98%), or from a terminal:\n\n"
+                "`python -m resnet_mnist train --epochs 1 --lr 0.05 --momentum 0.9`\n\n"
+                "Or upload a checkpoint file (choose *An uploaded checkpoint* above)."
+            )
+            st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+        else:
+            st.session_state.draw_run_select = default_run_id(store, st.session_state.get("draw_run_id"))
+            run_id = st.selectbox(
+                "Run",
+                list(runs_by_id),
+                format_func=lambda rid: describe_run(runs_by_id[rid]),
+                key="draw_run_select",
+                on_change=_remember_run,
+                help="Saved runs with a checkpoint, newest first: name · test accuracy · epochs · hyperparameters.",
+            )
+            try:
+                _, model = _run_model(*checkpoint_identity(runs_by_id[run_id].checkpoint_path))
+            except (CheckpointError, OSError) as exc:
+                st.error(f"This run's checkpoint could not be loaded: {exc}. Pick another run.")
+    else:
+        upload = st.file_uploader(
+            "Checkpoint file (.pt, up to 20 MB)",
+            type=["pt", "pth", "ckpt"],
+            max_upload_size=MAX_UPLOAD_BYTES // 1_000_000,
+            help="A checkpoint.pt from a run folder, or a state_dict of the seed's Net. Loaded with "
+            "weights_only=True: files holding anything but weights are refused.",
+        )
+        if upload is None:
+            st.info("Upload a checkpoint to draw against it.")
+        else:
+            try:
+                checkpoint, model = _uploaded_model(upload.getvalue(), upload.name)
+                st.success(f"Using {describe_checkpoint(checkpoint, upload.name)}")
+            except CheckpointError as exc:
+                st.error(f"That file can't be used: {exc}.")
+
+if model is None:
+    st.stop()
+
+# Canvas · what the model sees · what it thinks
+draw_col, input_col, answer_col = st.columns([1.15, 1, 1.35], gap="medium")
+with draw_col:
+    canvas = st_canvas(
+        stroke_width=st.session_state.draw_stroke_width,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        update_streamlit=True,
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"draw_canvas_{st.session_state.draw_canvas_version}",
+    )
+    controls = st.columns([2, 1], vertical_alignment="bottom")
+    controls[0].slider("Pen width", 8, 40, key="draw_stroke_width")
+    controls[1].button("Clear", icon=":material/ink_eraser:", on_click=_clear_canvas, width="stretch")
+
+image = canvas.image_data
+digit = preprocess_image(image) if image is not None else None
+
+with input_col:
+    st.markdown("**What the model sees** (28×28)")
+    if digit is None:
+        st.info("Draw a digit in the black square.")
+    else:
+        st.plotly_chart(digit_figure(digit.pixels, size=250), width="content", config={"displayModeBar": False})
+
+with answer_col:
+    if digit is None:
+        st.markdown("**Prediction**")
+        st.caption("Nothing to read yet: an empty canvas, a dot or a filled blob gets no prediction.")
+    else:
+        prediction = predict(model, digit.tensor)[0]
+        unsure = prediction.confidence < UNSURE_BELOW
+        color = "#f0a202" if unsure else "#ff4b4b"
+        st.markdown(
+            f"<div style='display:flex;align-items:baseline;gap:1rem'>"
+            f"<span style='font-size:5.5rem;font-weight:700;line-height:1;color:{color}'>{prediction.digit}</span>"
+            f"<span style='font-size:1.4rem'>{100 * prediction.confidence:.1f}% sure</span></div>",
+            unsafe_allow_html=True,
+        )
+        if unsure:
+            second = prediction.runner_up
+            st.warning(
+                f"Not sure: {prediction.digit} ({100 * prediction.confidence:.0f}%) or {second} "
+                f"({100 * prediction.probabilities[second]:.0f}%). The top answer is under "
+                f"{100 * UNSURE_BELOW:.0f}%."
+            )
+        st.plotly_chart(probability_figure(prediction, unsure=unsure), config={"displayModeBar": False})
+
+# Look inside
+if digit is not None:
+    with st.expander("Look inside: saliency and feature maps", icon=":material/visibility:"):
+        method = st.radio(
+            "Saliency method",
+            list(SALIENCY_LABELS),
+            format_func=SALIENCY_LABELS.get,
+            horizontal=True,
+            key="draw_saliency_method",
+            help="SmoothGrad averages the gradient over 32 noisy copies of your digit: steadier than the "
+            "plain gradient. Integrated gradients credits only pixels that differ from a blank field.",
+        )
+        overlay_col, text_col = st.columns([1, 2])
+        with overlay_col:
+            saliency = saliency_map(model, digit.tensor, target=prediction.digit, method=method)
+            st.plotly_chart(
+                saliency_figure(digit.pixels, saliency, size=250, title=f"Where “{prediction.digit}” comes from"),
+                width="content",
+                config={"displayModeBar": False},
+            )
+        with text_col:
+            st.markdown(
+                f"**Saliency**: how strongly the score for **{prediction.digit}** reacts to each of the 784 "
+                "input pixels (bright = a small change there moves the answer most), laid over your digit. "
+                "\n\n**Feature maps**: what each block of the network computes from your digit. Each small "
+                "square is one channel; bright means the channel fires there. The first blocks respond to "
+                "strokes and edges at 12×12; the last block's 32 maps of 4×4 are all the final layer sees."
+            )
+        maps = feature_maps(model, digit.tensor)
+        for stage in FEATURE_STAGES:
+            st.plotly_chart(
+                feature_grid_figure(maps[stage], title=STAGE_TITLES[stage], columns=16),
+                config={"displayModeBar": False},
+            )
