@@ -1,0 +1,319 @@
+"""End-to-end harness: a real `streamlit run app.py` server and a real headless Chromium.
+
+Each test module gets its own server and its own runs folder (fixture `runs_folder`, which a
+module may override to seed it, as the Draw scenarios do with a trained model), so modules never
+depend on each other's order. Inside a module the tests share the server and run top to bottom.
+
+Every test gets a fresh browser context (a new Streamlit session). Step screenshots go to
+artifacts/e2e/<test name>/ as the test takes them; on failure the harness adds a screenshot of the
+page as it was and the browser console's errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "e2e"
+SERVER_START_TIMEOUT_S = 60.0
+VIEWPORT = {"width": 1400, "height": 1000}
+MAX_SCREENSHOT_HEIGHT = 3000
+# Generous: the first run of a page imports torch, and widgets' code loads lazily; a busy CI box is slow.
+EXPECT_TIMEOUT_MS = 60_000
+_BENIGN_PROBE = re.compile(r"^HTTP 404 http://[^/]+/[^/_][^/]*/_stcore/(health|host-config)$")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class StreamlitServer:
+    """A running `streamlit run app.py` subprocess and where it listens."""
+
+    url: str
+    runs_dir: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        """What the server printed so far (stdout and stderr together)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class App:
+    """The app as one browser tab sees it: open a page, wait for Streamlit, read what it shows."""
+
+    def __init__(self, page, server: StreamlitServer) -> None:
+        self.page = page
+        self.server = server
+
+    def open(self, path: str = "") -> None:
+        """Load a page by its URL path ("" is the home page) and wait until its script has run."""
+        self.page.goto(f"{self.server.url}/{path}")
+        self.wait_until_idle()
+
+    def wait_until_idle(self, timeout_ms: float = 120_000) -> None:
+        """Wait for the websocket to connect and the page's script run to end.
+
+        The frontend loads each widget's code lazily, so a widget may show up a moment after the
+        run ended: look for it with `expect(...)`, which waits.
+        """
+        self.page.wait_for_function(
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                return app && app.dataset.testConnectionState === "CONNECTED"
+                    && app.dataset.testScriptState === "notRunning"
+                    && document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]');
+            }""",
+            timeout=timeout_ms,
+        )
+
+    def button(self, label: str):
+        """The button whose visible label ends with `label` (an icon's ligature name may precede it)."""
+        return self.page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(label)}$"))
+
+    def console_errors(self) -> list[str]:
+        """The browser console's errors, less the frontend's known harmless probes.
+
+        Opened at a page's own URL (/train), the frontend first looks for the server under that
+        path (/train/_stcore/health, …), gets 404 and then finds it at the root.
+        """
+        return [
+            line
+            for line in self.page.console_errors
+            if not _BENIGN_PROBE.search(line) and not line.startswith("Failed to load resource")
+        ]
+
+    def exception_texts(self) -> list[str]:
+        """The text of every Streamlit exception box on the page (an uncaught error in a script)."""
+        return self.page.locator('[data-testid="stException"]').all_inner_texts()
+
+    def plot_points(self, element_key: str, trace_prefix: str = "") -> int | None:
+        """How many points the plotly chart of the element with `key=element_key` draws now.
+
+        Counts the traces whose name starts with `trace_prefix` (all by default). Reads the figure
+        from the DOM, where plotly keeps it on the .js-plotly-plot node as `.data`; None while
+        the chart is not on the page.
+        """
+        return self.page.evaluate(
+            """([key, prefix]) => {
+                const plot = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+                if (!plot || !plot.data) return null;
+                return plot.data
+                    .filter((trace) => (trace.name || "").startsWith(prefix))
+                    .reduce((n, trace) => n + (trace.x ? trace.x.length : 0), 0);
+            }""",
+            [element_key, trace_prefix],
+        )
+
+
+@dataclass
+class StepRecorder:
+    """Saves numbered step screenshots of one test under artifacts/e2e/<test>/."""
+
+    page: object
+    folder: Path
+    console_errors: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def __call__(self, name: str, *, whole_page: bool = True) -> Path:
+        """Save `NN_name.png`; `whole_page` makes the window as tall as the page for the shot.
+
+        Streamlit scrolls inside its main container, not the document, so Playwright's full_page
+        alone would stop at the window's bottom edge.
+        """
+        self.count += 1
+        path = self.folder / f"{self.count:02d}_{name}.png"
+        height = VIEWPORT["height"]
+        if whole_page:
+            height = self.page.evaluate(
+                """() => Math.max(...['stMain', 'stAppViewContainer'].map(
+                    (id) => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))"""
+            )
+            height = min(max(height, VIEWPORT["height"]), MAX_SCREENSHOT_HEIGHT)
+        if height > VIEWPORT["height"]:
+            self.page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+            self.page.wait_for_timeout(300)  # let the layout (and plotly's resize) settle
+        try:
+            self.page.screenshot(path=str(path))
+        finally:
+            if height > VIEWPORT["height"]:
+                self.page.set_viewport_size(VIEWPORT)
+        return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _health_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().decode().strip() == "ok"
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def start_streamlit(runs_dir: Path, data_root: Path, log_path: Path) -> StreamlitServer:
+    """Start the app on a free localhost port and wait (bounded) until its health check says ok."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, RESNET_MNIST_DATA=str(data_root), RESNET_MNIST_RUNS=str(runs_dir))
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    log_file.close()  # the child holds its own handle
+    server = StreamlitServer(url=url, runs_dir=runs_dir, process=process, log_path=log_path)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with code {process.returncode} before answering:\n{server.log()}")
+        if _health_ok(url):
+            return server
+        time.sleep(0.25)
+    stop_streamlit(server)
+    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT_S:.0f} s:\n{server.log()}")
+
+
+def stop_streamlit(server: StreamlitServer) -> None:
+    """Terminate the server we started (by its pid) and wait for it; kill it if it lingers."""
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def runs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's runs folder: empty by default; a module overrides this fixture to seed it."""
+    path = tmp_path_factory.mktemp("e2e_runs") / "runs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="module")
+def streamlit_server(
+    runs_folder: Path, data_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StreamlitServer]:
+    """One app server per test module, stopped when the module's tests are done."""
+    log_path = tmp_path_factory.mktemp("e2e_server") / "streamlit.log"
+    server = start_streamlit(runs_folder, data_root, log_path)
+    try:
+        yield server
+    finally:
+        stop_streamlit(server)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium driven by Playwright (no browser download is possible here)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium not found on PATH: the e2e tests need it; install it with `apt-get install -y chromium`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Keep each phase's report on the item so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser tab (its own Streamlit session) that records console errors."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    def on_response(response) -> None:
+        if response.status >= 400:  # the console says only "Failed to load resource": keep which one
+            errors.append(f"HTTP {response.status} {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    page.on("response", on_response)
+    page.console_errors = errors  # the tests may assert on them
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            folder = _artifact_folder(request.node)
+            try:
+                page.screenshot(path=str(folder / "failure.png"))
+            except Exception as error:  # the page may be gone; the console log still helps
+                (folder / "failure_screenshot_error.txt").write_text(str(error))
+            (folder / "console_errors.log").write_text("\n".join(errors) + "\n")
+            server = request.node.funcargs.get("streamlit_server")
+            if server is not None:
+                (folder / "streamlit.log").write_text(server.log())
+        context.close()
+
+
+def _artifact_folder(node: pytest.Item) -> Path:
+    folder = ARTIFACTS / node.name.replace("/", "_").replace("[", "_").replace("]", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def app(page, streamlit_server: StreamlitServer) -> App:
+    """This test's browser tab on the module's app server."""
+    return App(page, streamlit_server)
+
+
+@pytest.fixture
+def shot(page, request: pytest.FixtureRequest) -> StepRecorder:
+    """`shot("name")` saves a numbered full-page screenshot of this step under artifacts/e2e/<test>/."""
+    folder = _artifact_folder(request.node)
+    for old in folder.iterdir():  # screenshots of an earlier run of this test would mislead
+        if old.is_file():
+            old.unlink()
+    return StepRecorder(page=page, folder=folder, console_errors=page.console_errors)

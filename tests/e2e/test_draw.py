@@ -1,0 +1,164 @@
+"""A person draws digits on the Draw page with the mouse and reads what the model thinks.
+
+The module's server starts with a runs folder holding one well-trained run (~98.5%), so the page
+picks that model by default. Strokes are real mouse drags over the canvas, in the canvas's own
+coordinates scaled to where and how large each digit is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+MODEL_RUN_ENV = "RESNET_MNIST_E2E_MODEL_RUN"  # a finished run folder to reuse instead of training one
+
+# Each digit is a list of strokes; each stroke a polyline in a unit box (0, 0) top-left … (1, 1).
+_ZERO = [(0.5 + 0.32 * math.sin(2 * math.pi * i / 24), 0.5 - 0.5 * math.cos(2 * math.pi * i / 24)) for i in range(25)]
+DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
+    1: [[(0.55, 0.0), (0.5, 1.0)]],
+    7: [[(0.05, 0.05), (0.95, 0.05), (0.45, 1.0)]],
+    0: [_ZERO],
+}
+# Where each digit goes and how big: (left, top, size) as fractions of the canvas.
+PLACEMENTS: dict[int, tuple[float, float, float]] = {
+    1: (0.05, 0.05, 0.35),  # small, top left
+    7: (0.15, 0.15, 0.75),  # large, filling most of the canvas
+    0: (0.45, 0.40, 0.50),  # medium, bottom right
+}
+
+
+@pytest.fixture(scope="module")
+def runs_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A runs folder with one run trained 1 epoch on all 60k images (the session's `trained_run`).
+
+    Set $RESNET_MNIST_E2E_MODEL_RUN to a finished run's folder to reuse it instead of training.
+    """
+    reuse = os.environ.get(MODEL_RUN_ENV)
+    source = Path(reuse) if reuse else request.getfixturevalue("trained_run").path
+    if not (source / "checkpoint.pt").is_file():
+        pytest.fail(f"{source} holds no checkpoint.pt; {MODEL_RUN_ENV} must name a finished run's folder")
+    runs = tmp_path_factory.mktemp("e2e_draw") / "runs"
+    runs.mkdir()
+    shutil.copytree(source, runs / source.name)
+    return runs
+
+
+def draw_digit(page, canvas, digit: int) -> None:
+    """Drag the mouse along the digit's strokes, placed and sized as PLACEMENTS says."""
+    box = canvas.bounding_box()
+    assert box is not None, "the canvas is not on screen"
+    left, top, size = PLACEMENTS[digit]
+    for stroke in DIGIT_STROKES[digit]:
+        points = [
+            (box["x"] + (left + u * size) * box["width"], box["y"] + (top + v * size) * box["height"])
+            for u, v in stroke
+        ]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=10)
+        page.mouse.up()
+
+
+def canvas_surface(page):
+    """The canvas's drawing surface: Fabric.js's top layer (above the background and the strokes).
+
+    Clear replaces the canvas with a new one (a new key); wait until the old one has gone.
+    """
+    surface = page.locator('[class*="st-key-draw_canvas"] canvas.upper-canvas')
+    expect(surface).to_have_count(1)
+    expect(surface).to_be_visible()
+    return surface
+
+
+def column_with(page, text: str):
+    """The page column that holds `text` (the Draw page lays out canvas · model input · answer)."""
+    return page.get_by_test_id("stColumn").filter(has_text=text).last
+
+
+def read_prediction(page) -> tuple[int, float]:
+    """The big predicted digit and its "NN.N% sure", as the page shows them."""
+    answer = page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile(r"% sure")).last
+    expect(answer).to_be_visible()
+    match = re.search(r"(\d)\s*([\d.]+)% sure", answer.inner_text())
+    assert match, f"no digit and confidence in {answer.inner_text()!r}"
+    return int(match.group(1)), float(match.group(2))
+
+
+def preview_ink(page) -> dict:
+    """The 28×28 heatmap the page shows as the model's input, read from the plotly figure in the DOM."""
+    plot = column_with(page, "What the model sees").locator(".js-plotly-plot")
+    expect(plot).to_have_count(1)
+    return plot.evaluate(
+        """(plot) => {
+            // _fullData holds the trace as drawn: numpy arrays arrive base64-packed in .data.
+            const trace = plot._fullData && plot._fullData[0];
+            if (!trace || trace.type !== "heatmap") return {type: trace && trace.type};
+            let z = trace.z;
+            if (!(z && z.length && z[0] && z[0].length)) z = plot.calcdata[0][0].z;
+            const rows = Array.from(z, (row) => Array.from(row));
+            const flat = rows.flat();
+            return {rows: rows.length, cols: rows[0].length, max: Math.max(...flat),
+                    inked: flat.filter((v) => v > 0.25).length};
+        }"""
+    )
+
+
+def test_drawn_digits_are_recognised(app, page, shot) -> None:
+    app.open("draw")
+    canvas_surface(page)
+    expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
+    shot("empty_canvas")
+
+    for digit in (1, 7, 0):
+        draw_digit(page, canvas_surface(page), digit)
+        expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
+        app.wait_until_idle()
+        predicted, confidence = read_prediction(page)
+        ink = preview_ink(page)
+        shot(f"drew_{digit}")
+        assert predicted == digit, f"drew a {digit}, the page predicts {predicted} ({confidence}% sure)"
+        assert (ink.get("rows"), ink.get("cols")) == (28, 28), f"the preview is not a 28×28 heatmap: {ink}"
+        assert ink["max"] > 0.9 and ink["inked"] >= 20, f"the 28×28 preview of the {digit} is (nearly) blank: {ink}"
+
+        app.button("Clear").click()
+        expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"% sure"))).to_have_count(0)
+    assert app.exception_texts() == []
+    assert app.console_errors() == []
+
+
+def test_clearing_the_canvas_goes_back_to_draw_a_digit(app, page, shot) -> None:
+    app.open("draw")
+    draw_digit(page, canvas_surface(page), 7)
+    expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
+    shot("drawn")
+
+    app.button("Clear").click()
+    expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"% sure"))).to_have_count(0)
+    expect(column_with(page, "What the model sees").locator(".js-plotly-plot")).to_have_count(0)
+    # The new canvas is empty: its stroke layer is all one colour (the background), no stroke on it.
+    canvas_surface(page)
+    ink = page.locator('[class*="st-key-draw_canvas"] canvas.dc-canvas.lower-canvas').evaluate(
+        """(canvas) => {
+            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            let inked = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                const off = [0, 1, 2, 3].some((c) => Math.abs(data[i + c] - data[c]) > 64);
+                if (off) inked++;
+            }
+            return inked;
+        }"""
+    )
+    assert ink == 0, f"the canvas still shows {ink} inked pixels after Clear"
+    assert app.exception_texts() == []
+    shot("cleared")

@@ -1,0 +1,151 @@
+"""A person opens the app, starts a short training job on the Train page and watches it learn.
+
+The tests share one server (and its one training worker) and run in file order: open the app,
+train a short job to the end, then start another and reload the browser while it runs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+LOSS_CHART = "train_loss_chart"  # the key= of the Train page's loss chart
+TRAINING_LOSS = "training loss"  # its per-batch trace
+JOB_TIMEOUT_S = 180.0
+
+
+def set_number(page, label: str, value: int) -> None:
+    """Type into a number input the way a person does: select what is there, type, press Enter."""
+    field = page.get_by_label(label, exact=True)
+    field.click()
+    field.press("ControlOrMeta+a")
+    field.press_sequentially(str(value))
+    field.press("Enter")
+    expect(field).to_have_value(str(value))
+
+
+def set_slider(page, label: str, steps_from_start: int, value: str) -> None:
+    """Move a slider with the keyboard: Home to its first stop, then right arrow `steps_from_start` times."""
+    slider = page.get_by_role("slider", name=label)
+    slider.focus()
+    slider.press("Home")
+    for _ in range(steps_from_start):
+        slider.press("ArrowRight")
+    expect(slider).to_have_value(value)
+
+
+def set_short_job(page, *, epochs: int, train_images: int, test_images: int) -> None:
+    """Fill the Train page's widgets for a short job: batches of 8 images, a chart point for each.
+
+    Small batches make many steps out of few images, so the chart has time to refresh a few
+    times even on a fast machine, and the job still ends in seconds to a minute.
+    """
+    set_slider(page, "Epochs", epochs - 1, str(epochs))  # 1, 2, …, 100
+    set_slider(page, "Batch size", 0, "0")  # 8, 16, 32, …: the select slider's value is the option's index
+    page.get_by_text("Advanced", exact=True).click()
+    set_number(page, "Training images", train_images)
+    set_number(page, "Test images", test_images)
+    set_number(page, "Log interval (batches)", 1)
+
+
+def wait_for_points(app, at_least: int, timeout_s: float = JOB_TIMEOUT_S) -> int:
+    """Wait until the loss chart draws at least `at_least` training-loss points; return how many."""
+    deadline = time.monotonic() + timeout_s
+    points = None
+    while time.monotonic() < deadline:
+        points = app.plot_points(LOSS_CHART, TRAINING_LOSS)
+        if points is not None and points >= at_least:
+            return points
+        time.sleep(0.25)
+    raise AssertionError(f"the loss chart shows {points} points after {timeout_s:.0f} s, expected at least {at_least}")
+
+
+def state_badge(page, state: str):
+    """The job's state badge ("running", "finished", …), shown after an icon."""
+    return page.locator(".stMarkdownBadge").filter(has_text=re.compile(rf"{state}$"))
+
+
+def shown_run_id(page) -> str:
+    """The id of the job's run, from the status line beside the state badge ("running · run <id>")."""
+    line = page.get_by_test_id("stMarkdownContainer").filter(has=page.locator(".stMarkdownBadge")).first
+    match = re.search(r"run\s+(\S+)", line.inner_text())
+    assert match, f"no run id in the status line {line.inner_text()!r}"
+    return match.group(1)
+
+
+def test_home_and_train_pages_render(app, page, shot) -> None:
+    app.open()
+    expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    assert app.exception_texts() == []
+    shot("home")
+
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train", exact=True).click()
+    expect(page.get_by_role("heading", name="Train", level=1)).to_be_visible()
+    app.wait_until_idle()
+    expect(app.button("Start")).to_be_enabled()
+    expect(state_badge(page, "idle")).to_be_visible()
+    assert app.exception_texts() == []
+    shot("train")
+    assert app.console_errors() == []
+
+
+@pytest.mark.timeout(600)
+def test_short_job_shows_live_loss_then_accuracy(app, page, shot) -> None:
+    app.open("train")
+    set_short_job(page, epochs=1, train_images=2400, test_images=1000)
+    shot("settings")
+
+    app.button("Start").click()
+    expect(state_badge(page, "running")).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)  # after loading data
+
+    # Sample the chart a few times a second while the job runs; it refreshes about once a second.
+    seen: list[int] = []
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline and state_badge(page, "running").count():
+        points = app.plot_points(LOSS_CHART, TRAINING_LOSS)
+        if points and (not seen or points != seen[-1]):
+            seen.append(points)
+            if len(seen) in (1, 3):
+                shot(f"running_{points}_points")
+        time.sleep(0.2)
+    assert len(seen) >= 3, f"the loss chart should gain points in two successive refreshes, saw counts {seen}"
+    assert seen == sorted(seen), f"the loss chart lost points while running: {seen}"
+
+    finished = page.get_by_text(re.compile(r"Finished: \d+\.\d+% test accuracy"))
+    expect(finished).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
+    expect(state_badge(page, "finished")).to_be_visible()
+    accuracy = float(re.search(r"(\d+\.\d+)%", finished.inner_text()).group(1))
+    assert 50.0 < accuracy <= 100.0, f"300 steps on 2,400 images should learn something, got {accuracy}%"
+    wait_for_points(app, seen[-1], timeout_s=10)
+    assert app.exception_texts() == []
+    shot("finished")
+
+
+@pytest.mark.timeout(600)
+def test_reload_during_a_job_shows_it_still_running(app, page, shot) -> None:
+    app.open("train")
+    set_short_job(page, epochs=2, train_images=20000, test_images=1000)
+    app.button("Start").click()
+    expect(state_badge(page, "running")).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)  # after loading data
+    before = wait_for_points(app, 3)
+    run_id = shown_run_id(page)
+    shot("before_reload")
+
+    page.reload()
+    app.wait_until_idle()
+    expect(state_badge(page, "running")).to_be_visible()
+    expect(app.button("Stop")).to_be_enabled()
+    assert shown_run_id(page) == run_id, "after the reload the page shows another job"
+    wait_for_points(app, before)  # the chart is drawn again from the job's history, and goes on
+    assert app.exception_texts() == []
+    shot("after_reload")
+
+    # End the job so the server is idle for whoever comes next.
+    app.button("Stop").click()
+    expect(state_badge(page, "stopped")).to_be_visible(timeout=30_000)
+    shot("stopped")
