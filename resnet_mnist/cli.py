@@ -140,10 +140,18 @@ def _train(args: argparse.Namespace) -> int:
     ).validate(60_000, 10_000)
     from .devices import resolve_device
 
+    # Read the data before creating the run, so missing files are one line and no empty run folder.
+    train_split = load_split(args.data_root, train=True, limit=config.train_limit)
+    test_split = load_split(args.data_root, train=False, limit=config.test_limit)
     store = RunStore(resolve_runs_dir(args.runs_dir))
     recorder = store.create(config, device=str(resolve_device(config.device)), name=args.name)
     print(f"Run {recorder.run_id}: {_describe(config)}", flush=True)
-    outcome = run_training(config, fan_out(recorder, _ProgressPrinter(args.quiet)), data_root=args.data_root)
+    outcome = run_training(
+        config,
+        fan_out(recorder, _ProgressPrinter(args.quiet)),
+        train_split=train_split,
+        test_split=test_split,
+    )
     checkpoint = recorder.path / CHECKPOINT_FILE
     if outcome.state is RunState.FAILED:
         print(f"error: the run failed: {outcome.reason}", file=sys.stderr)

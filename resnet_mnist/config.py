@@ -127,7 +127,7 @@ def _is_real(value: Any) -> bool:
 
 def _limited(size: int | None, limit: int | None) -> int | None:
     if size is None:
-        return limit if _is_int(limit) else None
+        return limit if _is_int(limit) and limit > 0 else None  # a bad limit is its own problem
     if _is_int(limit) and 0 < limit < size:
         return limit
     return size

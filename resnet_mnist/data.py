@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import torch
 
@@ -92,14 +95,42 @@ def _missing_message(root: Path, cause: str) -> str:
     )
 
 
+_PROBE_TIMEOUT_S = 5.0
+
+
+def _unreachable_mirrors(mirrors: list[str]) -> str | None:
+    """Why none of the download mirrors answers, or None when one does.
+
+    urllib has no timeout of its own: behind a firewall that drops packets a download would
+    hang for minutes, so we first try to open a connection to each mirror, briefly.
+    """
+    problems = []
+    proxies = getproxies()
+    for mirror in mirrors:
+        url = urlsplit(mirror)
+        if url.scheme in proxies:
+            return None  # urllib goes through the proxy; a direct probe would say nothing
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            with socket.create_connection((url.hostname, port), timeout=_PROBE_TIMEOUT_S):
+                return None
+        except OSError as exc:
+            problems.append(f"{url.hostname}: {exc.strerror or type(exc).__name__}")
+    return "no connection to " + ", ".join(problems)
+
+
 def _download(root: Path) -> None:
     from torchvision.datasets import MNIST
 
+    unreachable = _unreachable_mirrors(list(MNIST.mirrors))
+    if unreachable:
+        raise DatasetError(_missing_message(root, unreachable))
     try:
         for train in (True, False):
             MNIST(root=str(root), train=train, download=True)
     except Exception as exc:  # network errors come in many types; all mean the same here
-        raise DatasetError(_missing_message(root, f"{type(exc).__name__}: {exc}".strip())) from None
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, however torchvision words it
+        raise DatasetError(_missing_message(root, cause[:300])) from None
 
 
 def normalize(pixels: torch.Tensor) -> torch.Tensor:

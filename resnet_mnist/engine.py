@@ -36,6 +36,7 @@ __all__ = [
     "build_model",
     "evaluate",
     "run_training",
+    "seed_shuffle_generators",
     "train_epoch",
 ]
 
@@ -280,6 +281,25 @@ def _apply_hyperparams(
     emit(HyperparamsChanged(epoch, step, group["lr"], group["momentum"]))
 
 
+def seed_shuffle_generators(seed: int, epochs: int) -> list[torch.Generator]:
+    """One generator per epoch that shuffles the training set exactly as the seed script did.
+
+    The seed calls torch.manual_seed(seed), builds Net() (drawing its initial weights), then per
+    epoch iterates a shuffling DataLoader (which draws a base seed, then its sampler's seed, from
+    the global RNG) and a test DataLoader (one more draw). Replaying those draws in a forked RNG
+    gives the seed's batch order for `torch.randperm(n, generator=...)` without touching ours.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        Net()
+        sampler_seeds = []
+        for _ in range(epochs):
+            torch.empty((), dtype=torch.int64).random_()  # the training iterator's base seed
+            sampler_seeds.append(int(torch.empty((), dtype=torch.int64).random_().item()))
+            torch.empty((), dtype=torch.int64).random_()  # the test iterator's base seed
+    return [torch.Generator().manual_seed(s) for s in sampler_seeds]
+
+
 def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.Optimizer:
     """The seed's optimizer: plain SGD with momentum."""
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
@@ -321,7 +341,7 @@ def run_training(
         train_split, test_split = train_split.to(device), test_split.to(device)
         model = build_model(config.seed, device, config.channels_last)
         optimizer = make_optimizer(model, config)
-        generator = torch.Generator().manual_seed(config.seed)
+        shuffles = seed_shuffle_generators(config.seed, config.epochs)
         for epoch in range(1, config.epochs + 1):
             trained = train_epoch(
                 model,
@@ -330,7 +350,7 @@ def run_training(
                 epoch=epoch,
                 batch_size=config.batch_size,
                 log_interval=config.log_interval,
-                generator=generator,
+                generator=shuffles[epoch - 1],
                 emit=emit,
                 step_offset=step,
                 channels_last=config.channels_last,
