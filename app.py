@@ -6,10 +6,10 @@ st.set_page_config(page_title="ResNet MNIST Studio", page_icon="🔢", layout="w
 
 navigation = st.navigation(
     [
-        st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
-        st.Page("pages/train.py", title="Train", icon="🏋️"),
-        st.Page("pages/draw.py", title="Draw", icon="✏️"),
-        st.Page("pages/runs.py", title="Runs", icon="📊"),
+        st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/analytics:"),
     ]
 )
 navigation.run()

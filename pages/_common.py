@@ -37,4 +37,4 @@ def state_badge(snapshot: WorkerSnapshot) -> str:
     """The job's state as a coloured Markdown badge."""
     if snapshot.loading:
         return ":blue-badge[:material/hourglass_top: loading data…]"
-    return STATE_BADGES[snapshot.state]
+    return STATE_BADGES[RunState(snapshot.state.value)]  # by value: survives a module reload

@@ -31,9 +31,9 @@ with job:
     if snapshot.busy and snapshot.config:
         st.progress(snapshot.run_progress, text=f"Epoch {snapshot.epoch or '–'} of {snapshot.config.epochs}")
         st.caption(f"{hyperparams_label(snapshot.config, lr=snapshot.lr, momentum=snapshot.momentum)}")
-    elif snapshot.state is RunState.IDLE:
+    elif snapshot.state == RunState.IDLE:
         st.caption("No job since the server started.")
-    elif snapshot.state is RunState.FAILED:
+    elif snapshot.state == RunState.FAILED:
         st.caption(f"The last job failed: {snapshot.reason}")
     elif snapshot.epochs:
         st.caption(

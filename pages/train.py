@@ -104,10 +104,16 @@ st.caption(
     "The job runs on the server: reload the page or open a second tab and it is still there."
 )
 
-controls, live = st.columns([1, 2.4], gap="large")
 
-with controls:
-    st.subheader("Hyperparameters")
+def show_problems(problems: list) -> None:
+    for problem in problems:
+        st.error(f"**{FIELD_LABELS.get(problem.field, problem.field)}**: {problem.message}")
+
+
+busy_at_start = worker.snapshot().busy
+
+with st.sidebar:
+    st.header("Hyperparameters")
     st.slider("Epochs", 1, 100, key="train_epochs", persist_state="session")
     st.select_slider(
         "Learning rate (log scale)",
@@ -136,6 +142,25 @@ with controls:
         persist_state="session",
         help="SGD momentum in [0, 1); the seed uses 0.5.",
     )
+    if busy_at_start:
+        apply_clicked = st.button(
+            "Apply lr & momentum to the running job",
+            key="train_apply",
+            icon=":material/tune:",
+            width="stretch",
+            help="The running job uses them from its next batch; the change is marked on the charts.",
+        )
+        if apply_clicked:
+            try:
+                worker.set_hyperparams(lr=st.session_state.train_lr, momentum=st.session_state.train_momentum)
+            except ConfigError as exc:
+                show_problems(exc.problems)
+            else:
+                st.toast(
+                    f"lr {format_lr(st.session_state.train_lr)}, momentum {st.session_state.train_momentum:g} "
+                    "from the next batch",
+                    icon=":material/tune:",
+                )
     st.select_slider("Batch size", options=BATCH_CHOICES, key="train_batch_size", persist_state="session")
     st.number_input("Seed", step=1, key="train_seed", persist_state="session", help="Same seed, same run.")
     with st.expander("Advanced"):
@@ -172,7 +197,7 @@ with controls:
             help="Faster convolutions on most hardware; the results are the same.",
         )
 
-    st.subheader("Device")
+    st.header("Device")
     st.radio(
         "Device",
         usable_devices,
@@ -185,8 +210,8 @@ with controls:
         if not option.available:
             st.caption(f":gray[~~{option.label}~~ — unavailable: {option.reason}]")
 
+    st.header("Data")
     data = dataset_status(resolve_data_root())
-    st.subheader("Data")
     if data.found:
         st.caption(
             f":material/check_circle: MNIST {data.message}: "
@@ -195,49 +220,35 @@ with controls:
     else:
         st.warning(f"MNIST {data.message}", icon=":material/warning:")
 
-    start_col, reset_col = st.columns(2)
-    start_clicked = start_col.button(
-        "Start", key="train_start", type="primary", icon=":material/play_arrow:", width="stretch"
-    )
-    reset_col.button("Reset to seed defaults", key="train_reset", on_click=reset_to_seed_defaults, width="stretch")
+start_col, reset_col, note_col = st.columns([1, 1.3, 4], vertical_alignment="center")
+start_clicked = start_col.button(
+    "Start", key="train_start", type="primary", icon=":material/play_arrow:", width="stretch"
+)
+reset_col.button("Reset to seed defaults", key="train_reset", on_click=reset_to_seed_defaults, width="stretch")
+if busy_at_start:
+    note_col.caption("Settings other than lr and momentum apply to the next run.")
+else:
+    note_col.caption(hyperparams_label(config_from_widgets()) + f" · {device_labels[st.session_state.train_device]}")
 
-    if start_clicked:
-        config = config_from_widgets()
-        problems = config.problems(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
-        if problems:
-            st.error("Not started: fix these settings first.", icon=":material/block:")
-            for problem in problems:
-                st.error(f"**{FIELD_LABELS.get(problem.field, problem.field)}**: {problem.message}")
+if start_clicked:
+    config = config_from_widgets()
+    problems = config.problems(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
+    if problems:
+        st.error("Not started: fix these settings first.", icon=":material/block:")
+        show_problems(problems)
+    else:
+        try:
+            worker.start(config)
+        except WorkerBusyError as exc:
+            st.warning(str(exc), icon=":material/hourglass_top:")
+        except ConfigError as exc:
+            show_problems(exc.problems)
         else:
-            try:
-                worker.start(config)
-            except WorkerBusyError as exc:
-                st.warning(str(exc), icon=":material/hourglass_top:")
-            except ConfigError as exc:
-                for problem in exc.problems:
-                    st.error(f"**{FIELD_LABELS.get(problem.field, problem.field)}**: {problem.message}")
-
-    if worker.snapshot().busy:
-        st.divider()
-        st.caption("While a job runs, a new learning rate and momentum apply from its next batch.")
-        if st.button(
-            "Apply lr & momentum to the running job", key="train_apply", icon=":material/tune:", width="stretch"
-        ):
-            try:
-                worker.set_hyperparams(lr=st.session_state.train_lr, momentum=st.session_state.train_momentum)
-            except ConfigError as exc:
-                for problem in exc.problems:
-                    st.error(f"**{FIELD_LABELS.get(problem.field, problem.field)}**: {problem.message}")
-            else:
-                st.toast(
-                    f"lr {format_lr(st.session_state.train_lr)}, momentum {st.session_state.train_momentum:g} "
-                    "from the next batch",
-                    icon=":material/tune:",
-                )
+            st.rerun()  # redraw with the job running: the live view starts polling, Apply appears
 
 snapshot = worker.snapshot()
 if (
-    snapshot.state is RunState.FINISHED
+    snapshot.state == RunState.FINISHED
     and snapshot.run_id
     and st.session_state.get("train_announced") != snapshot.run_id
 ):
@@ -252,33 +263,34 @@ def status_line(snap: WorkerSnapshot) -> None:
     st.markdown(f"{state_badge(snap)}{job}{run}")
     if snap.loading:
         st.info("Loading MNIST into memory… the first run after a server start reads the files (a few seconds).")
-    elif snap.state is RunState.RUNNING and worker.pause_requested:
+    elif snap.state == RunState.RUNNING and worker.pause_requested:
         st.info("Pausing at the next batch…")
-    elif snap.state is RunState.RUNNING and snap.evaluating:
+    elif snap.state == RunState.RUNNING and snap.evaluating:
         st.info(f"Testing after epoch {snap.epoch}…")
-    elif snap.state is RunState.PAUSED:
+    elif snap.state == RunState.PAUSED:
         st.info(f"Paused in epoch {snap.epoch} after batch {snap.batch}. Resume to go on from there.")
-    elif snap.state is RunState.IDLE:
+    elif snap.state == RunState.IDLE:
         st.info("No job yet: set the hyperparameters and press **Start**.")
 
 
 def outcome(snap: WorkerSnapshot) -> None:
     final = snap.epochs[-1] if snap.epochs else None
     where = f" Saved to `{snap.run_dir}`." if snap.run_dir else ""
-    if snap.state is RunState.FINISHED and final is not None:
+    if snap.state == RunState.FINISHED and final is not None:
         st.success(
-            f"Finished: **{100 * final.test_accuracy:.2f}%** test accuracy after {final.epoch} epochs "
+            f"Finished: **{100 * final.test_accuracy:.2f}%** test accuracy after {final.epoch} "
+            f"epoch{'s' if final.epoch != 1 else ''} "
             f"({format_duration(snap.elapsed_seconds)}).{where} It is now the model on the Draw page.",
             icon=":material/check_circle:",
         )
         st.page_link("pages/draw.py", label="Draw a digit for it", icon=":material/draw:")
-    elif snap.state is RunState.STOPPED:
+    elif snap.state == RunState.STOPPED:
         done = f" after {len(snap.epochs)} full epochs" if snap.epochs else " before the first epoch ended"
         st.warning(
             f"Stopped ({snap.reason or 'by the user'}){done}; the weights learned so far are kept.{where}",
             icon=":material/stop_circle:",
         )
-    elif snap.state is RunState.FAILED:
+    elif snap.state == RunState.FAILED:
         st.error(f"Failed: {snap.reason}", icon=":material/error:")
 
 
@@ -293,7 +305,7 @@ def live_view() -> None:
     status_line(snap)
 
     pause_col, stop_col, _ = st.columns([1, 1, 3])
-    if worker.pause_requested or snap.state is RunState.PAUSED:
+    if worker.pause_requested or snap.state == RunState.PAUSED:
         if pause_col.button(
             "Resume", key="train_resume", icon=":material/play_arrow:", disabled=not snap.busy, width="stretch"
         ):
@@ -326,8 +338,8 @@ def live_view() -> None:
     before = snap.epochs[-2] if len(snap.epochs) > 1 else None
     m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("Images / s", format_count(snap.images_per_second) if snap.busy else "–")
-    m2.metric("Elapsed", format_duration(snap.elapsed_seconds))
-    m3.metric("ETA", format_duration(eta) if snap.busy else "–")
+    m2.metric("Elapsed", format_duration(snap.elapsed_seconds, compact=True))
+    m3.metric("ETA", format_duration(eta, compact=True) if snap.busy else "–")
     m4.metric("Training loss", f"{last_batch.loss:.4f}" if last_batch else "–")
     m5.metric(
         "Test accuracy",
@@ -362,6 +374,7 @@ def live_view() -> None:
                 metrics["epochs"],
                 metrics["hparam_changes"],
                 batches_per_epoch=snap.batches_per_epoch or None,
+                before=metrics["batches"][0] if metrics["batches"] else None,
                 title="Test accuracy",
                 subtitle=subtitle,
                 epochs_planned=epochs_planned,
@@ -373,5 +386,4 @@ def live_view() -> None:
     outcome(snap)
 
 
-with live:
-    live_view()
+live_view()

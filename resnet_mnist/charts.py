@@ -85,14 +85,20 @@ def _change_label(change: Record, previous: Record | None) -> str:
     return " · ".join(parts) or "retuned"
 
 
-def _add_change_markers(fig: go.Figure, changes: Sequence[Record], per_epoch: int | None) -> None:
-    previous: Record | None = None
+def _add_change_markers(
+    fig: go.Figure, changes: Sequence[Record], per_epoch: int | None, before: Record | None = None
+) -> None:
+    """A dashed vertical line where lr/momentum changed, labelled with what changed.
+
+    `before` holds the values in force before the first change (a batch record will do).
+    """
+    previous = before
     for change in changes:
         fig.add_vline(
             x=_change_x(change, per_epoch),
             line={"color": _MARKER_COLOR, "dash": "dash", "width": 1.5},
             annotation={"text": _change_label(change, previous), "font": {"color": _MARKER_COLOR, "size": 11}},
-            annotation_position="top left",
+            annotation_position="top right",
         )
         previous = change
     if changes:
@@ -109,11 +115,19 @@ def _add_change_markers(fig: go.Figure, changes: Sequence[Record], per_epoch: in
 
 
 def _layout(
-    fig: go.Figure, *, title: str, subtitle: str, y_title: str, epochs_planned: int | None, uirevision: str | None
+    fig: go.Figure,
+    *,
+    title: str,
+    subtitle: str,
+    y_title: str,
+    epochs_planned: int | None,
+    uirevision: str | None,
+    legend_at: str = "top",
 ) -> None:
     xaxis: dict[str, Any] = {"title": {"text": "epoch"}, "zeroline": False}
     if epochs_planned:
-        xaxis["range"] = [0, epochs_planned * 1.02]
+        # Room on the right for the last point and its label, however few epochs are planned.
+        xaxis["range"] = [0, epochs_planned + max(0.25, 0.03 * epochs_planned)]
         if epochs_planned <= 20:
             xaxis["dtick"] = 1
     fig.update_layout(
@@ -121,8 +135,16 @@ def _layout(
         xaxis=xaxis,
         yaxis={"title": {"text": y_title}},
         height=_HEIGHT,
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0.0},
+        margin={"l": 10, "r": 10, "t": 64, "b": 10},
+        # Inside the plot, in the corner the curve leaves empty: loss falls, accuracy rises.
+        legend={
+            "yanchor": legend_at,
+            "y": 0.98 if legend_at == "top" else 0.02,
+            "xanchor": "right",
+            "x": 0.99,
+            "bgcolor": "rgba(255,255,255,0.7)",
+            "font": {"size": 11},
+        },
         hovermode="x unified",
         # Same uirevision across updates keeps the user's zoom/pan; a new run gets a new one.
         uirevision=uirevision,
@@ -172,7 +194,7 @@ def loss_figure(
             hovertemplate="test loss %{y:.4f}<extra></extra>",
         )
     )
-    _add_change_markers(fig, hparam_changes, _batches_per_epoch(batches))
+    _add_change_markers(fig, hparam_changes, _batches_per_epoch(batches), batches[0] if batches else None)
     _layout(
         fig, title=title, subtitle=subtitle, y_title="loss (NLL)", epochs_planned=epochs_planned, uirevision=uirevision
     )
@@ -188,6 +210,7 @@ def accuracy_figure(
     hparam_changes: Sequence[Record] = (),
     *,
     batches_per_epoch: int | None = None,
+    before: Record | None = None,
     title: str = "Test accuracy",
     subtitle: str = "",
     epochs_planned: int | None = None,
@@ -204,14 +227,14 @@ def accuracy_figure(
             customdata=[[e["correct"], e["total"]] for e in epochs],
             mode="lines+markers+text",
             text=[f"{a:.2f}%" if i == len(accuracies) - 1 else "" for i, a in enumerate(accuracies)],
-            textposition="bottom right",
+            textposition="bottom left",
             name="test accuracy",
             line={"color": ACCURACY_COLOR, "width": 2},
             marker={"size": 8},
             hovertemplate="test accuracy %{y:.2f}% (%{customdata[0]:,} / %{customdata[1]:,})<extra></extra>",
         )
     )
-    _add_change_markers(fig, hparam_changes, batches_per_epoch)
+    _add_change_markers(fig, hparam_changes, batches_per_epoch, before)
     _layout(
         fig,
         title=title,
@@ -219,6 +242,7 @@ def accuracy_figure(
         y_title="test accuracy",
         epochs_planned=epochs_planned,
         uirevision=uirevision,
+        legend_at="bottom",
     )
     fig.update_yaxes(ticksuffix="%")
     if len(accuracies) == 1:

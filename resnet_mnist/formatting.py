@@ -13,18 +13,19 @@ from .config import TrainConfig
 __all__ = ["format_count", "format_duration", "format_lr", "hyperparams_label", "layer_rows"]
 
 
-def format_duration(seconds: float | None) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min'; '–' when unknown."""
+def format_duration(seconds: float | None, *, compact: bool = False) -> str:
+    """'42 s', '3 min 05 s', '1 h 02 min' ('3m 05s', '1h 02m' compact, for narrow tiles); '–' when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "–"
     whole = round(seconds)
     if whole < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+        text = f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+        return text.replace(" ", "") if compact else text
     minutes, secs = divmod(whole, 60)
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
+        return f"{minutes}m {secs:02d}s" if compact else f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return f"{hours}h {minutes:02d}m" if compact else f"{hours} h {minutes:02d} min"
 
 
 def format_count(value: float | None, unit: str = "") -> str:
@@ -43,7 +44,8 @@ def hyperparams_label(
     config: TrainConfig | dict[str, Any], *, lr: float | None = None, momentum: float | None = None
 ) -> str:
     """'lr 0.01 · momentum 0.5 · batch 64 · seed 1'; a live lr/momentum shows as 'lr 0.01→0.05'."""
-    data = config.to_dict() if isinstance(config, TrainConfig) else dict(config)
+    # Duck-typed: after Streamlit reloads edited modules, a running job's config is of the old class.
+    data = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     parts = []
     for name, live, fmt in (("lr", lr, format_lr), ("momentum", momentum, format_lr)):
         start = data.get(name)

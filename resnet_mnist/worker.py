@@ -130,7 +130,9 @@ class TrainingWorker:
 
     def start(self, configs: TrainConfig | Sequence[TrainConfig], *, name: str = "", sweep: str | None = None) -> None:
         """Start one job, or several one after another (a sweep); refused while one runs."""
-        jobs = [configs] if isinstance(configs, TrainConfig) else list(configs)
+        # A list/tuple is a queue; anything else is one config (not isinstance: a reloaded module's
+        # TrainConfig is another class, as happens when Streamlit reloads edited code).
+        jobs = list(configs) if isinstance(configs, (list, tuple)) else [configs]
         if not jobs:
             raise ValueError("nothing to run: the list of jobs is empty")
         for job in jobs:
