@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+import plotly.io
+import plotly.tools
 import torch
 
 from resnet_mnist import EpochCompleted, RunStore, TrainConfig, TrainingWorker, load_split, run_training
@@ -38,10 +40,15 @@ def headless(config: TrainConfig, data_root: Path) -> float:
 
 
 def _render_like_the_page(worker: TrainingWorker) -> None:
+    """What one run of the live fragment costs the server: snapshot, records, figures, JSON."""
     snap = worker.snapshot()
     metrics = metrics_from_events(snap.batches, snap.epochs, snap.hparam_changes)
-    loss_figure(metrics["batches"], metrics["epochs"], metrics["hparam_changes"], uirevision=snap.run_id).to_json()
-    accuracy_figure(metrics["epochs"], metrics["hparam_changes"], uirevision=snap.run_id).to_json()
+    figures = (
+        loss_figure(metrics["batches"], metrics["epochs"], metrics["hparam_changes"], uirevision=snap.run_id),
+        accuracy_figure(metrics["epochs"], metrics["hparam_changes"], uirevision=snap.run_id),
+    )
+    for figure in figures:  # exactly what st.plotly_chart does with a figure
+        plotly.io.to_json(plotly.tools.return_figure_from_figure_or_data(figure, validate_figure=True), validate=False)
 
 
 def through_worker(config: TrainConfig, data_root: Path, runs: Path, period: float) -> tuple[float, int]:

@@ -85,59 +85,83 @@ def _change_label(change: Record, previous: Record | None) -> str:
     return " · ".join(parts) or "retuned"
 
 
-def _add_change_markers(
-    fig: go.Figure, changes: Sequence[Record], per_epoch: int | None, before: Record | None = None
-) -> None:
-    """A dashed vertical line where lr/momentum changed, labelled with what changed.
+def _change_markers(
+    changes: Sequence[Record], per_epoch: int | None, before: Record | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Shapes, annotations and a legend-only trace for dashed lines where lr/momentum changed.
 
     `before` holds the values in force before the first change (a batch record will do).
     """
+    shapes, annotations = [], []
     previous = before
     for change in changes:
-        fig.add_vline(
-            x=_change_x(change, per_epoch),
-            line={"color": _MARKER_COLOR, "dash": "dash", "width": 1.5},
-            annotation={"text": _change_label(change, previous), "font": {"color": _MARKER_COLOR, "size": 11}},
-            annotation_position="top right",
+        x = _change_x(change, per_epoch)
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": x,
+                "x1": x,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": _MARKER_COLOR, "dash": "dash", "width": 1.5},
+            }
+        )
+        annotations.append(
+            {
+                "x": x,
+                "xref": "x",
+                "y": 1,
+                "yref": "paper",
+                "text": _change_label(change, previous),
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"color": _MARKER_COLOR, "size": 11},
+            }
         )
         previous = change
-    if changes:
-        # A legend entry for the markers (vlines are shapes and have none of their own).
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="lines",
-                line={"color": _MARKER_COLOR, "dash": "dash"},
-                name="lr/momentum changed",
-            )
-        )
+    # vlines are shapes and get no legend entry of their own.
+    legend = [
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "lines",
+            "line": {"color": _MARKER_COLOR, "dash": "dash"},
+            "name": "lr/momentum changed",
+        }
+    ]
+    return shapes, annotations, legend if changes else []
 
 
-def _layout(
-    fig: go.Figure,
+def _figure(
+    data: list[dict[str, Any]],
     *,
     title: str,
     subtitle: str,
     y_title: str,
     epochs_planned: int | None,
     uirevision: str | None,
-    legend_at: str = "top",
-) -> None:
+    legend_at: str,
+    shapes: list[dict[str, Any]],
+    annotations: list[dict[str, Any]],
+) -> go.Figure:
     xaxis: dict[str, Any] = {"title": {"text": "epoch"}, "zeroline": False}
     if epochs_planned:
         # Room on the right for the last point and its label, however few epochs are planned.
         xaxis["range"] = [0, epochs_planned + max(0.25, 0.03 * epochs_planned)]
         if epochs_planned <= 20:
             xaxis["dtick"] = 1
-    fig.update_layout(
-        title={"text": title, "font": {"size": 15}, "subtitle": {"text": subtitle, "font": {"size": 12}}},
-        xaxis=xaxis,
-        yaxis={"title": {"text": y_title}},
-        height=_HEIGHT,
-        margin={"l": 10, "r": 10, "t": 64, "b": 10},
+    layout = {
+        "title": {"text": title, "font": {"size": 15}, "subtitle": {"text": subtitle, "font": {"size": 12}}},
+        "xaxis": xaxis,
+        "yaxis": {"title": {"text": y_title}},
+        "height": _HEIGHT,
+        "margin": {"l": 10, "r": 10, "t": 64, "b": 10},
         # Inside the plot, in the corner the curve leaves empty: loss falls, accuracy rises.
-        legend={
+        "legend": {
             "yanchor": legend_at,
             "y": 0.98 if legend_at == "top" else 0.02,
             "xanchor": "right",
@@ -145,16 +169,27 @@ def _layout(
             "bgcolor": "rgba(255,255,255,0.7)",
             "font": {"size": 11},
         },
-        hovermode="x unified",
+        "hovermode": "x unified",
         # Same uirevision across updates keeps the user's zoom/pan; a new run gets a new one.
-        uirevision=uirevision,
-    )
+        "uirevision": uirevision,
+        "shapes": shapes,
+        "annotations": annotations,
+    }
+    # Built from plain dicts without plotly's per-property validation: that costs tenths of a
+    # second per figure, and the live view redraws both every second in the trainer's process.
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
-def _empty_note(fig: go.Figure, text: str) -> None:
-    fig.add_annotation(
-        text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font={"size": 14, "color": "gray"}
-    )
+def _empty_note(text: str) -> dict[str, Any]:
+    return {
+        "text": text,
+        "xref": "paper",
+        "yref": "paper",
+        "x": 0.5,
+        "y": 0.5,
+        "showarrow": False,
+        "font": {"size": 14, "color": "gray"},
+    }
 
 
 def loss_figure(
@@ -170,38 +205,48 @@ def loss_figure(
     empty_text: str = "No batches logged yet",
 ) -> go.Figure:
     """Training loss of each logged batch and test loss after each epoch, on one epoch axis."""
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[batch_x(b) for b in batches],
-            y=[b["loss"] for b in batches],
-            customdata=[[b["step"], b["lr"], b["momentum"]] for b in batches],
-            mode="lines",
-            name="training loss (logged batches)",
-            line={"color": TRAIN_LOSS_COLOR, "width": 1.5},
-            hovertemplate="training loss %{y:.4f}<br>step %{customdata[0]} · lr %{customdata[1]:.4g}"
+    shapes, annotations, legend = _change_markers(
+        hparam_changes, _batches_per_epoch(batches), batches[0] if batches else None
+    )
+    data = [
+        {
+            "type": "scatter",
+            "x": [batch_x(b) for b in batches],
+            "y": [b["loss"] for b in batches],
+            "customdata": [[b["step"], b["lr"], b["momentum"]] for b in batches],
+            "mode": "lines",
+            "name": "training loss (logged batches)",
+            "line": {"color": TRAIN_LOSS_COLOR, "width": 1.5},
+            "hovertemplate": "training loss %{y:.4f}<br>step %{customdata[0]} · lr %{customdata[1]:.4g}"
             " · momentum %{customdata[2]:.3g}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[e["epoch"] for e in epochs],
-            y=[e["test_loss"] for e in epochs],
-            mode="lines+markers",
-            name="test loss (per epoch)",
-            line={"color": TEST_LOSS_COLOR, "width": 2},
-            marker={"size": 8},
-            hovertemplate="test loss %{y:.4f}<extra></extra>",
-        )
-    )
-    _add_change_markers(fig, hparam_changes, _batches_per_epoch(batches), batches[0] if batches else None)
-    _layout(
-        fig, title=title, subtitle=subtitle, y_title="loss (NLL)", epochs_planned=epochs_planned, uirevision=uirevision
+        },
+        {
+            "type": "scatter",
+            "x": [e["epoch"] for e in epochs],
+            "y": [e["test_loss"] for e in epochs],
+            "mode": "lines+markers",
+            "name": "test loss (per epoch)",
+            "line": {"color": TEST_LOSS_COLOR, "width": 2},
+            "marker": {"size": 8},
+            "hovertemplate": "test loss %{y:.4f}<extra></extra>",
+        },
+        *legend,
+    ]
+    if not batches and not epochs:
+        annotations.append(_empty_note(empty_text))
+    fig = _figure(
+        data,
+        title=title,
+        subtitle=subtitle,
+        y_title="loss (NLL)",
+        epochs_planned=epochs_planned,
+        uirevision=uirevision,
+        legend_at="top",
+        shapes=shapes,
+        annotations=annotations,
     )
     if log_y:
-        fig.update_yaxes(type="log")
-    if not batches and not epochs:
-        _empty_note(fig, empty_text)
+        fig.layout.yaxis.type = "log"
     return fig
 
 
@@ -218,36 +263,39 @@ def accuracy_figure(
     empty_text: str = "The first test pass comes at the end of epoch 1",
 ) -> go.Figure:
     """Test accuracy in % after each epoch, the last value written next to its point."""
-    fig = go.Figure()
+    shapes, annotations, legend = _change_markers(hparam_changes, batches_per_epoch, before)
     accuracies = [100 * e["test_accuracy"] for e in epochs]
-    fig.add_trace(
-        go.Scatter(
-            x=[e["epoch"] for e in epochs],
-            y=accuracies,
-            customdata=[[e["correct"], e["total"]] for e in epochs],
-            mode="lines+markers+text",
-            text=[f"{a:.2f}%" if i == len(accuracies) - 1 else "" for i, a in enumerate(accuracies)],
-            textposition="bottom left",
-            name="test accuracy",
-            line={"color": ACCURACY_COLOR, "width": 2},
-            marker={"size": 8},
-            hovertemplate="test accuracy %{y:.2f}% (%{customdata[0]:,} / %{customdata[1]:,})<extra></extra>",
-        )
-    )
-    _add_change_markers(fig, hparam_changes, batches_per_epoch, before)
-    _layout(
-        fig,
+    data = [
+        {
+            "type": "scatter",
+            "x": [e["epoch"] for e in epochs],
+            "y": accuracies,
+            "customdata": [[e["correct"], e["total"]] for e in epochs],
+            "mode": "lines+markers+text",
+            "text": [f"{a:.2f}%" if i == len(accuracies) - 1 else "" for i, a in enumerate(accuracies)],
+            "textposition": "bottom left",
+            "name": "test accuracy",
+            "line": {"color": ACCURACY_COLOR, "width": 2},
+            "marker": {"size": 8},
+            "hovertemplate": "test accuracy %{y:.2f}% (%{customdata[0]:,} / %{customdata[1]:,})<extra></extra>",
+        },
+        *legend,
+    ]
+    if not epochs:
+        annotations.append(_empty_note(empty_text))
+    fig = _figure(
+        data,
         title=title,
         subtitle=subtitle,
         y_title="test accuracy",
         epochs_planned=epochs_planned,
         uirevision=uirevision,
         legend_at="bottom",
+        shapes=shapes,
+        annotations=annotations,
     )
-    fig.update_yaxes(ticksuffix="%")
+    fig.layout.yaxis.ticksuffix = "%"
     if len(accuracies) == 1:
         # One point: give the axis some room instead of a zero-height range.
-        fig.update_yaxes(range=[max(accuracies[0] - 5, 0), min(accuracies[0] + 2, 100.5)])
-    if not epochs:
-        _empty_note(fig, empty_text)
+        fig.layout.yaxis.range = [max(accuracies[0] - 5, 0), min(accuracies[0] + 2, 100.5)]
     return fig
