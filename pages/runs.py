@@ -139,13 +139,12 @@ with compare_tab:
         if not selected:
             st.info("Select runs in the table above to overlay their curves.")
         else:
+            curves = load_curves(store, selected)
+            st.plotly_chart(curves_figure(curves, "test_accuracy"), key="chart_accuracy")
+            st.plotly_chart(curves_figure(curves, "test_loss"), key="chart_test_loss")
             smoothing = st.slider(
                 "Training-loss smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing", help="EMA weight, as TensorBoard"
             )
-            curves = load_curves(store, selected)
-            left, right = st.columns(2)
-            left.plotly_chart(curves_figure(curves, "test_accuracy"), key="chart_accuracy")
-            right.plotly_chart(curves_figure(curves, "test_loss"), key="chart_test_loss")
             st.plotly_chart(curves_figure(curves, "train_loss", smoothing=smoothing), key="chart_train_loss")
         if runs:
             st.subheader(f"Hyperparameters vs final accuracy ({len(runs)} runs)")
@@ -206,7 +205,7 @@ with evaluate_tab:
                     count = st.slider("How many", 1, most, min(32, most), key="gallery_count") if most > 1 else 1
                     shown = evaluation.misclassified[:count]
                     images = digit_images([m.index for m in shown], data_root=resolve_data_root(), scale=3)
-                    captions = [f"{m.true} → {m.predicted} ({m.confidence:.0%})" for m in shown]
+                    captions = [f"{m.true} → {m.predicted} ({m.confidence:.1%})" for m in shown]
                     st.image(list(images), caption=captions, width=84)
                     st.caption("Caption: true digit → predicted digit (the model's confidence in its prediction).")
 

@@ -183,12 +183,14 @@ def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float 
         title={"text": title},
         xaxis={"title": {"text": x_title}},
         yaxis={"title": {"text": title}, "tickformat": ".1%" if metric == "test_accuracy" else None},
-        height=340,
+        height=320,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.25},
+        legend={"title": {"text": "run"}, "orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
+        showlegend=True,
     )
-    if metric == "train_loss":
-        figure.update_yaxes(type="log")
+    if metric == "train_loss":  # losses span decades; label 1-2-5 steps in full, not plotly's bare "2", "5"
+        ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
+        figure.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     else:
         figure.update_xaxes(dtick=1)
     return figure
@@ -213,18 +215,14 @@ def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: 
             "ticktext": [f"{v:g}" for v in lr_ticks],
             "range": _padded(log_lr),
         },
-        {"label": "momentum", "values": [r.config.momentum for r in scored], "range": _padded([0.0, 1.0])},
+        {"label": "momentum", "values": [r.config.momentum for r in scored], "range": [0.0, 1.0]},
         {"label": "batch size", "values": [r.config.batch_size for r in scored]},
         {"label": "epochs", "values": [r.config.epochs for r in scored]},
-        {
-            "label": "train images",
-            "values": [r.config.train_limit or 60_000 for r in scored],
-        },
-        {"label": "final accuracy", "values": accuracy, "tickformat": ".1%"},
+        {"label": "train images", "values": [r.config.train_limit or 60_000 for r in scored]},
     ]
-    for dimension in dimensions[2:5]:  # a single value would draw a flat, unlabelled axis
-        values = dimension["values"]
-        dimension["range"] = _padded(values)
+    # An axis on which every run has the same value says nothing; lr and momentum always stay.
+    dimensions = dimensions[:2] + [d for d in dimensions[2:] if len(set(d["values"])) > 1]
+    dimensions.append({"label": "final accuracy", "values": accuracy, "tickformat": ".1%"})
     figure = go.Figure(
         go.Parcoords(
             line={"color": accuracy, "colorscale": "Viridis", "showscale": True, "colorbar": {"tickformat": ".1%"}},

@@ -193,9 +193,7 @@ def cached_predictions(run: RunInfo) -> tuple[torch.Tensor, torch.Tensor] | None
         return None
 
 
-def digit_images(
-    indices: list[int], *, data_root: str | os.PathLike[str] | None = None, scale: int = 1
-) -> np.ndarray:
+def digit_images(indices: list[int], *, data_root: str | os.PathLike[str] | None = None, scale: int = 1) -> np.ndarray:
     """The test images at `indices` as uint8 pixels (K, 28·scale, 28·scale), white digit on black.
 
     `scale` repeats each pixel, so a browser shows them crisp instead of blurred when enlarged.
@@ -250,7 +248,11 @@ def per_class_figure(evaluation: RunEvaluation) -> go.Figure:
         go.Bar(
             x=[str(c) for c in range(NUM_CLASSES)],
             y=[a if a is not None else 0.0 for a in accuracy],
-            text=[f"{a:.1%}" if a is not None else "–" for a in accuracy],
+            text=[f"{100 * a:.1f}" if a is not None else "–" for a in accuracy],
+            textposition="outside",
+            textangle=0,
+            textfont={"size": 10},
+            cliponaxis=False,
             customdata=list(evaluation.class_counts),
             hovertemplate="digit %{x}: %{y:.2%} of %{customdata} images<extra></extra>",
             marker_color="#4c78a8",
@@ -259,8 +261,9 @@ def per_class_figure(evaluation: RunEvaluation) -> go.Figure:
     low = min((a for a in accuracy if a is not None), default=0.0)
     figure.update_layout(
         xaxis={"title": {"text": "true digit"}, "type": "category"},
-        yaxis={"title": {"text": "accuracy"}, "tickformat": ".0%", "range": [max(0.0, low - 0.05), 1.0]},
-        height=320,
-        margin={"l": 60, "r": 20, "t": 20, "b": 40},
+        yaxis={"title": {"text": "accuracy"}, "tickformat": ".0%", "range": [max(0.0, low - 0.05), 1.005]},
+        title={"text": "per-class accuracy (%)"},
+        height=480,
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
     )
     return figure

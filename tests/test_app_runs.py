@@ -154,7 +154,7 @@ def test_evaluate_tab_shows_the_confusion_matrix_and_the_mistakes(open_page, run
     assert confusion["data"][0]["z"] == [list(row) for row in evaluation.confusion]
     gallery = at.image[0]
     shown = evaluation.misclassified[: len(gallery.value)]
-    assert gallery.captions == [f"{m.true} → {m.predicted} ({m.confidence:.0%})" for m in shown]
+    assert gallery.captions == [f"{m.true} → {m.predicted} ({m.confidence:.1%})" for m in shown]
     assert len(gallery.value) == min(32, len(evaluation.misclassified))
 
 
