@@ -11,6 +11,24 @@ from resnet_mnist import RunState, RunStore, TrainingWorker, WorkerSnapshot, res
 from resnet_mnist.data import resolve_data_root
 
 
+def _leave_pages_folder_mode() -> None:
+    """Route a deep link opened first on a fresh server (e.g. /train) through app.py's navigation.
+
+    Streamlit treats a folder named pages/ beside the main script as its old multipage mode until
+    the main script's st.navigation runs once; before that, a deep link runs the page file alone,
+    with the wrong sidebar and layout. Every page imports this module, so the first such run turns
+    that mode off and reruns, this time through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_folder_mode()
+
+
 @st.cache_resource
 def get_worker() -> TrainingWorker:
     """The server's single training worker: survives reruns, page switches, refreshes and tabs."""
