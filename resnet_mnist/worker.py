@@ -249,7 +249,13 @@ class TrainingWorker:
                         finished_run_ids=tuple(finished),
                     )
                 )
-            run_training(config, fan_out(recorder, self._on_event), control=self._control, data_root=self.data_root)
+            try:
+                run_training(config, fan_out(recorder, self._on_event), control=self._control, data_root=self.data_root)
+            except Exception as exc:  # the recorder could not write (disk full, run folder removed)
+                # The recorder hears each event first, so when it fails the run's end never reached
+                # the snapshot: say so here, or the page would show a dead job as running forever.
+                self._on_event(StateChanged(RunState.FAILED, f"could not save the run in {recorder.path}: {exc}"))
+                break
             finished.append(recorder.run_id)
             with self._lock:
                 self._live.snapshot = replace(
