@@ -72,7 +72,7 @@ runs = usable_runs(store)
 runs_by_id = {run.id: run for run in runs}
 model: Net | None = None
 with st.container(border=True):
-    source = st.radio("Model", [SOURCE_RUN, SOURCE_UPLOAD], horizontal=True, key="draw_source", index=0 if runs else 1)
+    source = st.radio("Model", [SOURCE_RUN, SOURCE_UPLOAD], horizontal=True, key="draw_source")
     if source == SOURCE_RUN:
         if not runs:
             st.info(
@@ -154,7 +154,8 @@ with answer_col:
         color = "#f0a202" if unsure else "#ff4b4b"
         st.markdown(
             f"<div style='display:flex;align-items:baseline;gap:1rem'>"
-            f"<span style='font-size:5.5rem;font-weight:700;line-height:1;color:{color}'>{prediction.digit}</span>"
+            f"<span style='font-size:5.5rem;font-weight:700;line-height:1;color:{color}' "
+            f"aria-label='predicted digit'>{prediction.digit}</span>"
             f"<span style='font-size:1.4rem'>{100 * prediction.confidence:.1f}% sure</span></div>",
             unsafe_allow_html=True,
         )
@@ -196,8 +197,8 @@ if digit is not None:
                 "strokes and edges at 12×12; the last block's 32 maps of 4×4 are all the final layer sees."
             )
         maps = feature_maps(model, digit.tensor)
-        for stage in FEATURE_STAGES:
+        for stage, (_, size, _) in FEATURE_STAGES.items():
             st.plotly_chart(
-                feature_grid_figure(maps[stage], title=STAGE_TITLES[stage], columns=16),
+                feature_grid_figure(maps[stage], title=STAGE_TITLES[stage], columns=16, cell=54 if size == 12 else 44),
                 config={"displayModeBar": False},
             )

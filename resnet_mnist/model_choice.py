@@ -55,10 +55,12 @@ def _percent(value: float | None) -> str:
 
 
 def describe_run(run: RunInfo) -> str:
-    """'my run · 98.52% · 1 epoch · lr 0.05 · momentum 0.9 · batch 64 · seed 1', for the picker."""
+    """'my run (20260101-…) · 98.52% · 1 epoch · lr 0.05 · momentum 0.9 · batch 64 · seed 1', for the picker."""
     epochs = f"{run.epochs_done} epoch{'s' if run.epochs_done != 1 else ''}"
     state = "" if run.state in (RunState.FINISHED,) else f" · {run.state.value}"
-    return f"{run.label} · {_percent(run.final_accuracy)} · {epochs}{state} · {hyperparams_label(run.config)}"
+    # The id keeps two runs with the same name and results apart (the picker needs distinct labels).
+    label = f"{run.name} ({run.id})" if run.name else run.id
+    return f"{label} · {_percent(run.final_accuracy)} · {epochs}{state} · {hyperparams_label(run.config)}"
 
 
 def describe_checkpoint(checkpoint: Checkpoint, name: str) -> str:
