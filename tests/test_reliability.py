@@ -581,6 +581,18 @@ def test_an_oversized_upload_is_refused_by_the_page(app_sessions: None) -> None:
     assert "huge.pt" in error.value and "refused" in error.value and "MB" in error.value
 
 
+def test_the_draw_page_explains_a_saved_run_whose_checkpoint_is_truncated(
+    app_sessions: None, draw_runs: Path, tiny_run: Path
+) -> None:
+    checkpoint = draw_runs / tiny_run.name / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:4000])
+    at = open_app("pages/draw.py")
+    assert not at.exception
+    (error,) = at.error
+    assert "could not be loaded" in error.value and "truncated or corrupt" in error.value
+    assert not at.get("bidi_component")
+
+
 @pytest.fixture
 def truncated_test_images(data_root: Path, tmp_path: Path) -> Path:
     """A data folder whose training files are intact and whose test images file is cut in half."""
