@@ -102,7 +102,9 @@ def load_checkpoint(source: str | os.PathLike[str] | IO[bytes], *, name: str | N
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        # Every weights_only refusal mentions "weights_only"; only one naming a global (a class or
+        # function to call) means the file carries code. Other bytes are just not a pickle.
+        if "Unsupported global" in str(exc) or "GLOBAL " in str(exc):
             raise CheckpointError(
                 f"{label} was refused: it holds Python objects other than weights, which could run code "
                 f"when loaded. Only load checkpoints you trust, saved by this app or as a plain state_dict."

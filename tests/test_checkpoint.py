@@ -118,6 +118,9 @@ def _foreign_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     state["fc1.weight"] = torch.zeros(10, 256)
     torch.save(state, path)
     files["wrong shapes"] = (path, "wrong shape for fc1.weight")
+    path = tmp_path / "short.txt"
+    path.write_text("x\n")  # a different first byte than the notes: a pickle opcode it does not support
+    files["short text file"] = (path, "not a readable checkpoint")
     path = tmp_path / "empty.pt"
     path.write_bytes(b"")
     files["empty file"] = (path, "not a readable checkpoint")
@@ -135,6 +138,7 @@ def _foreign_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     [
         "random dict",
         "text file",
+        "short text file",
         "another network",
         "wrong shapes",
         "empty file",

@@ -152,9 +152,7 @@ def test_rename_and_tags_survive_a_reread(runs_dir: Path) -> None:
     assert run.name == "best so far" and run.tags == ("a", "b")
 
 
-def test_runs_dir_comes_from_the_argument_then_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_runs_dir_comes_from_the_argument_then_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert resolve_runs_dir(tmp_path / "x") == tmp_path / "x"
     monkeypatch.setenv("RESNET_MNIST_RUNS", str(tmp_path / "from-env"))
     assert resolve_runs_dir() == tmp_path / "from-env"
