@@ -103,6 +103,10 @@ class App:
             if not _BENIGN_PROBE.search(line) and not line.startswith("Failed to load resource")
         ]
 
+    def element(self, key: str):
+        """The current (not stale) element that a widget or chart with `key=` renders."""
+        return self.page.locator(f'.st-key-{key}:not([data-stale="true"])')
+
     def exception_texts(self) -> list[str]:
         """The text of every Streamlit exception box on the page (an uncaught error in a script)."""
         return self.page.locator('[data-testid="stException"]').all_inner_texts()
@@ -112,11 +116,12 @@ class App:
 
         Counts the traces whose name starts with `trace_prefix` (all by default). Reads the figure
         from the DOM, where plotly keeps it on the .js-plotly-plot node as `.data`; None while
-        the chart is not on the page.
+        the chart is not on the page. During a rerun Streamlit keeps the last run's element,
+        marked data-stale="true", beside the new one: only the current one counts.
         """
         return self.page.evaluate(
             """([key, prefix]) => {
-                const plot = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+                const plot = document.querySelector(`.st-key-${key}:not([data-stale="true"]) .js-plotly-plot`);
                 if (!plot || !plot.data) return null;
                 return plot.data
                     .filter((trace) => (trace.name || "").startsWith(prefix))

@@ -73,7 +73,7 @@ def canvas_surface(page):
 
     Clear replaces the canvas with a new one (a new key); wait until the old one has gone.
     """
-    surface = page.locator('[class*="st-key-draw_canvas"] canvas.upper-canvas')
+    surface = page.locator('[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.upper-canvas')
     expect(surface).to_have_count(1)
     expect(surface).to_be_visible()
     return surface
@@ -112,6 +112,7 @@ def preview_ink(page) -> dict:
     )
 
 
+@pytest.mark.timeout(900)  # the first test also trains the session's model (~1 min on an idle CPU)
 def test_drawn_digits_are_recognised(app, page, shot) -> None:
     app.open("draw")
     canvas_surface(page)
@@ -136,6 +137,7 @@ def test_drawn_digits_are_recognised(app, page, shot) -> None:
     assert app.console_errors() == []
 
 
+@pytest.mark.timeout(900)
 def test_clearing_the_canvas_goes_back_to_draw_a_digit(app, page, shot) -> None:
     app.open("draw")
     draw_digit(page, canvas_surface(page), 7)
@@ -148,7 +150,8 @@ def test_clearing_the_canvas_goes_back_to_draw_a_digit(app, page, shot) -> None:
     expect(column_with(page, "What the model sees").locator(".js-plotly-plot")).to_have_count(0)
     # The new canvas is empty: its stroke layer is all one colour (the background), no stroke on it.
     canvas_surface(page)
-    ink = page.locator('[class*="st-key-draw_canvas"] canvas.dc-canvas.lower-canvas').evaluate(
+    strokes = page.locator('[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.dc-canvas.lower-canvas')
+    ink = strokes.evaluate(
         """(canvas) => {
             const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
             let inked = 0;

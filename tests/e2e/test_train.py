@@ -65,11 +65,12 @@ def set_slider(page, label: str, steps_from_start: int, value: str) -> None:
     expect(slider).to_have_value(value)
 
 
-def set_short_job(page, *, epochs: int, train_images: int, test_images: int) -> None:
+def set_short_job(page, *, epochs: int, train_images: int, test_images: int, lr: float | None = None) -> None:
     """Fill the Train page's widgets for a short job: batches of 8 images, a chart point for each."""
     set_slider(page, "Epochs", epochs - 1, str(epochs))  # 1, 2, …, 100
     set_slider(page, "Batch size", 0, "0")  # 8, 16, 32, …: the select slider's value is the option's index
-    set_number(page, "Learning rate", 0.05)  # learns faster than the seed's 0.01 in a few hundred steps
+    if lr is not None:
+        set_number(page, "Learning rate", lr)
     page.get_by_text("Advanced", exact=True).click()
     set_number(page, "Training images", train_images)
     set_number(page, "Test images", test_images)
@@ -120,11 +121,15 @@ def test_home_and_train_pages_render(app, page, shot) -> None:
 @pytest.mark.timeout(600)
 def test_short_job_shows_live_loss_then_accuracy(app, page, shot, short_job_images: int) -> None:
     app.open("train")
-    set_short_job(page, epochs=1, train_images=short_job_images, test_images=1000)
+    # lr 0.05 learns faster than the seed's 0.01 in the few hundred steps of a short job.
+    set_short_job(page, epochs=1, train_images=short_job_images, test_images=1000, lr=0.05)
     shot("settings")
 
     app.button("Start").click()
     expect(state_badge(page, "running")).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)  # after loading data
+    # The job runs with what was entered: the chart's subtitle names its settings.
+    for setting in ("lr 0.05", "batch 8", f"{short_job_images:,} train images"):
+        expect(app.element(LOSS_CHART)).to_contain_text(setting)
 
     # Sample the chart a few times a second while the job runs; it refreshes about once a second.
     seen: list[int] = []
