@@ -334,6 +334,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.threads not in (None, 1):
             parser.error("--clock cpu counts the CPU time of every thread, spinning ones too: use --threads 1")
         args.threads = 1
+    from resnet_mnist.devices import device_problem
+
+    problem = device_problem(args.device)
+    if problem:
+        parser.error(problem)
     if args.child:
         child(data_root, args.batches, args.device)
         return
