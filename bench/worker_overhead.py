@@ -12,6 +12,7 @@ The two alternate so that drift in machine load hits both alike; medians and the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -80,13 +81,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each kind, alternating (default 3)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--period", type=float, default=1.0, help="seconds between polls (the fragment's 1 s)")
-    parser.add_argument("--data-root", default=None)
+    parser.add_argument(
+        "--data-root", default=None, help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA, else ../shared/data)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data_root = resolve_data_root(args.data_root)
+    # Benchmarks use the shared copy of MNIST, as bench/speed.py does, unless told otherwise.
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    data_root = resolve_data_root(args.data_root or os.environ.get("RESNET_MNIST_DATA") or shared)
     config = TrainConfig(
         epochs=1,
         batch_size=args.batch_size,
