@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torch.nn.modules.module import register_module_forward_hook
+from worker_waits import WAIT, wait_for
 
 from resnet_mnist import (
     CheckpointError,
@@ -52,25 +53,12 @@ from resnet_mnist.model_choice import load_uploaded_checkpoint
 from resnet_mnist.runs import RunNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
-WAIT = 120.0  # generous: the CPU is shared with other work
 # Small slices of the real MNIST: a job is a second or two.
 SHORT = TrainConfig(epochs=2, train_limit=1500, test_limit=300, log_interval=5, device="cpu")
 LONG = TrainConfig(epochs=20, train_limit=2000, test_limit=300, log_interval=1, device="cpu")
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def wait_for(
-    worker: TrainingWorker, condition: Callable[[WorkerSnapshot], bool], timeout: float = WAIT
-) -> WorkerSnapshot:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        snap = worker.snapshot()
-        if condition(snap):
-            return snap
-        time.sleep(0.01)
-    raise AssertionError(f"timed out; last snapshot: {worker.snapshot().state} {worker.snapshot().reason}")
 
 
 def assert_run_folder_complete(path: Path) -> dict:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from worker_waits import WAIT, wait_for
 
 from resnet_mnist import (
     ConfigError,
@@ -18,7 +19,6 @@ from resnet_mnist import (
     TrainConfig,
     TrainingWorker,
     WorkerBusyError,
-    WorkerSnapshot,
     build_model,
     evaluate,
     load_checkpoint,
@@ -29,19 +29,6 @@ from resnet_mnist import (
 SHORT = TrainConfig(epochs=2, train_limit=1500, test_limit=500, log_interval=5, device="cpu")
 # Long enough that it is surely still running when the test acts on it.
 LONG = TrainConfig(epochs=20, train_limit=6000, test_limit=500, log_interval=1, device="cpu")
-WAIT = 120.0  # generous: the CPU is shared with other work
-
-
-def wait_for(
-    worker: TrainingWorker, condition: Callable[[WorkerSnapshot], bool], timeout: float = WAIT
-) -> WorkerSnapshot:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        snap = worker.snapshot()
-        if condition(snap):
-            return snap
-        time.sleep(0.02)
-    raise AssertionError(f"timed out; last snapshot state {worker.snapshot().state}")
 
 
 @pytest.fixture
