@@ -7,6 +7,9 @@ Each round runs the same slice twice, each in a fresh process, one after the oth
     so it trains in the dashboard's worker thread, and the page is rerun once a second while it
     runs, as the live fragment is in a browser. AppTest reruns the whole page (sidebar and all),
     which costs more than the fragment alone (about 60% of the page's script time): an upper bound.
+    After each run the bench does what the server's script runner does and AppTest's does not:
+    gc.collect(2) if the app's config leaves `runner.postScriptGC` on (.streamlit/config.toml turns
+    it off; `--post-script-gc` collects anyway, to see what Streamlit's default would cost).
 
 The kinds alternate so that drift in machine load hits both alike; medians and their ratio are
 printed. The images/s are the engine's own (training images over training seconds, epoch 1), so
@@ -28,6 +31,7 @@ in that state, and comparing them in one process made the worker look ~10% slowe
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -56,10 +60,13 @@ def headless_rate(batches: int, batch_size: int, data_root: Path, runs_dir: Path
     return _only_run_rate(runs_dir)
 
 
-def watched_rate(batches: int, batch_size: int, data_root: Path, runs_dir: Path, watch: bool) -> tuple[float, int]:
+def watched_rate(
+    batches: int, batch_size: int, data_root: Path, runs_dir: Path, watch: bool, collect: bool
+) -> tuple[float, int]:
     """Images/s of one job started on the Train page in its own process, and how often the page reran."""
     env = {**os.environ, "RESNET_MNIST_DATA": str(data_root), "RESNET_MNIST_RUNS": str(runs_dir)}
     args = ["--batches", str(batches), "--batch-size", str(batch_size)] + ([] if watch else ["--no-watch"])
+    args += ["--post-script-gc"] if collect else []
     result = subprocess.run(
         [sys.executable, "-m", "bench.worker_overhead", "--child", *args],
         check=True,
@@ -111,20 +118,27 @@ def _start_on_the_page(
     return at, worker
 
 
-def child(batches: int, batch_size: int, watch: bool) -> None:
+def _rerun(at: object, collect: bool) -> None:
+    """One page run as the server does it, whose runner, unlike AppTest's, may collect garbage after."""
+    at.run()
+    if collect:  # ScriptRunner._on_script_finished with runner.postScriptGC on
+        gc.collect(2)
+
+
+def child(batches: int, batch_size: int, watch: bool, collect: bool) -> None:
     """In the child process: start the job on the Train page and rerun the page while it trains."""
     at, worker = _start_on_the_page(1, batches * batch_size, batch_size)
     reruns = 0
     while not worker.join(timeout=1.0):
         if watch:
-            at.run()
+            _rerun(at, collect)
             reruns += 1
     at.run()  # the page sees the end, as in the browser
     assert not at.exception, at.exception
     print(json.dumps({"reruns": reruns}))
 
 
-def windows_child(batch_size: int, window: float) -> None:
+def windows_child(batch_size: int, window: float, collect: bool) -> None:
     """In the child process: one 5-epoch job; alternate windows with and without page reruns.
 
     Windows next to each other share the machine's state, so their rates compare more tightly
@@ -143,7 +157,7 @@ def windows_child(batch_size: int, window: float) -> None:
         while time.perf_counter() < deadline and worker.is_alive():
             time.sleep(min(1.0, max(deadline - time.perf_counter(), 0.0)))
             if watched:
-                at.run()
+                _rerun(at, collect)
         after, seconds = worker.snapshot(), time.perf_counter() - started
         if after.busy and after.epoch == before.epoch and not after.evaluating:
             rates["watched" if watched else "unwatched"].append((after.batch - before.batch) * batch_size / seconds)
@@ -161,20 +175,25 @@ def main() -> None:
         "--data-root", default=None, help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA, else ../shared/data)"
     )
     parser.add_argument("--window", type=float, default=2.0, help="seconds per window in part 2 (default 2)")
+    parser.add_argument(
+        "--post-script-gc", action="store_true", help="gc.collect(2) after each page run, as Streamlit does by default"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--windows-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    collect = args.post_script_gc or _post_script_gc()
     if args.child:
-        child(args.batches, args.batch_size, watch=not args.no_watch)
+        child(args.batches, args.batch_size, watch=not args.no_watch, collect=collect)
         return
     if args.windows_child:
-        windows_child(args.batch_size, args.window)
+        windows_child(args.batch_size, args.window, collect)
         return
 
     data_root = Path(args.data_root or os.environ.get("RESNET_MNIST_DATA") or SHARED_DATA).resolve()
     watch = not args.no_watch
     print(f"slice: {args.batches} batches × {args.batch_size} = {args.batches * args.batch_size:,} images, 1 epoch")
     print(f"data: {data_root}; each run in a fresh process; page {'rerun once a second' if watch else 'not rerun'}")
+    print(f"gc.collect(2) after each page run: {collect} (the app's runner.postScriptGC: {_post_script_gc()})")
     print()
     a_rates: list[float] = []
     b_rates: list[float] = []
@@ -183,7 +202,9 @@ def main() -> None:
             started = time.perf_counter()
             a_rates.append(headless_rate(args.batches, args.batch_size, data_root, Path(tmp) / f"cli{i}"))
             a_time = time.perf_counter() - started
-            rate, reruns = watched_rate(args.batches, args.batch_size, data_root, Path(tmp) / f"page{i}", watch)
+            rate, reruns = watched_rate(
+                args.batches, args.batch_size, data_root, Path(tmp) / f"page{i}", watch, collect
+            )
             b_rates.append(rate)
             print(
                 f"round {i + 1}: CLI {a_rates[-1]:7,.0f} img/s ({a_time:.1f} s wall) | "
@@ -193,7 +214,19 @@ def main() -> None:
     if args.repeats:
         report_rounds(a_rates, b_rates)
     if watch:
-        compare_windows(args.batch_size, args.window, data_root)
+        compare_windows(args.batch_size, args.window, data_root, collect)
+
+
+def _post_script_gc() -> bool:
+    """The app's runner.postScriptGC, read as the server reads it (from the repo's .streamlit/)."""
+    from streamlit import config
+
+    previous = Path.cwd()
+    os.chdir(REPO)
+    try:
+        return bool(config.get_option("runner.postScriptGC"))
+    finally:
+        os.chdir(previous)
 
 
 def report_rounds(a_rates: list[float], b_rates: list[float]) -> None:
@@ -205,14 +238,14 @@ def report_rounds(a_rates: list[float], b_rates: list[float]) -> None:
     print(f"median ratio per round:  {paired:.3f} ({100 * (paired - 1):+.1f}%)")
 
 
-def compare_windows(batch_size: int, window: float, data_root: Path) -> None:
+def compare_windows(batch_size: int, window: float, data_root: Path, collect: bool) -> None:
     """Part 2: the cost of the page's reruns alone, within one job (see windows_child)."""
     print(f"\none 5-epoch job on the Train page, alternating {window:.0f}-s windows with and without page reruns")
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "RESNET_MNIST_DATA": str(data_root), "RESNET_MNIST_RUNS": tmp}
         result = subprocess.run(
             [sys.executable, "-m", "bench.worker_overhead", "--windows-child", "--batch-size", str(batch_size),
-             "--window", str(window)],
+             "--window", str(window)] + (["--post-script-gc"] if collect else []),
             check=True, cwd=REPO, env=env, capture_output=True, text=True,
         )  # fmt: skip
     rates = json.loads(result.stdout.strip().splitlines()[-1])

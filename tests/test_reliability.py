@@ -654,6 +654,20 @@ def test_the_server_config_listens_on_localhost_with_xsrf_protection() -> None:
     assert config["server"]["maxUploadSize"] <= 20
 
 
+def test_the_server_skips_streamlits_full_garbage_collection_after_each_run(monkeypatch) -> None:
+    """A gc.collect(2) after every fragment tick held the GIL ~0.4 s a second while a job trained."""
+    from streamlit import config
+
+    monkeypatch.chdir(REPO)  # where `streamlit run app.py` reads .streamlit/config.toml from
+    monkeypatch.delenv("STREAMLIT_RUNNER_POST_SCRIPT_GC", raising=False)
+    config.get_config_options(force_reparse=True)
+    try:
+        assert config.get_option("runner.postScriptGC") is False
+    finally:
+        monkeypatch.undo()
+        config.get_config_options(force_reparse=True)
+
+
 def _listening_addresses(port: int) -> list[str]:
     """Local addresses of the sockets listening on `port`, read from the kernel's tables."""
     found = []
