@@ -4,9 +4,9 @@ Each round runs the same slice twice, each in a fresh process, one after the oth
 
 (a) headless: `python -m resnet_mnist train` — the CLI trainer, training in its main thread;
 (b) watched: the real Train page under Streamlit's AppTest starts the job through its Start button,
-    so it trains in the dashboard's worker thread, and the page is rerun once a second while it
-    runs, as the live fragment is in a browser. AppTest reruns the whole page (sidebar and all),
-    which costs more than the fragment alone (about 60% of the page's script time): an upper bound.
+    so it trains in the dashboard's worker thread, and the page's live fragment is rerun once a
+    second while it runs, as the browser's timer does (`--whole-page` reruns the whole page instead,
+    sidebar and all: an upper bound).
     After each run the bench does what the server's script runner does and AppTest's does not:
     gc.collect(2) if the app's config leaves `runner.postScriptGC` on (.streamlit/config.toml turns
     it off; `--post-script-gc` collects anyway, to see what Streamlit's default would cost).
@@ -19,7 +19,8 @@ Separate runs on a shared machine differ by ±10%, more than the effect being me
 isolates the page's cost within one job: alternate windows of a few seconds with and without
 page reruns, compared by their mean images/s.
 
-    .venv/bin/python -m bench.worker_overhead [--batches 400] [--repeats 5] [--no-watch] [--window 2]
+    .venv/bin/python -m bench.worker_overhead [--batches 400] [--repeats 5] [--window 4] [--window-epochs 5]
+        [--whole-page] [--post-script-gc] [--no-watch]
 
 (`--repeats 0` runs part 2 only.) Why fresh processes: in a process whose main thread has already
 trained, that thread's OpenMP pool stays alive, and a job then trained on another thread ran ~15%
@@ -61,12 +62,12 @@ def headless_rate(batches: int, batch_size: int, data_root: Path, runs_dir: Path
 
 
 def watched_rate(
-    batches: int, batch_size: int, data_root: Path, runs_dir: Path, watch: bool, collect: bool
+    batches: int, batch_size: int, data_root: Path, runs_dir: Path, watch: bool, collect: bool, whole_page: bool
 ) -> tuple[float, int]:
     """Images/s of one job started on the Train page in its own process, and how often the page reran."""
     env = {**os.environ, "RESNET_MNIST_DATA": str(data_root), "RESNET_MNIST_RUNS": str(runs_dir)}
     args = ["--batches", str(batches), "--batch-size", str(batch_size)] + ([] if watch else ["--no-watch"])
-    args += ["--post-script-gc"] if collect else []
+    args += (["--post-script-gc"] if collect else []) + (["--whole-page"] if whole_page else [])
     result = subprocess.run(
         [sys.executable, "-m", "bench.worker_overhead", "--child", *args],
         check=True,
@@ -118,6 +119,21 @@ def _start_on_the_page(
     return at, worker
 
 
+def _rerun_only_the_fragment(at: object) -> None:
+    """Make every later `at.run()` rerun only the page's live fragment, as the browser's timer does.
+
+    AppTest (Streamlit 1.67) has no public way to rerun one fragment: this reads the fragment's id
+    from its private fragment storage and adds it to the rerun requests AppTest sends.
+    """
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+    from streamlit.testing.v1 import local_script_runner
+
+    fragments = list(getattr(getattr(at, "_fragment_storage", None), "_fragments", {}))
+    if len(fragments) != 1:
+        raise SystemExit(f"expected the Train page's one live fragment in AppTest, found {fragments}; try --whole-page")
+    local_script_runner.RerunData = lambda *a, **k: RerunData(*a, **k, fragment_id_queue=fragments)
+
+
 def _rerun(at: object, collect: bool) -> None:
     """One page run as the server does it, whose runner, unlike AppTest's, may collect garbage after."""
     at.run()
@@ -125,9 +141,11 @@ def _rerun(at: object, collect: bool) -> None:
         gc.collect(2)
 
 
-def child(batches: int, batch_size: int, watch: bool, collect: bool) -> None:
+def child(batches: int, batch_size: int, watch: bool, collect: bool, whole_page: bool) -> None:
     """In the child process: start the job on the Train page and rerun the page while it trains."""
     at, worker = _start_on_the_page(1, batches * batch_size, batch_size)
+    if not whole_page:
+        _rerun_only_the_fragment(at)
     reruns = 0
     while not worker.join(timeout=1.0):
         if watch:
@@ -138,14 +156,17 @@ def child(batches: int, batch_size: int, watch: bool, collect: bool) -> None:
     print(json.dumps({"reruns": reruns}))
 
 
-def windows_child(batch_size: int, window: float, collect: bool) -> None:
-    """In the child process: one 5-epoch job; alternate windows with and without page reruns.
+def windows_child(batch_size: int, window: float, collect: bool, whole_page: bool, epochs: int) -> None:
+    """In the child process: one job; alternate windows with and without page reruns.
 
     Windows next to each other share the machine's state, so their rates compare more tightly
-    than separate runs do. Every batch is logged, so a window's batch count is exact (the extra
-    events cost both kinds of window alike); a window in which an epoch ended is left out.
+    than separate runs do. The job logs every 10th batch, as by default, so the charts hold what
+    they would; a window's batch count is known to ±10 batches at each end, an error that averages
+    out over the windows. A window in which an epoch ended is left out.
     """
-    at, worker = _start_on_the_page(5, 60_000, batch_size, log_interval=1)
+    at, worker = _start_on_the_page(epochs, 60_000, batch_size)
+    if not whole_page:
+        _rerun_only_the_fragment(at)
     while worker.snapshot().epoch == 0 and worker.is_alive():
         time.sleep(0.1)  # reading MNIST
     time.sleep(window)  # let the first batches (allocations, kernel choice) pass
@@ -174,7 +195,9 @@ def main() -> None:
     parser.add_argument(
         "--data-root", default=None, help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA, else ../shared/data)"
     )
-    parser.add_argument("--window", type=float, default=2.0, help="seconds per window in part 2 (default 2)")
+    parser.add_argument("--window", type=float, default=4.0, help="seconds per window in part 2 (default 4)")
+    parser.add_argument("--whole-page", action="store_true", help="rerun the whole page, not only the live fragment")
+    parser.add_argument("--window-epochs", type=int, default=5, help="length of the part-2 job (default 5 epochs)")
     parser.add_argument(
         "--post-script-gc", action="store_true", help="gc.collect(2) after each page run, as Streamlit does by default"
     )
@@ -183,16 +206,17 @@ def main() -> None:
     args = parser.parse_args()
     collect = args.post_script_gc or _post_script_gc()
     if args.child:
-        child(args.batches, args.batch_size, watch=not args.no_watch, collect=collect)
+        child(args.batches, args.batch_size, watch=not args.no_watch, collect=collect, whole_page=args.whole_page)
         return
     if args.windows_child:
-        windows_child(args.batch_size, args.window, collect)
+        windows_child(args.batch_size, args.window, collect, args.whole_page, args.window_epochs)
         return
 
     data_root = Path(args.data_root or os.environ.get("RESNET_MNIST_DATA") or SHARED_DATA).resolve()
     watch = not args.no_watch
     print(f"slice: {args.batches} batches × {args.batch_size} = {args.batches * args.batch_size:,} images, 1 epoch")
-    print(f"data: {data_root}; each run in a fresh process; page {'rerun once a second' if watch else 'not rerun'}")
+    rerun = ("whole page" if args.whole_page else "live fragment") + " rerun once a second" if watch else "not rerun"
+    print(f"data: {data_root}; each run in a fresh process; {rerun}")
     print(f"gc.collect(2) after each page run: {collect} (the app's runner.postScriptGC: {_post_script_gc()})")
     print()
     a_rates: list[float] = []
@@ -203,7 +227,7 @@ def main() -> None:
             a_rates.append(headless_rate(args.batches, args.batch_size, data_root, Path(tmp) / f"cli{i}"))
             a_time = time.perf_counter() - started
             rate, reruns = watched_rate(
-                args.batches, args.batch_size, data_root, Path(tmp) / f"page{i}", watch, collect
+                args.batches, args.batch_size, data_root, Path(tmp) / f"page{i}", watch, collect, args.whole_page
             )
             b_rates.append(rate)
             print(
@@ -214,7 +238,7 @@ def main() -> None:
     if args.repeats:
         report_rounds(a_rates, b_rates)
     if watch:
-        compare_windows(args.batch_size, args.window, data_root, collect)
+        compare_windows(args, data_root, collect)
 
 
 def _post_script_gc() -> bool:
@@ -238,14 +262,17 @@ def report_rounds(a_rates: list[float], b_rates: list[float]) -> None:
     print(f"median ratio per round:  {paired:.3f} ({100 * (paired - 1):+.1f}%)")
 
 
-def compare_windows(batch_size: int, window: float, data_root: Path, collect: bool) -> None:
+def compare_windows(args: argparse.Namespace, data_root: Path, collect: bool) -> None:
     """Part 2: the cost of the page's reruns alone, within one job (see windows_child)."""
-    print(f"\none 5-epoch job on the Train page, alternating {window:.0f}-s windows with and without page reruns")
+    batch_size, window = args.batch_size, args.window
+    what = "whole-page" if args.whole_page else "fragment"
+    print(f"\none {args.window_epochs}-epoch job on the Train page, {window:g}-s windows with and without {what} runs")
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "RESNET_MNIST_DATA": str(data_root), "RESNET_MNIST_RUNS": tmp}
         result = subprocess.run(
             [sys.executable, "-m", "bench.worker_overhead", "--windows-child", "--batch-size", str(batch_size),
-             "--window", str(window)] + (["--post-script-gc"] if collect else []),
+             "--window", str(window), "--window-epochs", str(args.window_epochs)]
+            + (["--post-script-gc"] if collect else []) + (["--whole-page"] if args.whole_page else []),
             check=True, cwd=REPO, env=env, capture_output=True, text=True,
         )  # fmt: skip
     rates = json.loads(result.stdout.strip().splitlines()[-1])
