@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from resnet_mnist import RunStore, TrainingWorker, load_split
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -29,6 +32,17 @@ def runs_dir(tmp_path: Path) -> Path:
     path = tmp_path / "runs"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def worker(runs_dir: Path, data_root: Path) -> Iterator[TrainingWorker]:
+    """A training worker saving into this test's runs folder, stopped (and checked dead) after."""
+    load_split(data_root, train=True)  # parse the files once up front, so jobs start training at once
+    load_split(data_root, train=False)
+    worker = TrainingWorker(RunStore(runs_dir), data_root=data_root)
+    yield worker
+    worker.stop(timeout=30)
+    assert not worker.is_alive()
 
 
 @pytest.fixture(autouse=True)

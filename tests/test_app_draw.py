@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
+from app_pages import open_app_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torchvision.datasets import MNIST
@@ -45,15 +46,7 @@ def open_page() -> Iterator:
     """Open the Draw page in a fresh session, after clearing cached resources (like a restart)."""
 
     def start(**state: object) -> AppTest:
-        st.cache_resource.clear()
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-        at.run()
-        at.switch_page("pages/draw.py")
-        for key, value in state.items():
-            at.session_state[key] = value
-        at.run()
-        assert not at.exception, at.exception
-        return at
+        return open_app_page("pages/draw.py", **state)
 
     yield start
     st.cache_resource.clear()

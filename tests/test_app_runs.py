@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from app_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_split, run_training
@@ -54,15 +55,7 @@ def open_page(data_root: Path) -> Iterator:
     load_split(data_root, train=False)
 
     def start(**state: object) -> AppTest:
-        st.cache_resource.clear()
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-        at.run()
-        at.switch_page("pages/runs.py")
-        for key, value in state.items():
-            at.session_state[key] = value
-        at.run()
-        assert not at.exception, at.exception
-        return at
+        return open_app_page("pages/runs.py", **state)
 
     yield start
     the_worker().stop(timeout=60)

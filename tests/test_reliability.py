@@ -146,16 +146,6 @@ def canvas_value(image: np.ndarray) -> dict:
 
 
 @pytest.fixture
-def worker(runs_dir: Path, data_root: Path) -> Iterator[TrainingWorker]:
-    load_split(data_root, train=True)  # parse the files once up front, so jobs start training at once
-    load_split(data_root, train=False)
-    worker = TrainingWorker(RunStore(runs_dir), data_root=data_root)
-    yield worker
-    worker.stop(timeout=30)
-    assert not worker.is_alive()
-
-
-@pytest.fixture
 def app_sessions(data_root: Path) -> Iterator[None]:
     """A fresh app 'server' (cached resources cleared) for tests that open pages; its job stopped after."""
     load_split(data_root, train=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from worker_waits import WAIT, wait_for
 from resnet_mnist import (
     ConfigError,
     RunState,
-    RunStore,
     TrainConfig,
     TrainingWorker,
     WorkerBusyError,
@@ -29,16 +27,6 @@ from resnet_mnist import (
 SHORT = TrainConfig(epochs=2, train_limit=1500, test_limit=500, log_interval=5, device="cpu")
 # Long enough that it is surely still running when the test acts on it.
 LONG = TrainConfig(epochs=20, train_limit=6000, test_limit=500, log_interval=1, device="cpu")
-
-
-@pytest.fixture
-def worker(runs_dir: Path, data_root: Path) -> Iterator[TrainingWorker]:
-    load_split(data_root, train=True)  # parse the files once up front, so jobs start training at once
-    load_split(data_root, train=False)
-    worker = TrainingWorker(RunStore(runs_dir), data_root=data_root)
-    yield worker
-    worker.stop(timeout=30)
-    assert not worker.is_alive()
 
 
 def test_short_job_runs_logs_batches_then_epochs_and_lands_on_disk(worker: TrainingWorker) -> None:
