@@ -61,22 +61,23 @@ def headless_rate(batches: int, batch_size: int, data_root: Path, runs_dir: Path
     return _only_run_rate(runs_dir)
 
 
-def watched_rate(
-    batches: int, batch_size: int, data_root: Path, runs_dir: Path, watch: bool, collect: bool, whole_page: bool
-) -> tuple[float, int]:
-    """Images/s of one job started on the Train page in its own process, and how often the page reran."""
+def _run_child(mode: str, data_root: Path, runs_dir: Path) -> dict:
+    """Run this script as `mode` (--child or --windows-child) with this run's own options; its JSON result."""
     env = {**os.environ, "RESNET_MNIST_DATA": str(data_root), "RESNET_MNIST_RUNS": str(runs_dir)}
-    args = ["--batches", str(batches), "--batch-size", str(batch_size)] + ([] if watch else ["--no-watch"])
-    args += (["--post-script-gc"] if collect else []) + (["--whole-page"] if whole_page else [])
     result = subprocess.run(
-        [sys.executable, "-m", "bench.worker_overhead", "--child", *args],
+        [sys.executable, "-m", "bench.worker_overhead", mode, *sys.argv[1:]],
         check=True,
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
     )
-    reruns = json.loads(result.stdout.strip().splitlines()[-1])["reruns"]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def watched_rate(data_root: Path, runs_dir: Path) -> tuple[float, int]:
+    """Images/s of one job started on the Train page in its own process, and how often the page reran."""
+    reruns = _run_child("--child", data_root, runs_dir)["reruns"]
     return _only_run_rate(runs_dir), reruns
 
 
@@ -204,7 +205,8 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--windows-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    collect = args.post_script_gc or _post_script_gc()
+    configured_gc = _post_script_gc()
+    collect = args.post_script_gc or configured_gc
     if args.child:
         child(args.batches, args.batch_size, watch=not args.no_watch, collect=collect, whole_page=args.whole_page)
         return
@@ -217,7 +219,7 @@ def main() -> None:
     print(f"slice: {args.batches} batches × {args.batch_size} = {args.batches * args.batch_size:,} images, 1 epoch")
     rerun = ("whole page" if args.whole_page else "live fragment") + " rerun once a second" if watch else "not rerun"
     print(f"data: {data_root}; each run in a fresh process; {rerun}")
-    print(f"gc.collect(2) after each page run: {collect} (the app's runner.postScriptGC: {_post_script_gc()})")
+    print(f"gc.collect(2) after each page run: {collect} (the app's runner.postScriptGC: {configured_gc})")
     print()
     a_rates: list[float] = []
     b_rates: list[float] = []
@@ -226,9 +228,7 @@ def main() -> None:
             started = time.perf_counter()
             a_rates.append(headless_rate(args.batches, args.batch_size, data_root, Path(tmp) / f"cli{i}"))
             a_time = time.perf_counter() - started
-            rate, reruns = watched_rate(
-                args.batches, args.batch_size, data_root, Path(tmp) / f"page{i}", watch, collect, args.whole_page
-            )
+            rate, reruns = watched_rate(data_root, Path(tmp) / f"page{i}")
             b_rates.append(rate)
             print(
                 f"round {i + 1}: CLI {a_rates[-1]:7,.0f} img/s ({a_time:.1f} s wall) | "
@@ -238,7 +238,7 @@ def main() -> None:
     if args.repeats:
         report_rounds(a_rates, b_rates)
     if watch:
-        compare_windows(args, data_root, collect)
+        compare_windows(args, data_root)
 
 
 def _post_script_gc() -> bool:
@@ -262,20 +262,13 @@ def report_rounds(a_rates: list[float], b_rates: list[float]) -> None:
     print(f"median ratio per round:  {paired:.3f} ({100 * (paired - 1):+.1f}%)")
 
 
-def compare_windows(args: argparse.Namespace, data_root: Path, collect: bool) -> None:
+def compare_windows(args: argparse.Namespace, data_root: Path) -> None:
     """Part 2: the cost of the page's reruns alone, within one job (see windows_child)."""
-    batch_size, window = args.batch_size, args.window
     what = "whole-page" if args.whole_page else "fragment"
-    print(f"\none {args.window_epochs}-epoch job on the Train page, {window:g}-s windows with and without {what} runs")
+    job = f"one {args.window_epochs}-epoch job on the Train page"
+    print(f"\n{job}, {args.window:g}-s windows with and without {what} runs")
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "RESNET_MNIST_DATA": str(data_root), "RESNET_MNIST_RUNS": tmp}
-        result = subprocess.run(
-            [sys.executable, "-m", "bench.worker_overhead", "--windows-child", "--batch-size", str(batch_size),
-             "--window", str(window), "--window-epochs", str(args.window_epochs)]
-            + (["--post-script-gc"] if collect else []) + (["--whole-page"] if args.whole_page else []),
-            check=True, cwd=REPO, env=env, capture_output=True, text=True,
-        )  # fmt: skip
-    rates = json.loads(result.stdout.strip().splitlines()[-1])
+        rates = _run_child("--windows-child", data_root, Path(tmp))
     watched, unwatched = statistics.fmean(rates["watched"]), statistics.fmean(rates["unwatched"])
     print(f"mean unwatched window:   {unwatched:7,.0f} images/s ({len(rates['unwatched'])} windows)")
     print(f"mean watched window:     {watched:7,.0f} images/s ({len(rates['watched'])} windows)")
