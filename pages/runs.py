@@ -14,12 +14,14 @@ from resnet_mnist.comparison import (
     hparams_figure,
     load_curves,
     run_table_rows,
+    table_columns,
     unreadable_rows,
 )
+from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import resolve_data_root
 from resnet_mnist.evaluation import confusion_figure, digit_images, evaluate_run, per_class_figure
 from resnet_mnist.runs import RunNotFoundError
-from resnet_mnist.sweep import MAX_SWEEP_RUNS, SweepSpec, new_sweep_id, parse_values
+from resnet_mnist.sweep import MAX_SWEEP_RUNS, SWEPT_FIELDS, SweepSpec, new_sweep_id, parse_values
 
 st.session_state.setdefault("compare_ids", [])
 st.session_state.setdefault("follow_sweep", None)
@@ -90,29 +92,13 @@ else:
         selection_mode="multi-row",
         selection_default={"selection": {"rows": [ids.index(i) for i in remembered]}},
         hide_index=True,
-        column_order=[
-            "run",
-            "state",
-            "best acc %",
-            "final acc %",
-            "epochs",
-            "lr",
-            "momentum",
-            "batch",
-            "train imgs",
-            "duration s",
-            "device",
-            "created",
-            "tags",
-            "reason",
-            "sweep",
-            "id",
-        ],
+        column_order=table_columns(),
         column_config={
             "best acc %": st.column_config.NumberColumn(format="%.2f"),
             "final acc %": st.column_config.NumberColumn(format="%.2f"),
-            "lr": st.column_config.NumberColumn(format="%g"),
-            "momentum": st.column_config.NumberColumn(format="%g"),
+            **{
+                s.table_column: st.column_config.NumberColumn(format="%g") for s in SETTINGS.values() if s.kind is float
+            },
             "duration s": st.column_config.NumberColumn(format="%.0f"),
             "reason": st.column_config.TextColumn(width="medium"),
         },
@@ -153,7 +139,7 @@ with compare_tab:
             )
             x_field = "lr"
             if kind == "scatter":
-                x_field = st.selectbox("x axis", ["lr", "momentum", "batch_size", "epochs"], key="hparams_x")
+                x_field = st.selectbox("x axis", SWEPT_FIELDS, key="hparams_x")
             st.plotly_chart(hparams_figure(runs, kind=kind, x_field=x_field), key="chart_hparams")
 
 # -- evaluate ----------------------------------------------------------------------------------
@@ -278,15 +264,12 @@ def _values(label: str, default: str, kind: type, key: str) -> tuple:
 with sweep_tab:
     if sweep_tab.open:
         st.write("Queue several runs on the worker; they train one after another and fill the comparison.")
-        c1, c2, c3, c4 = st.columns(4)
-        with c1:
-            lrs = _values("Learning rates", "0.01, 0.05", float, "sweep_lr")
-        with c2:
-            momenta = _values("Momentum values", "0.5, 0.9", float, "sweep_momentum")
-        with c3:
-            batch_sizes = _values("Batch sizes", "64", int, "sweep_batch")
-        with c4:
-            epoch_counts = _values("Epochs", "1", int, "sweep_epochs")
+        values = {}
+        for column, name in zip(st.columns(len(SWEPT_FIELDS)), SWEPT_FIELDS, strict=True):
+            setting = SETTINGS[name]
+            with column:
+                start = ", ".join(f"{v:g}" for v in setting.sweep_values)
+                values[name] = _values(setting.label, start, setting.kind, f"sweep_{name}")
         c1, c2, c3, c4 = st.columns(4)
         train_limit = c1.number_input(
             "Training images (0 = all 60,000)", 0, 60_000, 5_000, 1_000, key="sweep_train_limit"
@@ -297,10 +280,7 @@ with sweep_tab:
         name = st.text_input("Sweep name", "sweep", key="sweep_name")
         spec = SweepSpec(
             base=TrainConfig(train_limit=int(train_limit) or None, test_limit=int(test_limit) or None),
-            lr=lrs,
-            momentum=momenta,
-            batch_size=batch_sizes,
-            epochs=epoch_counts,
+            values=values,
             mode=mode,
             n=int(n),
         )

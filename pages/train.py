@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
+from pages import _settings_form as form
 from pages._common import get_worker, state_badge
 from resnet_mnist import (
     ConfigError,
     RunState,
-    TrainConfig,
     WorkerBusyError,
     WorkerSnapshot,
     available_devices,
     dataset_status,
 )
 from resnet_mnist.charts import accuracy_figure, loss_figure, metrics_from_events
-from resnet_mnist.data import resolve_data_root
-from resnet_mnist.engine import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
+from resnet_mnist.config import SETTINGS
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, resolve_data_root
 from resnet_mnist.formatting import format_count, format_duration, format_lr, hyperparams_label
-
-SEED = TrainConfig()  # the seed's recipe: 10 epochs, lr 0.01, momentum 0.5, batch 64, test batch 1000, seed 1
-LR_CHOICES = [m * 10.0**e for e in range(-4, 0) for m in (1, 2, 5)] + [1.0]  # 1e-4 … 1, log-spaced 1-2-5
-BATCH_CHOICES = [8, 16, 32, 64, 128, 256, 512, 1024, 2048]
-FIELD_LABELS = {
-    "epochs": "Epochs",
-    "lr": "Learning rate",
-    "momentum": "Momentum",
-    "batch_size": "Batch size",
-    "test_batch_size": "Test batch size",
-    "seed": "Seed",
-    "log_interval": "Log interval",
-    "train_limit": "Training images",
-    "test_limit": "Test images",
-    "device": "Device",
-    "channels_last": "Channels-last",
-}
 
 devices = available_devices()
 usable_devices = [d.name for d in devices if d.available]
@@ -44,20 +25,7 @@ device_labels = {d.name: d.label for d in devices}
 # The fastest device that exists: an accelerator when there is one.
 default_device = next((name for name in usable_devices if name != "cpu"), "cpu")
 
-WIDGET_DEFAULTS = {
-    "train_epochs": SEED.epochs,
-    "train_lr": SEED.lr,
-    "train_lr_scale": SEED.lr,
-    "train_momentum": SEED.momentum,
-    "train_batch_size": SEED.batch_size,
-    "train_seed": SEED.seed,
-    "train_test_batch_size": SEED.test_batch_size,
-    "train_train_limit": None,
-    "train_test_limit": None,
-    "train_log_interval": SEED.log_interval,
-    "train_channels_last": SEED.channels_last,
-    "train_device": default_device,
-}
+WIDGET_DEFAULTS = form.widget_defaults(default_device)
 for key, value in WIDGET_DEFAULTS.items():
     st.session_state.setdefault(key, value)
 if st.session_state.train_device not in usable_devices:
@@ -69,34 +37,6 @@ def reset_to_seed_defaults() -> None:
         st.session_state[key] = value
 
 
-def lr_scale_moved() -> None:
-    st.session_state.train_lr = st.session_state.train_lr_scale
-
-
-def lr_typed() -> None:
-    # Keep the log-scale slider near a typed value; invalid values are left for validation to name.
-    lr = st.session_state.train_lr
-    if lr is not None and math.isfinite(lr) and lr > 0:
-        st.session_state.train_lr_scale = min(LR_CHOICES, key=lambda c: abs(math.log10(c) - math.log10(lr)))
-
-
-def config_from_widgets() -> TrainConfig:
-    s = st.session_state
-    return TrainConfig(
-        epochs=s.train_epochs,
-        lr=s.train_lr,
-        momentum=s.train_momentum,
-        batch_size=s.train_batch_size,
-        test_batch_size=s.train_test_batch_size,
-        seed=s.train_seed,
-        device=s.train_device,
-        log_interval=s.train_log_interval,
-        train_limit=s.train_train_limit,
-        test_limit=s.train_test_limit,
-        channels_last=s.train_channels_last,
-    )
-
-
 worker = get_worker()
 st.title("Train")
 st.caption(
@@ -105,107 +45,41 @@ st.caption(
 )
 
 
-def show_problems(problems: list) -> None:
-    for problem in problems:
-        st.error(f"**{FIELD_LABELS.get(problem.field, problem.field)}**: {problem.message}")
-
-
 busy_at_start = worker.snapshot().busy
 
-with st.sidebar:
-    st.header("Hyperparameters")
-    st.slider("Epochs", 1, 100, key="train_epochs", persist_state="session")
-    st.select_slider(
-        "Learning rate (log scale)",
-        options=LR_CHOICES,
-        format_func=format_lr,
-        key="train_lr_scale",
-        on_change=lr_scale_moved,
-        persist_state="session",
-        help="People think of 0.001, 0.01, 0.1: the slider moves in those steps. Type an exact value below.",
-    )
-    st.number_input(
-        "Learning rate",
-        format="%g",
-        step=0.001,
-        key="train_lr",
-        on_change=lr_typed,
-        persist_state="session",
-        help="SGD step size; must be greater than 0. The seed uses 0.01.",
-    )
-    st.slider(
-        "Momentum",
-        0.0,
-        0.99,
-        step=0.01,
-        key="train_momentum",
-        persist_state="session",
-        help="SGD momentum in [0, 1); the seed uses 0.5.",
-    )
-    if busy_at_start:
-        apply_clicked = st.button(
-            "Apply lr & momentum to the running job",
-            key="train_apply",
-            icon=":material/tune:",
-            width="stretch",
-            help="The running job uses them from its next batch; the change is marked on the charts.",
-        )
-        if apply_clicked:
-            try:
-                worker.set_hyperparams(lr=st.session_state.train_lr, momentum=st.session_state.train_momentum)
-            except ConfigError as exc:
-                show_problems(exc.problems)
-            else:
-                st.toast(
-                    f"lr {format_lr(st.session_state.train_lr)}, momentum {st.session_state.train_momentum:g} "
-                    "from the next batch",
-                    icon=":material/tune:",
-                )
-    st.select_slider("Batch size", options=BATCH_CHOICES, key="train_batch_size", persist_state="session")
-    st.number_input("Seed", step=1, key="train_seed", persist_state="session", help="Same seed, same run.")
-    with st.expander("Advanced"):
-        st.number_input("Test batch size", step=100, key="train_test_batch_size", persist_state="session")
-        st.number_input(
-            "Training images",
-            value=None,
-            step=1000,
-            placeholder=f"all {MNIST_TRAIN_SIZE:,}",
-            key="train_train_limit",
-            persist_state="session",
-            help="Train on the first N images only, for a quick run. Empty: all of them.",
-        )
-        st.number_input(
-            "Test images",
-            value=None,
-            step=500,
-            placeholder=f"all {MNIST_TEST_SIZE:,}",
-            key="train_test_limit",
-            persist_state="session",
-            help="Test on the first N images only. Empty: all of them.",
-        )
-        st.number_input(
-            "Log interval (batches)",
-            step=1,
-            key="train_log_interval",
-            persist_state="session",
-            help="A point on the loss chart every N batches.",
-        )
-        st.checkbox(
-            "Channels-last memory format",
-            key="train_channels_last",
-            persist_state="session",
-            help="Faster convolutions on most hardware; the results are the same.",
-        )
 
-    st.header("Device")
-    st.radio(
-        "Device",
-        usable_devices,
-        format_func=lambda name: device_labels[name],
-        key="train_device",
-        persist_state="session",
-        label_visibility="collapsed",
-    )
+def apply_live_settings() -> None:
+    """The Apply button: the live settings' values go to the running job from its next batch."""
+    if not st.button(
+        f"Apply {form.live_names()} to the running job",
+        key="train_apply",
+        icon=":material/tune:",
+        width="stretch",
+        help="The running job uses them from its next batch; the change is marked on the charts.",
+    ):
+        return
+    values = form.live_values()
+    try:
+        worker.set_hyperparams(**values)
+    except ConfigError as exc:
+        form.show_problems(exc.problems)
+    else:
+        shown = ", ".join(f"{SETTINGS[name].short} {format_lr(value)}" for name, value in values.items())
+        st.toast(f"{shown} from the next batch", icon=":material/tune:")
+
+
+with st.sidebar:
+    st.header(form.GROUP_TITLES["hyperparameters"])
+    for setting in form.in_group("hyperparameters"):
+        form.setting_widget(setting)
+        if busy_at_start and setting is form.LIVE[-1]:
+            apply_live_settings()
+    with st.expander(form.GROUP_TITLES["advanced"]):
+        for setting in form.in_group("advanced"):
+            form.setting_widget(setting)
+    st.header(form.GROUP_TITLES["device"])
+    for setting in form.in_group("device"):
+        form.setting_widget(setting, choices=usable_devices, format_func=device_labels.get)
     for option in devices:
         if not option.available:
             st.caption(f":gray[~~{option.label}~~ — unavailable: {option.reason}]")
@@ -226,23 +100,24 @@ start_clicked = start_col.button(
 )
 reset_col.button("Reset to seed defaults", key="train_reset", on_click=reset_to_seed_defaults, width="stretch")
 if busy_at_start:
-    note_col.caption("Settings other than lr and momentum apply to the next run.")
+    note_col.caption(f"Settings other than {form.live_names().replace('&', 'and')} apply to the next run.")
 else:
-    note_col.caption(hyperparams_label(config_from_widgets()) + f" · {device_labels[st.session_state.train_device]}")
+    device_label = device_labels[st.session_state.train_device]
+    note_col.caption(f"{hyperparams_label(form.config_from_widgets())} · {device_label}")
 
 if start_clicked:
-    config = config_from_widgets()
+    config = form.config_from_widgets()
     problems = config.problems(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     if problems:
         st.error("Not started: fix these settings first.", icon=":material/block:")
-        show_problems(problems)
+        form.show_problems(problems)
     else:
         try:
             worker.start(config)
         except WorkerBusyError as exc:
             st.warning(str(exc), icon=":material/hourglass_top:")
         except ConfigError as exc:
-            show_problems(exc.problems)
+            form.show_problems(exc.problems)
         else:
             st.rerun()  # redraw with the job running: the live view starts polling, Apply appears
 

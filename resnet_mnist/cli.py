@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .config import ConfigError, TrainConfig
-from .data import DatasetError, load_split
-from .devices import DEVICE_CHOICES
+from .config import SETTINGS, ConfigError, TrainConfig
+from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, load_split
 from .engine import evaluate, run_training
 from .events import BatchLogged, EpochCompleted, EvaluationStarted, Event, RunState, StateChanged, fan_out
 from .inference import predict
@@ -31,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -43,40 +42,50 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model (the seed's recipe by default)")
-    train.add_argument("--epochs", type=_positive_int, default=_DEFAULTS.epochs, help="default: %(default)s")
-    train.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="learning rate (default: %(default)s)")
-    train.add_argument("--momentum", type=float, default=_DEFAULTS.momentum, help="SGD momentum (default: %(default)s)")
-    train.add_argument("--batch-size", type=_positive_int, default=_DEFAULTS.batch_size, help="default: %(default)s")
-    train.add_argument(
-        "--test-batch-size", type=_positive_int, default=_DEFAULTS.test_batch_size, help="default: %(default)s"
-    )
-    train.add_argument("--seed", type=_positive_int, default=_DEFAULTS.seed, help="random seed (default: %(default)s)")
-    train.add_argument(
-        "--log-interval",
-        type=_positive_int,
-        default=_DEFAULTS.log_interval,
-        help="batches between logged losses (default: %(default)s)",
-    )
-    train.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default: %(default)s")
-    train.add_argument("--train-limit", type=_positive_int, metavar="N", help="use only the first N training images")
-    train.add_argument("--test-limit", type=_positive_int, metavar="N", help="use only the first N test images")
-    train.add_argument("--no-channels-last", action="store_true", help="keep NCHW memory format (slower on CPU)")
+    _add_setting_flags(train)
     train.add_argument("--name", default="", help="a name for the run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_root(train)
     train.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
 
     evaluate_cmd = commands.add_parser("evaluate", help="test a checkpoint on the MNIST test set")
-    evaluate_cmd.add_argument("--checkpoint", required=True, type=Path)
-    evaluate_cmd.add_argument("--test-limit", type=_positive_int, metavar="N")
+    evaluate_cmd.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt saved by a run")
+    evaluate_cmd.add_argument(
+        "--test-limit", type=_whole_number, metavar="N", help="test on the first N test images only (default: all)"
+    )
     evaluate_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     _add_data_root(evaluate_cmd)
 
     predict_cmd = commands.add_parser("predict", help="classify image files of digits")
-    predict_cmd.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    predict_cmd.add_argument("--checkpoint", required=True, type=Path)
+    predict_cmd.add_argument(
+        "images", nargs="+", type=Path, metavar="IMAGE", help="image files, a dark or light digit on a plain ground"
+    )
+    predict_cmd.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt saved by a run")
     predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
     return parser
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, its type, choices, default and help taken from the field's description."""
+    for name, setting in SETTINGS.items():
+        default = getattr(_DEFAULTS, name)
+        if setting.kind is bool:  # --channels-last / --no-channels-last
+            parser.add_argument(
+                setting.flag,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=f"{setting.help} (default: {'on' if default else 'off'})",
+            )
+            continue
+        shown = "all" if default is None else "%(default)s"
+        parser.add_argument(
+            setting.flag,
+            type=_whole_number if setting.kind is int else setting.kind,
+            choices=setting.choices or None,
+            default=default,
+            metavar="N" if setting.kind is int else None,
+            help=f"{setting.help} (default: {shown})",
+        )
 
 
 def _add_data_root(parser: argparse.ArgumentParser) -> None:
@@ -125,19 +134,7 @@ class _ProgressPrinter:
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = TrainConfig(
-        epochs=args.epochs,
-        lr=args.lr,
-        momentum=args.momentum,
-        batch_size=args.batch_size,
-        test_batch_size=args.test_batch_size,
-        seed=args.seed,
-        device=args.device,
-        log_interval=args.log_interval,
-        train_limit=args.train_limit,
-        test_limit=args.test_limit,
-        channels_last=not args.no_channels_last,
-    ).validate(60_000, 10_000)
+    config = TrainConfig(**{name: getattr(args, name) for name in SETTINGS}).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     from .devices import resolve_device
 
     # Read the data before creating the run, so missing files are one line and no empty run folder.
@@ -232,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except ConfigError as exc:
-        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        # Named by flag, as the user typed them: "--batch-size: must be at most 100 (got 200)".
+        named = "; ".join(f"{SETTINGS[p.field].flag}: {p.message}" for p in exc.problems)
+        print(f"error: invalid settings: {named}", file=sys.stderr)
         return 2
     except (DatasetError, CheckpointError, ImageError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

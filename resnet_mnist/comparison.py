@@ -14,7 +14,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .config import TrainConfig
+from .config import SETTINGS, TrainConfig
+from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .runs import RunInfo, RunStore, UnreadableRun
 
 __all__ = [
@@ -29,22 +30,15 @@ __all__ = [
     "load_curves",
     "run_labels",
     "run_table_rows",
+    "table_columns",
     "unreadable_rows",
 ]
 
 INTERRUPTED = "interrupted"
+_SPLIT_SIZES = {"train_limit": MNIST_TRAIN_SIZE, "test_limit": MNIST_TEST_SIZE}
 
-# The TrainConfig fields worth naming in a label when they differ, and their short names.
-_LABEL_FIELDS = {
-    "lr": "lr",
-    "momentum": "momentum",
-    "batch_size": "batch",
-    "epochs": "epochs",
-    "seed": "seed",
-    "train_limit": "train",
-    "test_limit": "test",
-    "device": "device",
-}
+# The TrainConfig fields worth naming in a label when they differ: those that change what a run learns.
+_LABEL_FIELDS = [name for name, setting in SETTINGS.items() if setting.shapes_result]
 
 CURVE_METRICS = {
     "test_accuracy": ("test accuracy", "epoch"),
@@ -91,7 +85,7 @@ def run_labels(runs: Sequence[RunInfo]) -> dict[str, str]:
     names = differing_hparams([r.config for r in runs])
     labels: dict[str, str] = {}
     for run in runs:
-        parts = [f"{_LABEL_FIELDS[n]}={_format_value(getattr(run.config, n))}" for n in names]
+        parts = [f"{SETTINGS[n].short}={_format_value(getattr(run.config, n))}" for n in names]
         labels[run.id] = " · ".join(parts) if parts else run.label
     counts: dict[str, int] = {}
     for label in labels.values():
@@ -218,7 +212,7 @@ def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: 
         {"label": "momentum", "values": [r.config.momentum for r in scored], "range": [0.0, 1.0]},
         {"label": "batch size", "values": [r.config.batch_size for r in scored]},
         {"label": "epochs", "values": [r.config.epochs for r in scored]},
-        {"label": "train images", "values": [r.config.train_limit or 60_000 for r in scored]},
+        {"label": "train images", "values": [r.config.train_limit or MNIST_TRAIN_SIZE for r in scored]},
     ]
     # An axis on which every run has the same value says nothing; lr and momentum always stay.
     dimensions = dimensions[:2] + [d for d in dimensions[2:] if len(set(d["values"])) > 1]
@@ -280,25 +274,18 @@ def _local_time(iso: str) -> str:
 
 
 def run_table_rows(runs: Iterable[RunInfo], active_run_id: str | None) -> list[dict[str, Any]]:
-    """One plain row per readable run, for a sortable table; accuracies in percent."""
+    """One plain row per readable run, for a sortable table; accuracies in percent, a column per setting."""
     rows = []
     for run in runs:
-        state = display_state(run, active_run_id)
-        config = run.config
         rows.append(
             {
                 "run": run.label,
-                "state": state,
+                "state": display_state(run, active_run_id),
                 "reason": run.reason or "",
                 "best acc %": None if run.best_accuracy is None else round(100 * run.best_accuracy, 2),
                 "final acc %": None if run.final_accuracy is None else round(100 * run.final_accuracy, 2),
-                "epochs": f"{run.epochs_done}/{config.epochs}",
-                "lr": config.lr,
-                "momentum": config.momentum,
-                "batch": config.batch_size,
-                "train imgs": config.train_limit or 60_000,
+                **{setting.table_column: _table_value(run, name) for name, setting in SETTINGS.items()},
                 "duration s": round(run.duration_seconds, 1),
-                "device": run.device,
                 "created": _local_time(run.created),
                 "tags": ", ".join(run.tags),
                 "sweep": run.sweep or "",
@@ -306,6 +293,35 @@ def run_table_rows(runs: Iterable[RunInfo], active_run_id: str | None) -> list[d
             }
         )
     return rows
+
+
+def table_columns() -> list[str]:
+    """The Runs table's columns in the order shown: the run, its result, every setting, then bookkeeping."""
+    settings = [setting.table_column for setting in SETTINGS.values()]
+    return [
+        "run",
+        "state",
+        "best acc %",
+        "final acc %",
+        *settings,
+        "duration s",
+        "created",
+        "tags",
+        "reason",
+        "sweep",
+        "id",
+    ]
+
+
+def _table_value(run: RunInfo, name: str) -> Any:
+    if name == "epochs":
+        return f"{run.epochs_done}/{run.config.epochs}"  # how far it got
+    if name == "device":
+        return run.device  # what "auto" became
+    value = getattr(run.config, name)
+    if value is None and name in _SPLIT_SIZES:
+        return _SPLIT_SIZES[name]  # no limit: the whole split
+    return value
 
 
 def unreadable_rows(entries: Iterable[RunInfo | UnreadableRun]) -> list[dict[str, str]]:

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-import math
 import numbers
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .devices import DEVICE_CHOICES, device_problem
+from .settings import describe, settings_of, value_problem
 
-__all__ = ["MAX_EPOCHS", "ConfigError", "ConfigProblem", "TrainConfig"]
+__all__ = ["MAX_EPOCHS", "SETTINGS", "ConfigError", "ConfigProblem", "TrainConfig"]
 
 MAX_EPOCHS = 500
 
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One invalid field and what is wrong with it."""
+    """One invalid field and what is wrong with it, worded without the field's name ("must be at least 1")."""
 
     field: str
     message: str
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
+
+    @property
+    def label(self) -> str:
+        """The field as people read it ("Learning rate"), for the page to put in front of the message."""
+        setting = SETTINGS.get(self.field)
+        return setting.label if setting else self.field
 
 
 class ConfigError(ValueError):
@@ -33,66 +40,178 @@ class ConfigError(ValueError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
+LR_STOPS = (*(m * 10.0**e for e in range(-4, 0) for m in (1, 2, 5)), 1.0)  # 1e-4 … 1, log-spaced 1-2-5
+BATCH_STOPS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters and settings of one training run; defaults are the seed's recipe."""
+    """Hyperparameters and settings of one training run; defaults are the seed's recipe.
 
-    epochs: int = 10
-    lr: float = 0.01
-    momentum: float = 0.5
-    batch_size: int = 64
-    test_batch_size: int = 1000
-    seed: int = 1
-    device: str = "auto"
-    log_interval: int = 10
-    train_limit: int | None = None
-    test_limit: int | None = None
-    channels_last: bool = True
+    Each field describes itself (see settings.py); the Train page, the CLI, the Runs table, the
+    messages below and the sweep form are built from these descriptions, so a new setting is one
+    field here.
+    """
+
+    lr: float = field(
+        default=0.01,
+        metadata=describe(
+            label="Learning rate",
+            help="SGD step size; must be greater than 0. The seed uses 0.01.",
+            short="lr",
+            widget="log_slider",
+            group="hyperparameters",
+            minimum=0,
+            above_minimum=True,
+            stops=LR_STOPS,
+            step=0.001,
+            live=True,
+            sweep_values=(0.01, 0.05),
+        ),
+    )
+    momentum: float = field(
+        default=0.5,
+        metadata=describe(
+            label="Momentum",
+            help="SGD momentum in [0, 1); the seed uses 0.5.",
+            short="momentum",
+            widget="slider",
+            group="hyperparameters",
+            minimum=0,
+            maximum=1,
+            below_maximum=True,
+            widget_maximum=0.99,
+            step=0.01,
+            live=True,
+            sweep_values=(0.5, 0.9),
+        ),
+    )
+    batch_size: int = field(
+        default=64,
+        metadata=describe(
+            label="Batch size",
+            help="Training images per SGD step.",
+            short="batch",
+            widget="select_slider",
+            group="hyperparameters",
+            minimum=1,
+            stops=BATCH_STOPS,
+            sweep_values=(64,),
+        ),
+    )
+    epochs: int = field(
+        default=10,
+        metadata=describe(
+            label="Epochs",
+            help="How many passes over the training images.",
+            short="epochs",
+            widget="slider",
+            group="hyperparameters",
+            minimum=1,
+            maximum=MAX_EPOCHS,
+            widget_maximum=100,
+            sweep_values=(1,),
+        ),
+    )
+    seed: int = field(
+        default=1,
+        metadata=describe(
+            label="Seed",
+            help="Same seed, same run.",
+            short="seed",
+            group="hyperparameters",
+            minimum=0,
+            maximum=2**63 - 1,
+            step=1,
+        ),
+    )
+    test_batch_size: int = field(
+        default=1000,
+        metadata=describe(
+            label="Test batch size",
+            help="Test images per forward pass; changes speed and memory, not the result.",
+            short="test batch",
+            minimum=1,
+            step=100,
+            shapes_result=False,
+        ),
+    )
+    train_limit: int | None = field(
+        default=None,
+        metadata=describe(
+            label="Training images",
+            help="Train on the first N images only, for a quick run; unset means all of them.",
+            short="train",
+            column="train imgs",
+            minimum=1,
+            step=1000,
+            placeholder=f"all {MNIST_TRAIN_SIZE:,}",
+        ),
+    )
+    test_limit: int | None = field(
+        default=None,
+        metadata=describe(
+            label="Test images",
+            help="Test on the first N images only; unset means all of them.",
+            short="test",
+            column="test imgs",
+            minimum=1,
+            step=500,
+            placeholder=f"all {MNIST_TEST_SIZE:,}",
+        ),
+    )
+    log_interval: int = field(
+        default=10,
+        metadata=describe(
+            label="Log interval",
+            help="A point on the loss chart every N batches.",
+            short="log every",
+            unit="batches",
+            minimum=1,
+            step=1,
+            shapes_result=False,
+        ),
+    )
+    channels_last: bool = field(
+        default=True,
+        metadata=describe(
+            label="Channels-last memory format",
+            help="Faster convolutions on most hardware; the results are the same.",
+            short="channels-last",
+            widget="checkbox",
+            shapes_result=False,
+        ),
+    )
+    device: str = field(
+        default="auto",
+        metadata=describe(
+            label="Device",
+            help="Where to train; auto picks an accelerator when there is one.",
+            short="device",
+            widget="radio",
+            group="device",
+            choices=DEVICE_CHOICES,
+        ),
+    )
 
     def problems(self, train_size: int | None = None, test_size: int | None = None) -> list[ConfigProblem]:
-        """Every invalid value, each with a message that names the field; [] when valid.
+        """Every invalid value, each naming its field; [] when valid.
 
         `train_size`/`test_size`, when known, bound the batch sizes and limits.
         """
-        found: list[ConfigProblem] = []
-
-        def bad(field: str, message: str) -> None:
-            found.append(ConfigProblem(field, message))
-
-        def check_int(field: str, value: Any, minimum: int, maximum: int | None = None, what: str = "") -> None:
-            if not _is_int(value):
-                bad(field, f"{what or field} must be a whole number (got {value!r})")
-            elif value < minimum:
-                bad(field, f"{what or field} must be at least {minimum} (got {value})")
-            elif maximum is not None and value > maximum:
-                bad(field, f"{what or field} must be at most {maximum} (got {value})")
-
-        check_int("epochs", self.epochs, 1, MAX_EPOCHS, "number of epochs")
-        if not _is_real(self.lr):
-            bad("lr", f"learning rate must be a number (got {self.lr!r})")
-        elif not math.isfinite(self.lr) or self.lr <= 0:
-            bad("lr", f"learning rate must be a finite number greater than 0 (got {self.lr})")
-        if not _is_real(self.momentum):
-            bad("momentum", f"momentum must be a number (got {self.momentum!r})")
-        elif not (0 <= self.momentum < 1):
-            bad("momentum", f"momentum must be in [0, 1) (got {self.momentum})")
-        effective_train = _limited(train_size, self.train_limit)
-        check_int("batch_size", self.batch_size, 1, effective_train, "batch size")
-        check_int("test_batch_size", self.test_batch_size, 1, None, "test batch size")
-        check_int("seed", self.seed, 0, 2**63 - 1, "seed")
-        check_int("log_interval", self.log_interval, 1, None, "log interval")
-        limits = (("train_limit", self.train_limit, train_size), ("test_limit", self.test_limit, test_size))
-        for field, limit, size in limits:
-            if limit is not None:
-                check_int(field, limit, 1, size, field.replace("_", " "))
-        if not isinstance(self.channels_last, bool):
-            bad("channels_last", f"channels_last must be true or false (got {self.channels_last!r})")
-        if self.device not in DEVICE_CHOICES:
-            bad("device", f"unknown device {self.device!r}; choose one of {', '.join(DEVICE_CHOICES)}")
-        else:
-            problem = device_problem(self.device)
-            if problem:
-                bad("device", problem)
+        maxima = {
+            "batch_size": _limited(train_size, self.train_limit),
+            "train_limit": train_size,
+            "test_limit": test_size,
+        }
+        found = []
+        for name, setting in SETTINGS.items():
+            value = getattr(self, name)
+            message = value_problem(setting, value, maxima.get(name))
+            if message is None and name == "device":
+                message = device_problem(value)
+            if message:
+                found.append(ConfigProblem(name, message))
         return found
 
     def validate(self, train_size: int | None = None, test_size: int | None = None) -> TrainConfig:
@@ -117,12 +236,11 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+SETTINGS = settings_of(TrainConfig)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _limited(size: int | None, limit: int | None) -> int | None:

@@ -18,6 +18,8 @@ __all__ = [
     "DEFAULT_DATA_ROOT",
     "MNIST_MEAN",
     "MNIST_STD",
+    "MNIST_TEST_SIZE",
+    "MNIST_TRAIN_SIZE",
     "DatasetError",
     "DatasetStatus",
     "MnistSplit",
@@ -38,7 +40,10 @@ _RAW_FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-_SPLIT_SIZES = {True: 60_000, False: 10_000}
+# The number of images in each split; nothing else in the project spells these out.
+MNIST_TRAIN_SIZE = 60_000
+MNIST_TEST_SIZE = 10_000
+_SPLIT_SIZES = {True: MNIST_TRAIN_SIZE, False: MNIST_TEST_SIZE}
 
 
 class DatasetError(RuntimeError):

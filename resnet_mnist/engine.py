@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import TrainConfig
-from .data import MnistSplit, iterate_batches, load_split
+from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, MnistSplit, iterate_batches, load_split
 from .devices import resolve_device
 from .events import (
     BatchLogged,
@@ -39,9 +39,6 @@ __all__ = [
     "seed_shuffle_generators",
     "train_epoch",
 ]
-
-MNIST_TRAIN_SIZE = 60_000
-MNIST_TEST_SIZE = 10_000
 
 
 class DivergedError(RuntimeError):

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from .config import ConfigProblem, TrainConfig
-from .engine import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
+from .config import SETTINGS, ConfigProblem, TrainConfig
+from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 
 __all__ = [
     "MAX_SWEEP_RUNS",
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 SWEEP_MODES = ("grid", "random")
-SWEPT_FIELDS = ("lr", "momentum", "batch_size", "epochs")
+SWEPT_FIELDS = tuple(name for name, setting in SETTINGS.items() if setting.sweepable)
 MAX_SWEEP_RUNS = 64  # one worker runs them one after another; more is a job for a cluster
 
 
@@ -70,20 +70,18 @@ def new_sweep_id() -> str:
 class SweepSpec:
     """A grid (every combination) or a random subset of `n` combinations over the swept fields.
 
-    An empty value list means "the base config's value". `seed` makes the random choice repeatable.
+    `values` maps a sweepable field (SWEPT_FIELDS) to the values to try; a field left out, or given
+    no values, keeps the base config's value. `seed` makes the random choice repeatable.
     """
 
     base: TrainConfig = field(default_factory=TrainConfig)
-    lr: tuple[float, ...] = ()
-    momentum: tuple[float, ...] = ()
-    batch_size: tuple[int, ...] = ()
-    epochs: tuple[int, ...] = ()
+    values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     mode: str = "grid"
     n: int = 4
     seed: int = 0
 
     def _axes(self) -> list[tuple[str, tuple[Any, ...]]]:
-        return [(name, getattr(self, name) or (getattr(self.base, name),)) for name in SWEPT_FIELDS]
+        return [(name, tuple(self.values.get(name, ())) or (getattr(self.base, name),)) for name in SWEPT_FIELDS]
 
     @property
     def grid_size(self) -> int:
@@ -108,8 +106,12 @@ class SweepSpec:
     def problems(self) -> list[str]:
         """Every reason this sweep cannot run, as sentences; [] when it can."""
         found: list[str] = []
+        unknown = sorted(set(self.values) - set(SWEPT_FIELDS))
+        if unknown:
+            found.append(f"only {', '.join(SWEPT_FIELDS)} can be swept (got {', '.join(unknown)})")
         if self.mode not in SWEEP_MODES:
             found.append(f"mode must be one of {', '.join(SWEEP_MODES)} (got {self.mode!r})")
+        if found:
             return found
         if self.mode == "random" and (not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 1):
             found.append(f"the number of random runs must be a whole number of at least 1 (got {self.n!r})")
@@ -138,8 +140,7 @@ class SweepSpec:
         """Plain JSON types only."""
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["base"] = self.base.to_dict()
-        for name in SWEPT_FIELDS:
-            data[name] = list(data[name])
+        data["values"] = {name: list(values) for name, values in self.values.items()}
         return data
 
     @classmethod
@@ -149,9 +150,8 @@ class SweepSpec:
         values = {k: v for k, v in data.items() if k in known}
         if "base" in values:
             values["base"] = TrainConfig.from_dict(values["base"])
-        for name in SWEPT_FIELDS:
-            if name in values:
-                values[name] = tuple(values[name])
+        if "values" in values:
+            values["values"] = {name: tuple(v) for name, v in values["values"].items()}
         return cls(**values)
 
 

@@ -140,7 +140,7 @@ BAD_ARGUMENTS = {
     "momentum 1": (["train", "--momentum", "1"], "momentum"),
     "epochs 0": (["train", "--epochs", "0"], "epochs"),
     "epochs abc": (["train", "--epochs", "abc"], "--epochs"),
-    "batch size too big": (["train", "--train-limit", "100", "--batch-size", "200"], "batch size"),
+    "batch size too big": (["train", "--train-limit", "100", "--batch-size", "200"], "--batch-size: must be"),
     "device tpu": (["train", "--device", "tpu"], "tpu"),
     "device cuda": (["train", "--device", "cuda"], "CUDA"),
     "unknown flag": (["train", "--learning-rate", "0.1"], "--learning-rate"),

@@ -211,18 +211,18 @@ def test_every_bad_value_on_the_train_page_is_refused_naming_its_field_and_nothi
     assert the_page_worker().store.runs() == []
 
 
-# (arguments, the field the one-line message names); the CLI test file covers lr 0/abc/nan,
+# (arguments, the flag the one-line message names); the CLI test file covers lr 0/abc/nan,
 # momentum 1, epochs 0/abc and a batch larger than the training slice.
 BAD_CLI_VALUES = [
-    (["--lr", "-1"], "lr"),
-    (["--lr", "inf"], "lr"),
-    (["--momentum", "-0.1"], "momentum"),
-    (["--momentum", "1.5"], "momentum"),
-    (["--epochs", "-3"], "epochs"),
-    (["--batch-size", "0"], "batch_size"),
-    (["--batch-size", "60001"], "batch_size"),
-    (["--test-batch-size", "0"], "test_batch_size"),
-    (["--seed", "-1"], "seed"),
+    (["--lr", "-1"], "--lr"),
+    (["--lr", "inf"], "--lr"),
+    (["--momentum", "-0.1"], "--momentum"),
+    (["--momentum", "1.5"], "--momentum"),
+    (["--epochs", "-3"], "--epochs"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--batch-size", "60001"], "--batch-size"),
+    (["--test-batch-size", "0"], "--test-batch-size"),
+    (["--seed", "-1"], "--seed"),
     (["--seed", "1.5"], "--seed"),
     (["--seed", "one"], "--seed"),
 ]

@@ -17,7 +17,9 @@ BASE = TrainConfig(train_limit=300, test_limit=100, epochs=1, device="cpu")
 
 
 def test_grid_is_the_cartesian_product_of_the_value_lists() -> None:
-    spec = SweepSpec(base=BASE, lr=(0.01, 0.05, 0.1), momentum=(0.5, 0.9), batch_size=(32, 64), epochs=(1, 2))
+    spec = SweepSpec(
+        base=BASE, values={"lr": (0.01, 0.05, 0.1), "momentum": (0.5, 0.9), "batch_size": (32, 64), "epochs": (1, 2)}
+    )
     configs = spec.configs()
     expected = set(itertools.product((0.01, 0.05, 0.1), (0.5, 0.9), (32, 64), (1, 2)))
     assert {(c.lr, c.momentum, c.batch_size, c.epochs) for c in configs} == expected
@@ -27,23 +29,25 @@ def test_grid_is_the_cartesian_product_of_the_value_lists() -> None:
 
 
 def test_empty_value_list_means_the_base_value() -> None:
-    configs = SweepSpec(base=BASE, lr=(0.01, 0.02)).configs()
+    configs = SweepSpec(base=BASE, values={"lr": (0.01, 0.02)}).configs()
     assert [(c.lr, c.momentum, c.batch_size, c.epochs) for c in configs] == [(0.01, 0.5, 64, 1), (0.02, 0.5, 64, 1)]
 
 
 def test_random_gives_n_distinct_configs_reproducibly() -> None:
-    spec = SweepSpec(base=BASE, lr=(0.001, 0.01, 0.05, 0.1), momentum=(0.0, 0.5, 0.9), mode="random", n=5, seed=7)
+    spec = SweepSpec(
+        base=BASE, values={"lr": (0.001, 0.01, 0.05, 0.1), "momentum": (0.0, 0.5, 0.9)}, mode="random", n=5, seed=7
+    )
     first, again = spec.configs(), spec.configs()
     assert first == again
     assert len(first) == 5 == len({(c.lr, c.momentum) for c in first})
-    grid = {(c.lr, c.momentum) for c in SweepSpec(base=BASE, lr=spec.lr, momentum=spec.momentum).configs()}
+    grid = {(c.lr, c.momentum) for c in SweepSpec(base=BASE, values=spec.values).configs()}
     assert {(c.lr, c.momentum) for c in first} <= grid
     other_seeds = [{(c.lr, c.momentum) for c in SweepSpec(**{**spec.__dict__, "seed": s}).configs()} for s in range(5)]
     assert len({frozenset(s) for s in other_seeds}) > 1  # the seed does choose
 
 
 def test_random_n_larger_than_the_grid_gives_the_whole_grid() -> None:
-    spec = SweepSpec(base=BASE, lr=(0.01, 0.05), mode="random", n=10)
+    spec = SweepSpec(base=BASE, values={"lr": (0.01, 0.05)}, mode="random", n=10)
     assert spec.size == 2
     assert {c.lr for c in spec.configs()} == {0.01, 0.05}
 
@@ -59,7 +63,7 @@ def test_random_n_larger_than_the_grid_gives_the_whole_grid() -> None:
     ],
 )
 def test_invalid_values_are_refused_with_the_configs_own_message(field: str, values: tuple, bad: float) -> None:
-    spec = SweepSpec(base=BASE, **{field: values})
+    spec = SweepSpec(base=BASE, values={field: values})
     problems = spec.problems()
     config_problems = BASE.with_changes(**{field: bad}).problems(60_000, 10_000)
     assert config_problems and [str(p) for p in config_problems] == problems
@@ -70,13 +74,16 @@ def test_invalid_values_are_refused_with_the_configs_own_message(field: str, val
 
 def test_bad_mode_and_too_big_sweeps_are_refused() -> None:
     assert "mode" in SweepSpec(mode="bayes").problems()[0]
+    assert "can be swept" in SweepSpec(values={"device": ("cpu",)}).problems()[0]
     assert SweepSpec(mode="random", n=0).problems()
-    big = SweepSpec(lr=tuple(0.001 * (i + 1) for i in range(9)), momentum=tuple(0.1 * i for i in range(8)))
+    big = SweepSpec(
+        values={"lr": tuple(0.001 * (i + 1) for i in range(9)), "momentum": tuple(0.1 * i for i in range(8))}
+    )
     assert big.size > MAX_SWEEP_RUNS and any("at most" in p for p in big.problems())
 
 
 def test_to_dict_is_plain_json_and_round_trips() -> None:
-    spec = SweepSpec(base=BASE, lr=(0.01, 0.1), batch_size=(32,), mode="random", n=2, seed=3)
+    spec = SweepSpec(base=BASE, values={"lr": (0.01, 0.1), "batch_size": (32,)}, mode="random", n=2, seed=3)
     text = json.dumps(spec.to_dict())
     again = SweepSpec.from_dict(json.loads(text))
     assert again == spec
@@ -97,7 +104,7 @@ def test_a_sweep_of_four_runs_completes_through_the_worker_one_at_a_time(runs_di
     load_split(data_root, train=True)  # parsed once, so the runs themselves are what takes time
     store = RunStore(runs_dir)
     worker = TrainingWorker(store, data_root=data_root)
-    spec = SweepSpec(base=BASE, lr=(0.01, 0.05), momentum=(0.5, 0.9))
+    spec = SweepSpec(base=BASE, values={"lr": (0.01, 0.05), "momentum": (0.5, 0.9)})
     sweep_id = new_sweep_id()
     worker.start(spec.configs(), name="grid", sweep=sweep_id)
     seen_finished: list[tuple[str, ...]] = []

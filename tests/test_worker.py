@@ -86,7 +86,7 @@ def test_second_start_while_running_is_refused(worker: TrainingWorker) -> None:
 
 
 def test_invalid_config_is_refused_before_anything_starts(worker: TrainingWorker) -> None:
-    with pytest.raises(ConfigError, match="learning rate"):
+    with pytest.raises(ConfigError, match="lr: must be greater than 0"):
         worker.start(SHORT.with_changes(lr=0.0))
     assert worker.snapshot().state is RunState.IDLE and not worker.is_alive()
     assert worker.store.runs() == []
@@ -95,7 +95,7 @@ def test_invalid_config_is_refused_before_anything_starts(worker: TrainingWorker
 def test_live_hyperparameter_change_is_applied_and_recorded(worker: TrainingWorker) -> None:
     worker.start(LONG.with_changes(epochs=1))
     wait_for(worker, lambda s: len(s.batches) >= 2)
-    with pytest.raises(ConfigError, match="learning rate"):
+    with pytest.raises(ConfigError, match="lr: must be greater than 0"):
         worker.set_hyperparams(lr=0.0)
     worker.set_hyperparams(lr=0.05, momentum=0.9)
     snap = wait_for(worker, lambda s: len(s.hparam_changes) == 1 and s.batches[-1].step > s.hparam_changes[0].step)

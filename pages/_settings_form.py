@@ -1,0 +1,119 @@
+"""The Train page's settings widgets, each built from its TrainConfig field's description.
+
+A widget's key is `train_<field>`, its label, help, bounds and kind come from resnet_mnist's
+SETTINGS, and `config_from_widgets` reads them all back: a new field needs no edit here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from resnet_mnist import TrainConfig
+from resnet_mnist.config import SETTINGS
+from resnet_mnist.formatting import format_lr
+from resnet_mnist.settings import Setting
+
+SEED = TrainConfig()  # the seed's recipe: 10 epochs, lr 0.01, momentum 0.5, batch 64, test batch 1000, seed 1
+GROUP_TITLES = {"hyperparameters": "Hyperparameters", "advanced": "Advanced", "device": "Device"}
+LIVE = [s for s in SETTINGS.values() if s.live]  # lr and momentum: changeable while a job runs
+
+
+def key(name: str) -> str:
+    """The session-state key of a field's widget."""
+    return f"train_{name}"
+
+
+def _scale_key(name: str) -> str:
+    return f"train_{name}_scale"
+
+
+def widget_defaults(device: str) -> dict[str, Any]:
+    """Every widget's starting value: the seed's recipe on `device`."""
+    defaults = {key(name): getattr(SEED, name) for name in SETTINGS}
+    defaults.update({_scale_key(s.name): getattr(SEED, s.name) for s in SETTINGS.values() if s.widget == "log_slider"})
+    defaults[key("device")] = device
+    return defaults
+
+
+def config_from_widgets() -> TrainConfig:
+    """The config the widgets describe now (unvalidated)."""
+    return TrainConfig(**{name: st.session_state[key(name)] for name in SETTINGS})
+
+
+def in_group(group: str) -> list[Setting]:
+    return [s for s in SETTINGS.values() if s.group == group]
+
+
+def setting_widget(setting: Setting, choices: Sequence[str] = (), format_func: Callable[[str], str] = str) -> None:
+    """The widget that suits `setting`; `choices` narrows a radio's options to those usable here."""
+    common = {"key": key(setting.name), "help": setting.help, "persist_state": "session"}
+    kind = setting.kind
+    if setting.widget == "slider":
+        top = setting.widget_maximum if setting.widget_maximum is not None else setting.maximum
+        step = kind(setting.step) if setting.step else None
+        st.slider(setting.widget_label, kind(setting.minimum), kind(top), step=step, **common)
+    elif setting.widget == "log_slider":
+        _log_slider(setting)
+        st.number_input(setting.widget_label, format="%g", step=setting.step, on_change=_typed(setting), **common)
+    elif setting.widget == "select_slider":
+        st.select_slider(setting.widget_label, options=list(setting.stops), **common)
+    elif setting.widget == "checkbox":
+        st.checkbox(setting.widget_label, **common)
+    elif setting.widget == "radio":
+        collapsed = GROUP_TITLES.get(setting.group) == setting.label  # the group's header already says it
+        visibility = "collapsed" if collapsed else "visible"
+        options = list(choices or setting.choices)
+        st.radio(setting.widget_label, options, format_func=format_func, label_visibility=visibility, **common)
+    elif setting.optional:
+        placeholder = setting.placeholder
+        st.number_input(setting.widget_label, value=None, step=kind(setting.step), placeholder=placeholder, **common)
+    else:
+        st.number_input(setting.widget_label, step=kind(setting.step) if setting.step else None, **common)
+
+
+def _log_slider(setting: Setting) -> None:
+    """A slider over 1-2-5 stops per decade that sets the exact number box below it."""
+
+    def moved() -> None:
+        st.session_state[key(setting.name)] = st.session_state[_scale_key(setting.name)]
+
+    st.select_slider(
+        f"{setting.label} (log scale)",
+        options=list(setting.stops),
+        format_func=format_lr,
+        key=_scale_key(setting.name),
+        on_change=moved,
+        persist_state="session",
+        help="People think of 0.001, 0.01, 0.1: the slider moves in those steps. Type an exact value below.",
+    )
+
+
+def _typed(setting: Setting) -> Callable[[], None]:
+    def typed() -> None:
+        # Keep the log-scale slider near a typed value; invalid values are left for validation to name.
+        value = st.session_state[key(setting.name)]
+        if value is not None and math.isfinite(value) and value > 0:
+            nearest = min(setting.stops, key=lambda stop: abs(math.log10(stop) - math.log10(value)))
+            st.session_state[_scale_key(setting.name)] = nearest
+
+    return typed
+
+
+def live_values() -> dict[str, Any]:
+    """The live settings' widget values, to apply to a running job."""
+    return {s.name: st.session_state[key(s.name)] for s in LIVE}
+
+
+def live_names() -> str:
+    """'lr & momentum'."""
+    return " & ".join(s.short for s in LIVE)
+
+
+def show_problems(problems: Sequence[Any]) -> None:
+    """Each ConfigProblem as one error box: '**Learning rate**: must be greater than 0 (got 0)'."""
+    for problem in problems:
+        st.error(f"**{problem.label}**: {problem.message}")
