@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from pages import _settings_form as form
@@ -10,6 +11,7 @@ from resnet_mnist import (
     ConfigError,
     RunState,
     WorkerBusyError,
+    WorkerIdleError,
     WorkerSnapshot,
     available_devices,
     dataset_status,
@@ -63,6 +65,8 @@ def apply_live_settings() -> None:
         worker.set_hyperparams(**values)
     except ConfigError as exc:
         form.show_problems(exc.problems)
+    except WorkerIdleError:
+        st.info("The job has ended; the values apply to the next run.")
     else:
         shown = ", ".join(f"{SETTINGS[name].short} {format_lr(value)}" for name, value in values.items())
         st.toast(f"{shown} from the next batch", icon=":material/tune:")
@@ -172,29 +176,31 @@ def outcome(snap: WorkerSnapshot) -> None:
 refresh = 1.0 if snapshot.busy else None
 
 
-@st.fragment(run_every=refresh)
-def live_view() -> None:
-    snap = worker.snapshot()
-    if refresh and not snap.busy:
-        st.rerun()  # the job just ended: redraw the whole page once, and stop polling
-    status_line(snap)
-
+def job_buttons(snap: WorkerSnapshot) -> None:
+    """Pause or Resume, and Stop; a job that ended before the click is simply shown as ended."""
     pause_col, stop_col, _ = st.columns([1, 1, 3])
-    if worker.pause_requested or snap.state == RunState.PAUSED:
-        if pause_col.button(
-            "Resume", key="train_resume", icon=":material/play_arrow:", disabled=not snap.busy, width="stretch"
+    try:
+        if worker.pause_requested or snap.state == RunState.PAUSED:
+            if pause_col.button(
+                "Resume", key="train_resume", icon=":material/play_arrow:", disabled=not snap.busy, width="stretch"
+            ):
+                worker.resume()
+                st.rerun(scope="fragment")
+        elif pause_col.button(
+            "Pause", key="train_pause", icon=":material/pause:", disabled=not snap.busy, width="stretch"
         ):
-            worker.resume()
+            worker.pause()
             st.rerun(scope="fragment")
-    elif pause_col.button("Pause", key="train_pause", icon=":material/pause:", disabled=not snap.busy, width="stretch"):
-        worker.pause()
-        st.rerun(scope="fragment")
+    except WorkerIdleError:
+        st.rerun()  # the job ended between drawing the button and the click
     if stop_col.button("Stop", key="train_stop", icon=":material/stop:", disabled=not snap.busy, width="stretch"):
         worker.stop(timeout=5.0)
         st.rerun()
 
-    config = snap.config
-    epochs_planned = config.epochs if config else None
+
+def progress_and_metrics(snap: WorkerSnapshot) -> None:
+    """The epoch and run progress bars, and the five headline numbers."""
+    epochs_planned = snap.config.epochs if snap.config else None
     if snap.epoch:
         st.progress(
             snap.epoch_progress,
@@ -207,7 +213,6 @@ def live_view() -> None:
         snap.run_progress,
         text=f"Run: {100 * snap.run_progress:.0f}%" + (f" · about {format_duration(eta)} left" if eta else ""),
     )
-
     last_batch = snap.batches[-1] if snap.batches else None
     last_epoch = snap.epochs[-1] if snap.epochs else None
     before = snap.epochs[-2] if len(snap.epochs) > 1 else None
@@ -222,42 +227,62 @@ def live_view() -> None:
         delta=f"{100 * (last_epoch.test_accuracy - before.test_accuracy):+.2f} pts" if before and last_epoch else None,
     )
 
+
+def chart_figures(snap: WorkerSnapshot, log_y: bool) -> tuple[go.Figure, go.Figure]:
+    """The loss and accuracy figures; rebuilt only when the snapshot's version (or the axis) changed."""
+    key = (id(worker), snap.version, log_y)
+    cached = st.session_state.get("train_figures")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    config = snap.config
+    epochs_planned = config.epochs if config else None
     metrics = metrics_from_events(snap.batches, snap.epochs, snap.hparam_changes)
     subtitle = hyperparams_label(config, lr=snap.lr, momentum=snap.momentum) if config else ""
     revision = snap.run_id or "no-run"
+    loss = loss_figure(
+        metrics["batches"],
+        metrics["epochs"],
+        metrics["hparam_changes"],
+        title="Loss",
+        subtitle=subtitle,
+        epochs_planned=epochs_planned,
+        log_y=log_y,
+        uirevision=revision,
+        empty_text="Loading data…" if snap.loading else "No batches logged yet",
+    )
+    accuracy = accuracy_figure(
+        metrics["epochs"],
+        metrics["hparam_changes"],
+        batches_per_epoch=snap.batches_per_epoch or None,
+        before=metrics["batches"][0] if metrics["batches"] else None,
+        title="Test accuracy",
+        subtitle=subtitle,
+        epochs_planned=epochs_planned,
+        uirevision=revision,
+    )
+    st.session_state["train_figures"] = (key, (loss, accuracy))
+    return loss, accuracy
+
+
+def charts(snap: WorkerSnapshot) -> None:
+    loss, accuracy = chart_figures(snap, st.session_state.get("train_log_loss", False))
     loss_col, accuracy_col = st.columns(2)
     with loss_col:
-        st.plotly_chart(
-            loss_figure(
-                metrics["batches"],
-                metrics["epochs"],
-                metrics["hparam_changes"],
-                title="Loss",
-                subtitle=subtitle,
-                epochs_planned=epochs_planned,
-                log_y=st.session_state.get("train_log_loss", False),
-                uirevision=revision,
-                empty_text="Loading data…" if snap.loading else "No batches logged yet",
-            ),
-            key="train_loss_chart",
-            config={"displaylogo": False},
-        )
+        st.plotly_chart(loss, key="train_loss_chart", config={"displaylogo": False})
         st.checkbox("Log-scale loss axis", key="train_log_loss")
     with accuracy_col:
-        st.plotly_chart(
-            accuracy_figure(
-                metrics["epochs"],
-                metrics["hparam_changes"],
-                batches_per_epoch=snap.batches_per_epoch or None,
-                before=metrics["batches"][0] if metrics["batches"] else None,
-                title="Test accuracy",
-                subtitle=subtitle,
-                epochs_planned=epochs_planned,
-                uirevision=revision,
-            ),
-            key="train_accuracy_chart",
-            config={"displaylogo": False},
-        )
+        st.plotly_chart(accuracy, key="train_accuracy_chart", config={"displaylogo": False})
+
+
+@st.fragment(run_every=refresh)
+def live_view() -> None:
+    snap = worker.snapshot()
+    if refresh and not snap.busy:
+        st.rerun()  # the job just ended: redraw the whole page once, and stop polling
+    status_line(snap)
+    job_buttons(snap)
+    progress_and_metrics(snap)
+    charts(snap)
     outcome(snap)
 
 

@@ -13,7 +13,7 @@ from .inference import Prediction, predict
 from .model import Net, ResidualBlock, count_parameters
 from .preprocess import ImageError, PreprocessedDigit, load_image, preprocess_image
 from .runs import RunInfo, RunStore, UnreadableRun, resolve_runs_dir
-from .worker import TrainingWorker, WorkerBusyError, WorkerSnapshot
+from .worker import TrainingWorker, WorkerBusyError, WorkerIdleError, WorkerSnapshot
 
 __all__ = [
     "MNIST_MEAN",
@@ -45,6 +45,7 @@ __all__ = [
     "TrainingWorker",
     "UnreadableRun",
     "WorkerBusyError",
+    "WorkerIdleError",
     "WorkerSnapshot",
     "available_devices",
     "build_model",

@@ -141,11 +141,13 @@ def _train(args: argparse.Namespace) -> int:
     train_split = load_split(args.data_root, train=True, limit=config.train_limit)
     test_split = load_split(args.data_root, train=False, limit=config.test_limit)
     store = RunStore(resolve_runs_dir(args.runs_dir))
-    recorder = store.create(config, device=str(resolve_device(config.device)), name=args.name)
+    device = resolve_device(config.device)
+    recorder = store.create(config, device=str(device), name=args.name)
     print(f"Run {recorder.run_id}: {_describe(config)}", flush=True)
     outcome = run_training(
         config,
         fan_out(recorder, _ProgressPrinter(args.quiet)),
+        device=device,
         train_split=train_split,
         test_split=test_split,
     )

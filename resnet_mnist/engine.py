@@ -330,6 +330,7 @@ def run_training(
     emit: Listener,
     *,
     control: TrainingControl | None = None,
+    device: torch.device | None = None,
     data_root: str | None = None,
     train_split: MnistSplit | None = None,
     test_split: MnistSplit | None = None,
@@ -338,6 +339,7 @@ def run_training(
 
     Invalid configs raise ConfigError before anything starts; every later failure (missing
     data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
+    `device`, when the caller has already resolved `config.device` (to record it), is used as is.
     """
     config.validate(
         train_size=len(train_split) if train_split is not None else MNIST_TRAIN_SIZE,
@@ -349,7 +351,7 @@ def run_training(
     best = final = None
     model: Net | None = None
     try:
-        device = resolve_device(config.device)
+        device = resolve_device(config.device) if device is None else device
         if train_split is None:
             train_split = load_split(data_root, train=True, limit=config.train_limit)
         elif config.train_limit is not None:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .config import ConfigError, ConfigProblem, TrainConfig
+from .config import ConfigError, TrainConfig
+from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .devices import resolve_device
-from .engine import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, TrainingControl, run_training
+from .engine import TrainingControl, run_training
 from .events import (
     BatchLogged,
     EpochCompleted,
@@ -27,11 +28,15 @@ from .events import (
 )
 from .runs import RunStore
 
-__all__ = ["TrainingWorker", "WorkerBusyError", "WorkerSnapshot"]
+__all__ = ["TrainingWorker", "WorkerBusyError", "WorkerIdleError", "WorkerSnapshot"]
 
 
 class WorkerBusyError(RuntimeError):
     """A job is already running; one at a time per server."""
+
+
+class WorkerIdleError(RuntimeError):
+    """A command for the running job (pause, resume, new lr) came when no job runs."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class WorkerSnapshot:
     ended_at: float | None = None  # time.monotonic() when the last job reached a final state
     paused_seconds: float = 0.0  # time spent paused, left out of the pace and ETA
     paused_since: float | None = None
-    version: int = 0  # grows with every event; equal versions mean nothing changed
+    version: int = 0  # grows with every change; equal versions mean equal snapshots
 
     @property
     def busy(self) -> bool:
@@ -123,13 +128,17 @@ class TrainingWorker:
         self._lock = threading.Lock()
         self._live = _Live()
         self._thread: threading.Thread | None = None
-        self._control = TrainingControl()
+        self._control = TrainingControl()  # the current job's; each job gets a fresh one
         self._queue_cancelled = threading.Event()
+        self._last_snapshot = WorkerSnapshot()
 
     # -- commands ---------------------------------------------------------------------------
 
     def start(self, configs: TrainConfig | Sequence[TrainConfig], *, name: str = "", sweep: str | None = None) -> None:
-        """Start one job, or several one after another (a sweep); refused while one runs."""
+        """Start one job, or several one after another (a sweep); refused while one runs.
+
+        This is where a job enters: every config is validated here, once, and its device resolved.
+        """
         # A list/tuple is a queue; anything else is one config (not isinstance: a reloaded module's
         # TrainConfig is another class, as happens when Streamlit reloads edited code).
         jobs = list(configs) if isinstance(configs, (list, tuple)) else [configs]
@@ -142,19 +151,19 @@ class TrainingWorker:
                 raise WorkerBusyError(
                     "A training job is already running; stop it (or wait for it to finish) before starting another."
                 )
-            self._control = TrainingControl()
             self._queue_cancelled.clear()
-            self._live = _Live(
+            first = jobs[0]
+            self._live = _Live(self._live.snapshot)
+            self._publish(
                 WorkerSnapshot(
                     state=RunState.RUNNING,
-                    config=jobs[0],
+                    config=first,
                     job_index=1,
                     job_count=len(jobs),
                     sweep=sweep,
                     started_at=time.monotonic(),
-                    lr=jobs[0].lr,
-                    momentum=jobs[0].momentum,
-                    version=self._live.snapshot.version + 1,
+                    lr=first.lr,
+                    momentum=first.momentum,
                 )
             )
             self._thread = threading.Thread(
@@ -163,32 +172,42 @@ class TrainingWorker:
             self._thread.start()
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop the running job (and drop queued ones); True once the thread has ended."""
+        """Stop the running job (and drop queued ones); True once the thread has ended. Idle: nothing to do."""
         self._queue_cancelled.set()
-        self._control.stop()
+        with self._lock:
+            control = self._control
+        control.stop()
         return self.join(timeout) if timeout is not None else not self.is_alive()
 
     def pause(self) -> None:
-        self._control.pause()
+        """Pause the running job at its next batch; WorkerIdleError when none runs."""
+        self._running_control().pause()
 
     def resume(self) -> None:
-        self._control.resume()
+        """Resume a paused job; WorkerIdleError when none runs."""
+        self._running_control().resume()
 
     @property
     def pause_requested(self) -> bool:
         """A pause was asked for (the loop may not have reached its next batch yet)."""
-        return self.is_alive() and self._control.pause_requested and not self._control.stop_requested
+        control = self._control
+        return self.is_alive() and control.pause_requested and not control.stop_requested
 
     def set_hyperparams(self, lr: float | None = None, momentum: float | None = None) -> None:
         """Change lr/momentum of the running job from its next batch on; validated like a config."""
+        control = self._running_control()
         base = self.snapshot().config or TrainConfig()
         candidate = base.with_changes(**{k: v for k, v in (("lr", lr), ("momentum", momentum)) if v is not None})
         problems = [p for p in candidate.problems() if p.field in ("lr", "momentum")]
         if problems:
             raise ConfigError(problems)
-        if not self.is_alive():
-            raise ConfigError([ConfigProblem("lr", "no job is running to change")])
-        self._control.set_hyperparams(lr=lr, momentum=momentum)
+        control.set_hyperparams(lr=lr, momentum=momentum)
+
+    def _running_control(self) -> TrainingControl:
+        with self._lock:
+            if not self.is_alive():
+                raise WorkerIdleError("no training job is running")
+            return self._control
 
     def join(self, timeout: float | None = None) -> bool:
         thread = self._thread
@@ -201,56 +220,41 @@ class TrainingWorker:
         return thread is not None and thread.is_alive()
 
     def snapshot(self) -> WorkerSnapshot:
-        """A frozen copy of the state and metrics, safe to read from any thread."""
+        """A frozen copy of the state and metrics, safe to read from any thread; the same object until it changes."""
         with self._lock:
             live = self._live
-            return replace(
-                live.snapshot,
-                batches=tuple(live.batches),
-                epochs=tuple(live.epochs),
-                hparam_changes=tuple(live.hparam_changes),
-            )
+            if self._last_snapshot.version != live.snapshot.version:  # copy the metrics only when they changed
+                self._last_snapshot = replace(
+                    live.snapshot,
+                    batches=tuple(live.batches),
+                    epochs=tuple(live.epochs),
+                    hparam_changes=tuple(live.hparam_changes),
+                )
+            return self._last_snapshot
+
+    def _publish(self, snapshot: WorkerSnapshot) -> None:
+        """Make `snapshot` the current state, one version on; the lock must be held."""
+        self._live.snapshot = replace(snapshot, version=self._live.snapshot.version + 1)
 
     # -- the thread -----------------------------------------------------------------------
 
     def _run_jobs(self, jobs: list[TrainConfig], name: str, sweep: str | None) -> None:
         finished: list[str] = []
         for index, config in enumerate(jobs, start=1):
-            if self._queue_cancelled.is_set():
+            control = self._fresh_control()
+            if control is None:
                 break
             try:
-                device = str(resolve_device(config.device))
+                device = resolve_device(config.device)  # once per job: for the run's record and for training
                 job_name = f"{name} #{index}" if name and len(jobs) > 1 else name
-                recorder = self.store.create(config, device=device, name=job_name, sweep=sweep)
+                recorder = self.store.create(config, device=str(device), name=job_name, sweep=sweep)
             except Exception as exc:
                 self._on_event(StateChanged(RunState.FAILED, f"could not create the run folder: {exc}"))
                 break
-            with self._lock:
-                self._live = _Live(
-                    replace(
-                        self._live.snapshot,
-                        state=RunState.RUNNING,
-                        reason=None,
-                        run_id=recorder.run_id,
-                        run_dir=recorder.path,
-                        config=config,
-                        epoch=0,
-                        batch=0,
-                        batches_per_epoch=0,
-                        evaluating=False,
-                        images_per_second=None,
-                        lr=config.lr,
-                        momentum=config.momentum,
-                        job_index=index,
-                        started_at=time.monotonic(),
-                        ended_at=None,
-                        paused_seconds=0.0,
-                        paused_since=None,
-                        finished_run_ids=tuple(finished),
-                    )
-                )
+            self._begin_job(config, index, recorder.run_id, recorder.path, finished)
             try:
-                run_training(config, fan_out(recorder, self._on_event), control=self._control, data_root=self.data_root)
+                listener = fan_out(recorder, self._on_event)
+                run_training(config, listener, control=control, device=device, data_root=self.data_root)
             except Exception as exc:  # the recorder could not write (disk full, run folder removed)
                 # The recorder hears each event first, so when it fails the run's end never reached
                 # the snapshot: say so here, or the page would show a dead job as running forever.
@@ -258,9 +262,45 @@ class TrainingWorker:
                 break
             finished.append(recorder.run_id)
             with self._lock:
-                self._live.snapshot = replace(
-                    self._live.snapshot, finished_run_ids=tuple(finished), version=self._live.snapshot.version + 1
+                self._publish(replace(self._live.snapshot, finished_run_ids=tuple(finished)))
+        if not self.snapshot().state.is_final:  # stopped before its first job began
+            self._on_event(StateChanged(RunState.STOPPED, "stopped by the user"))
+
+    def _fresh_control(self) -> TrainingControl | None:
+        """A new control for the next job, so nothing asked during one job reaches the next; None once stopped."""
+        with self._lock:
+            if self._queue_cancelled.is_set():
+                return None
+            self._control = TrainingControl()
+            return self._control
+
+    def _begin_job(self, config: TrainConfig, index: int, run_id: str, run_dir: Path, finished: list[str]) -> None:
+        """A fresh live state for job `index`: its run, config and clock; the queue's place carried over."""
+        with self._lock:
+            self._live = _Live(self._live.snapshot)
+            self._publish(
+                replace(
+                    self._live.snapshot,
+                    state=RunState.RUNNING,
+                    reason=None,
+                    run_id=run_id,
+                    run_dir=run_dir,
+                    config=config,
+                    epoch=0,
+                    batch=0,
+                    batches_per_epoch=0,
+                    evaluating=False,
+                    images_per_second=None,
+                    lr=config.lr,
+                    momentum=config.momentum,
+                    job_index=index,
+                    started_at=time.monotonic(),
+                    ended_at=None,
+                    paused_seconds=0.0,
+                    paused_since=None,
+                    finished_run_ids=tuple(finished),
                 )
+            )
 
     def _on_event(self, event: Event) -> None:
         with self._lock:
@@ -299,4 +339,4 @@ class TrainingWorker:
                     evaluating=False,
                     ended_at=now if event.state.is_final else None,
                 )
-            live.snapshot = replace(snap, version=snap.version + 1)
+            self._publish(snap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -14,9 +15,11 @@ from worker_waits import WAIT, wait_for
 from resnet_mnist import (
     ConfigError,
     RunState,
+    RunStore,
     TrainConfig,
     TrainingWorker,
     WorkerBusyError,
+    WorkerIdleError,
     build_model,
     evaluate,
     load_checkpoint,
@@ -138,3 +141,48 @@ def test_twenty_start_stop_cycles_leave_no_threads_behind(worker: TrainingWorker
     assert threading.active_count() == before
     assert set(states) <= {RunState.STOPPED, RunState.FINISHED}
     assert len(worker.store.runs()) == 20
+
+
+def test_a_pause_or_lr_change_asked_in_one_job_never_reaches_the_next(worker: TrainingWorker) -> None:
+    # Job 1's only test pass is long (3,000 images, 10 at a time): the requests land during it, after
+    # its last batch, so job 1 never acts on them. Shared with job 2 they would pause it at its first
+    # batch and change its lr.
+    first = TrainConfig(epochs=1, train_limit=300, test_limit=3000, test_batch_size=10, log_interval=1, device="cpu")
+    second = first.with_changes(test_limit=100, test_batch_size=100)
+    worker.start([first, second])
+    wait_for(worker, lambda s: s.job_index == 1 and s.evaluating)
+    worker.pause()
+    worker.set_hyperparams(lr=0.05)
+    snap = wait_for(worker, lambda s: len(s.finished_run_ids) == 2 or (s.job_index == 2 and s.state is RunState.PAUSED))
+    assert snap.state is RunState.FINISHED and snap.job_index == 2
+    assert snap.hparam_changes == () and snap.batches and all(b.lr == first.lr for b in snap.batches)
+    assert not worker.pause_requested
+
+
+def test_commands_for_a_running_job_on_an_idle_worker_raise_their_own_error(tmp_path: Path) -> None:
+    worker = TrainingWorker(RunStore(tmp_path))
+    for command in (worker.pause, worker.resume, lambda: worker.set_hyperparams(lr=0.05)):
+        with pytest.raises(WorkerIdleError, match="no training job is running"):
+            command()
+    assert worker.stop(timeout=1.0)  # stopping what is not running is no error: it is stopped
+    assert worker.snapshot().state is RunState.IDLE
+
+
+def test_every_change_bumps_the_version_and_an_unchanged_snapshot_is_not_copied_again(worker: TrainingWorker) -> None:
+    idle = worker.snapshot()
+    assert worker.snapshot() is idle  # nothing changed: the same object, no copying
+    worker.start(SHORT)
+    seen = [worker.snapshot()]
+    while worker.is_alive():
+        snap = worker.snapshot()
+        if snap is not seen[-1]:
+            seen.append(snap)
+        time.sleep(0.005)
+    seen.append(worker.snapshot())
+    versions = [s.version for s in seen]
+    assert versions == sorted(versions) and versions[0] > idle.version
+    for before, after in itertools.pairwise(seen):
+        assert after is before or after.version > before.version  # a new snapshot always has a new version
+    final = seen[-1]
+    assert final.state is RunState.FINISHED and final.run_id and final.finished_run_ids == (final.run_id,)
+    assert final.version >= len(final.batches) + len(final.epochs)
