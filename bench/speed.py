@@ -2,7 +2,7 @@
 
 (a) the seed: ../shared/seed/seed_baseline.py --epochs 1 --max-batches N, in its own process;
     it prints EPOCH_TIME (N batches of 64, its DataLoader included) and TEST_TIME (the full
-    10,000-image test pass at batch 1000).
+    test pass over all of MNIST's test images at batch 1000).
 (b) the project: this script again, in its own process (--child), running run_training as the
     dashboard does: the first N×64 training images, shuffled, in N batches of 64 with the seed's
     lr 0.01 / momentum 0.5 / seed 1, then the full test pass at test batch 1000. The times are the
@@ -42,9 +42,11 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from resnet_mnist.data import MNIST_TEST_SIZE as TEST_IMAGES  # noqa: E402
+from resnet_mnist.data import MNIST_TRAIN_SIZE  # noqa: E402
+
 BATCH_SIZE = 64
 TEST_BATCH_SIZE = 1000
-TEST_IMAGES = 10_000
 SEED_SCRIPT = REPO.parent / "shared" / "seed" / "seed_baseline.py"
 # Runs a script with time.perf_counter replaced by time.process_time: the script's own timings
 # then count the CPU seconds it used, not the seconds other programs took from it (--clock cpu).
@@ -164,7 +166,7 @@ def ablation(data_root: Path, batches: int, repeats: int, clock: Callable[[], fl
     """Each speed-up switched on one after another, timed in this process, interleaved.
 
     Training: `batches` steps per variant, taken 10 at a time in turn so load drift hits all alike.
-    Test: the full 10,000-image pass per variant, `repeats` times in turn; medians are shown.
+    Test: the full test pass per variant, `repeats` times in turn; medians are shown.
     """
     from resnet_mnist.data import MnistSplit, iterate_batches, load_split
     from resnet_mnist.engine import build_model, evaluate
@@ -325,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     data_root = args.data_root or Path(os.environ.get("RESNET_MNIST_DATA") or REPO.parent / "shared" / "data")
     data_root = data_root.resolve()
     if not 1 <= args.batches <= 937:
-        parser.error("--batches must be between 1 and 937 (one epoch of 60,000 images at batch 64)")
+        parser.error(f"--batches must be between 1 and 937 (one epoch of {MNIST_TRAIN_SIZE:,} images at batch 64)")
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.threads is not None and args.threads < 1:

@@ -91,7 +91,7 @@ def _only_run_rate(runs_dir: Path) -> float:
 
 
 def _start_on_the_page(
-    epochs: int, train_images: int, batch_size: int, log_interval: int = 10
+    epochs: int, train_images: int | None, batch_size: int, log_interval: int = 10
 ) -> tuple[object, object]:
     """Open the Train page under AppTest and press Start; the page and its (cached) worker."""
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
@@ -165,7 +165,7 @@ def windows_child(batch_size: int, window: float, collect: bool, whole_page: boo
     they would; a window's batch count is known to ±10 batches at each end, an error that averages
     out over the windows. A window in which an epoch ended is left out.
     """
-    at, worker = _start_on_the_page(epochs, 60_000, batch_size)
+    at, worker = _start_on_the_page(epochs, None, batch_size)
     if not whole_page:
         _rerun_only_the_fragment(at)
     while worker.snapshot().epoch == 0 and worker.is_alive():

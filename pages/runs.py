@@ -18,7 +18,7 @@ from resnet_mnist.comparison import (
     unreadable_rows,
 )
 from resnet_mnist.config import SETTINGS
-from resnet_mnist.data import resolve_data_root
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, resolve_data_root
 from resnet_mnist.evaluation import confusion_figure, digit_images, evaluate_run, per_class_figure
 from resnet_mnist.runs import RunNotFoundError
 from resnet_mnist.sweep import MAX_SWEEP_RUNS, SWEPT_FIELDS, SweepSpec, new_sweep_id, parse_values
@@ -161,7 +161,7 @@ with evaluate_tab:
         if run is None:
             st.info("No run with a checkpoint yet: train one first.")
         else:
-            limit_options = {"all 10,000 test images": None}
+            limit_options = {f"all {MNIST_TEST_SIZE:,} test images": None}
             if run.config.test_limit:
                 limit_options[f"the run's own {run.config.test_limit:,} test images"] = run.config.test_limit
             scope = st.radio("Evaluate on", list(limit_options), horizontal=True, key="eval_scope")
@@ -272,9 +272,16 @@ with sweep_tab:
                 values[name] = _values(setting.label, start, setting.kind, f"sweep_{name}")
         c1, c2, c3, c4 = st.columns(4)
         train_limit = c1.number_input(
-            "Training images (0 = all 60,000)", 0, 60_000, 5_000, 1_000, key="sweep_train_limit"
+            f"Training images (0 = all {MNIST_TRAIN_SIZE:,})",
+            0,
+            MNIST_TRAIN_SIZE,
+            5_000,
+            1_000,
+            key="sweep_train_limit",
         )
-        test_limit = c2.number_input("Test images (0 = all 10,000)", 0, 10_000, 0, 1_000, key="sweep_test_limit")
+        test_limit = c2.number_input(
+            f"Test images (0 = all {MNIST_TEST_SIZE:,})", 0, MNIST_TEST_SIZE, 0, 1_000, key="sweep_test_limit"
+        )
         mode = c3.radio("Mode", ["grid", "random"], horizontal=True, key="sweep_mode")
         n = c4.number_input("Random runs", 1, MAX_SWEEP_RUNS, 4, key="sweep_n", disabled=mode == "grid")
         name = st.text_input("Sweep name", "sweep", key="sweep_name")

@@ -63,6 +63,12 @@ class MnistSplit:
     def to(self, device: torch.device | str) -> MnistSplit:
         return MnistSplit(self.images.to(device), self.labels.to(device))
 
+    def head(self, limit: int | None) -> MnistSplit:
+        """The first `limit` images (a view, no copy); all of them when `limit` is None."""
+        if limit is None or limit >= len(self):
+            return self
+        return MnistSplit(self.images[:limit], self.labels[:limit])
+
 
 @dataclass(frozen=True)
 class DatasetStatus:
@@ -161,10 +167,7 @@ def load_split(
         if not download:
             raise DatasetError(_missing_message(root, "downloading was turned off"))
         _download(root)
-    full = _cached_split(root, train)
-    if limit is None:
-        return full
-    return MnistSplit(full.images[:limit], full.labels[:limit])
+    return _cached_split(root, train).head(limit)
 
 
 _cache: dict[tuple[str, bool, int, int], MnistSplit] = {}

@@ -353,13 +353,10 @@ def run_training(
     try:
         device = resolve_device(config.device) if device is None else device
         if train_split is None:
-            train_split = load_split(data_root, train=True, limit=config.train_limit)
-        elif config.train_limit is not None:
-            train_split = MnistSplit(train_split.images[: config.train_limit], train_split.labels[: config.train_limit])
+            train_split = load_split(data_root, train=True)
         if test_split is None:
-            test_split = load_split(data_root, train=False, limit=config.test_limit)
-        elif config.test_limit is not None:
-            test_split = MnistSplit(test_split.images[: config.test_limit], test_split.labels[: config.test_limit])
+            test_split = load_split(data_root, train=False)
+        train_split, test_split = train_split.head(config.train_limit), test_split.head(config.test_limit)
         train_split, test_split = train_split.to(device), test_split.to(device)
         model = build_model(config.seed, device, config.channels_last)
         optimizer = make_optimizer(model, config)

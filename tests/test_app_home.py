@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import Net, RunState, RunStore, TrainConfig, count_parameters, load_split, run_training
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def test_overview_describes_the_model_data_and_an_idle_server(home: AppTest) -> 
     layers = home.dataframe[0].value
     assert int(layers["parameters"].sum()) == count_parameters(Net()) == 41_514
     assert list(layers["layer"])[:5] == ["conv1", "res_block_1", "conv2", "res_block_2", "fc1"]  # forward order
-    assert "60,000 training and 10,000 test images" in home.success[0].value
+    assert f"{MNIST_TRAIN_SIZE:,} training and {MNIST_TEST_SIZE:,} test images" in home.success[0].value
     assert any("idle" in m.value for m in home.markdown)
     assert any("No runs" in c.value for c in home.caption)
     assert len(home.get("page_link")) == 3

@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import RunState, RunStore, TrainingWorker, WorkerSnapshot, load_split
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 120.0  # generous: the CPU is shared with other work
@@ -77,9 +78,9 @@ def test_widgets_start_at_the_seed_defaults(app: AppTest) -> None:
     assert app.number_input(key="train_seed").value == 1
     assert app.number_input(key="train_test_batch_size").value == 1000
     assert app.number_input(key="train_log_interval").value == 10
-    assert app.number_input(key="train_train_limit").value is None  # all 60,000
+    assert app.number_input(key="train_train_limit").value is None  # all of them
     assert "idle" in badge(app)
-    assert any("60,000 training / 10,000 test images" in c.value for c in app.caption)
+    assert any(f"{MNIST_TRAIN_SIZE:,} training / {MNIST_TEST_SIZE:,} test images" in c.value for c in app.caption)
 
 
 def test_reset_puts_the_seed_defaults_back(app: AppTest) -> None:

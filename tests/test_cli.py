@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from resnet_mnist import TrainConfig, build_model, load_checkpoint, load_split, predict, save_checkpoint
+from resnet_mnist.data import MNIST_TEST_SIZE
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_LINE = re.compile(r"Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+\.\d{2})%\)")
@@ -59,7 +60,7 @@ def test_evaluate_json(trained_run, data_root: Path) -> None:
     result = _run("evaluate", "--checkpoint", trained_run.checkpoint_path, "--data-root", data_root, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert 0 <= report["accuracy"] <= 1 and report["total"] == 10_000
+    assert 0 <= report["accuracy"] <= 1 and report["total"] == MNIST_TEST_SIZE
     assert report["accuracy"] == pytest.approx(trained_run.final_accuracy)
     assert report["accuracy"] > 0.97
     assert 0 < report["loss"] < 0.2

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from resnet_mnist import ConfigError, TrainConfig
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 
 
 def test_defaults_are_the_seeds_recipe() -> None:
     config = TrainConfig()
     assert (config.epochs, config.lr, config.momentum) == (10, 0.01, 0.5)
     assert (config.batch_size, config.test_batch_size, config.seed) == (64, 1000, 1)
-    assert config.validate(60_000, 10_000) is config
+    assert config.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE) is config
     assert config.problems() == []
 
 
@@ -38,7 +39,7 @@ BAD_VALUES: list[tuple[str, Any, int | None, str]] = [
     ("epochs", 0, None, "must be at least 1"),
     ("epochs", 2.5, None, "must be a whole number"),
     ("batch_size", 0, None, "must be at least 1"),
-    ("batch_size", 60_001, 60_000, "must be at most 60000"),
+    ("batch_size", MNIST_TRAIN_SIZE + 1, MNIST_TRAIN_SIZE, f"must be at most {MNIST_TRAIN_SIZE}"),
     ("test_batch_size", 0, None, "must be at least 1"),
     ("seed", -1, None, "must be at least 0"),
     ("seed", 1.5, None, "must be a whole number"),
@@ -63,8 +64,8 @@ def test_bad_value_is_refused_naming_its_field(field: str, value: Any, train_siz
 
 def test_batch_size_is_bounded_by_the_limited_train_size() -> None:
     with pytest.raises(ConfigError, match="batch_size: must be at most 500"):
-        TrainConfig(batch_size=501, train_limit=500).validate(train_size=60_000)
-    TrainConfig(batch_size=500, train_limit=500).validate(train_size=60_000)
+        TrainConfig(batch_size=501, train_limit=500).validate(train_size=MNIST_TRAIN_SIZE)
+    TrainConfig(batch_size=500, train_limit=500).validate(train_size=MNIST_TRAIN_SIZE)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

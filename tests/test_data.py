@@ -11,7 +11,7 @@ import torch
 from torchvision import datasets, transforms
 
 from resnet_mnist import DatasetError, dataset_status, load_split
-from resnet_mnist.data import iterate_batches
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, iterate_batches
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SEED_TRANSFORM = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
@@ -21,7 +21,7 @@ SEED_TRANSFORM = transforms.Compose([transforms.ToTensor(), transforms.Normalize
 def test_in_memory_images_equal_the_seeds_transform(data_root: Path, train: bool, indices: list[int]) -> None:
     seed_set = datasets.MNIST(root=str(data_root), train=train, transform=SEED_TRANSFORM, download=False)
     split = load_split(data_root, train=train)
-    assert len(split) == len(seed_set) == (60_000 if train else 10_000)
+    assert len(split) == len(seed_set) == (MNIST_TRAIN_SIZE if train else MNIST_TEST_SIZE)
     assert split.images.shape[1:] == (1, 28, 28) and split.images.dtype == torch.float32
     for i in indices:
         image, label = seed_set[i]  # (1, 28, 28) through PIL, ToTensor, Normalize

@@ -48,6 +48,7 @@ from resnet_mnist import (
     load_split,
     run_training,
 )
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from resnet_mnist.events import Event, fan_out
 from resnet_mnist.model_choice import load_uploaded_checkpoint
 from resnet_mnist.runs import RunNotFoundError
@@ -188,8 +189,8 @@ BAD_WIDGET_VALUES = [
     ("train_seed", -1, "Seed", "at least 0"),
     ("train_test_batch_size", 0, "Test batch size", "at least 1"),
     ("train_train_limit", 0, "Training images", "at least 1"),
-    ("train_train_limit", 60_001, "Training images", "at most 60000"),
-    ("train_test_limit", 10_001, "Test images", "at most 10000"),
+    ("train_train_limit", MNIST_TRAIN_SIZE + 1, "Training images", f"at most {MNIST_TRAIN_SIZE}"),
+    ("train_test_limit", MNIST_TEST_SIZE + 1, "Test images", f"at most {MNIST_TEST_SIZE}"),
     ("train_log_interval", 0, "Log interval", "at least 1"),
     ("train_train_limit", 10, "Batch size", "at most 10"),  # a batch of 64 beyond a 10-image dataset
 ]
@@ -346,7 +347,7 @@ def test_pause_during_the_test_pass_holds_before_the_next_batch_and_resume_compl
 
 
 def test_stop_during_the_test_pass_ends_the_thread_within_a_second(worker: TrainingWorker) -> None:
-    config = TrainConfig(epochs=2, train_limit=640, test_limit=10_000, log_interval=1, device="cpu")
+    config = TrainConfig(epochs=2, train_limit=640, test_limit=MNIST_TEST_SIZE, log_interval=1, device="cpu")
     worker.start(config)
     wait_for(worker, lambda s: s.evaluating)
     asked = time.monotonic()

@@ -11,6 +11,7 @@ import pytest
 
 from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_split
 from resnet_mnist.comparison import load_curves
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from resnet_mnist.sweep import MAX_SWEEP_RUNS, SweepError, SweepSpec, new_sweep_id, parse_values
 
 BASE = TrainConfig(train_limit=300, test_limit=100, epochs=1, device="cpu")
@@ -65,7 +66,7 @@ def test_random_n_larger_than_the_grid_gives_the_whole_grid() -> None:
 def test_invalid_values_are_refused_with_the_configs_own_message(field: str, values: tuple, bad: float) -> None:
     spec = SweepSpec(base=BASE, values={field: values})
     problems = spec.problems()
-    config_problems = BASE.with_changes(**{field: bad}).problems(60_000, 10_000)
+    config_problems = BASE.with_changes(**{field: bad}).problems(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     assert config_problems and [str(p) for p in config_problems] == problems
     with pytest.raises(SweepError) as raised:
         spec.configs()

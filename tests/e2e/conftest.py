@@ -33,7 +33,7 @@ SERVER_START_TIMEOUT_S = 60.0
 VIEWPORT = {"width": 1400, "height": 1000}
 MAX_SCREENSHOT_HEIGHT = 3000
 # Generous: the first run of a page imports torch, and widgets' code loads lazily; a busy CI box is slow.
-EXPECT_TIMEOUT_MS = 60_000
+EXPECT_TIMEOUT_MS = 60 * 1000  # a minute
 _BENIGN_PROBE = re.compile(r"^HTTP 404 http://[^/]+/[^/_][^/]*/_stcore/(health|host-config)$")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from resnet_mnist import BatchLogged, TrainConfig, run_training
+from resnet_mnist.data import MNIST_TRAIN_SIZE
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +160,7 @@ def test_short_job_shows_live_loss_then_accuracy(app, page, shot, short_job_imag
 def test_reload_during_a_job_shows_it_still_running(app, page, shot, short_job_images: int) -> None:
     app.open("train")
     # Several times the short job, so it still runs after the reload; the test stops it.
-    set_short_job(page, epochs=5, train_images=min(4 * short_job_images, 60000), test_images=1000)
+    set_short_job(page, epochs=5, train_images=min(4 * short_job_images, MNIST_TRAIN_SIZE), test_images=1000)
     app.button("Start").click()
     expect(state_badge(page, "running")).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)  # after loading data
     before = wait_for_points(app, 3)
