@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_mnist import RunState, RunStore, TrainingWorker, WorkerSnapshot, resolve_runs_dir
+from resnet_mnist import RunStore, TrainingWorker, WorkerSnapshot, resolve_runs_dir
 from resnet_mnist.data import resolve_data_root
+from resnet_mnist.figures import palette
 
 
 def _leave_pages_folder_mode() -> None:
@@ -41,18 +42,19 @@ def get_run_store() -> RunStore:
     return RunStore(resolve_runs_dir())
 
 
-STATE_BADGES = {
-    RunState.IDLE: ":gray-badge[idle]",
-    RunState.RUNNING: ":blue-badge[:material/play_arrow: running]",
-    RunState.PAUSED: ":orange-badge[:material/pause: paused]",
-    RunState.STOPPED: ":orange-badge[:material/stop: stopped]",
-    RunState.FINISHED: ":green-badge[:material/check: finished]",
-    RunState.FAILED: ":red-badge[:material/error: failed]",
+_STATE_ICONS = {
+    "idle": "",
+    "loading": ":material/hourglass_top: ",
+    "running": ":material/play_arrow: ",
+    "paused": ":material/pause: ",
+    "stopped": ":material/stop: ",
+    "finished": ":material/check: ",
+    "failed": ":material/error: ",
 }
 
 
 def state_badge(snapshot: WorkerSnapshot) -> str:
-    """The job's state as a coloured Markdown badge."""
-    if snapshot.loading:
-        return ":blue-badge[:material/hourglass_top: loading data…]"
-    return STATE_BADGES[RunState(snapshot.state.value)]  # by value: survives a module reload
+    """The job's state as a Markdown badge in its palette colour."""
+    state = "loading" if snapshot.loading else snapshot.state.value  # by value: survives a module reload
+    text = "loading data…" if state == "loading" else state
+    return f":{palette.STATE_BADGES[state]}-badge[{_STATE_ICONS[state]}{text}]"

@@ -7,7 +7,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from pages._common import get_run_store
 from resnet_mnist import Checkpoint, CheckpointError, Net, load_checkpoint, preprocess_image
-from resnet_mnist.draw_figures import digit_figure, feature_grid_figure, probability_figure, saliency_figure
+from resnet_mnist.figures import digit_figure, feature_grid_figure, palette, probability_figure, saliency_figure
 from resnet_mnist.inference import FEATURE_STAGES, feature_maps, predict, saliency_map
 from resnet_mnist.model_choice import (
     MAX_UPLOAD_BYTES,
@@ -121,8 +121,8 @@ draw_col, input_col, answer_col = st.columns([1.15, 1, 1.35], gap="medium")
 with draw_col:
     canvas = st_canvas(
         stroke_width=st.session_state.draw_stroke_width,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
+        stroke_color=palette.CANVAS_INK,
+        background_color=palette.CANVAS_BACKGROUND,
         update_streamlit=True,
         height=CANVAS_SIZE,
         width=CANVAS_SIZE,
@@ -151,7 +151,7 @@ with answer_col:
     else:
         prediction = predict(model, digit.tensor)[0]
         unsure = prediction.confidence < UNSURE_BELOW
-        color = "#f0a202" if unsure else "#ff4b4b"
+        color = palette.UNSURE_DIGIT if unsure else palette.TOP_DIGIT
         st.markdown(
             f"<div style='display:flex;align-items:baseline;gap:1rem'>"
             f"<span style='font-size:5.5rem;font-weight:700;line-height:1;color:{color}' "

@@ -10,8 +10,6 @@ import streamlit as st
 from pages._common import get_run_store, get_worker
 from resnet_mnist import CheckpointError, ConfigError, DatasetError, RunInfo, TrainConfig, WorkerBusyError
 from resnet_mnist.comparison import (
-    curves_figure,
-    hparams_figure,
     load_curves,
     run_table_rows,
     table_columns,
@@ -19,7 +17,8 @@ from resnet_mnist.comparison import (
 )
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, resolve_data_root
-from resnet_mnist.evaluation import confusion_figure, digit_images, evaluate_run, per_class_figure
+from resnet_mnist.evaluation import digit_images, evaluate_run
+from resnet_mnist.figures import confusion_figure, curves_figure, hparams_figure, per_class_figure
 from resnet_mnist.runs import RunNotFoundError
 from resnet_mnist.sweep import MAX_SWEEP_RUNS, SWEPT_FIELDS, SweepSpec, new_sweep_id, parse_values
 

@@ -16,9 +16,9 @@ from resnet_mnist import (
     available_devices,
     dataset_status,
 )
-from resnet_mnist.charts import accuracy_figure, loss_figure, metrics_from_events
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, resolve_data_root
+from resnet_mnist.figures import accuracy_figure, loss_figure, metrics_from_events, palette
 from resnet_mnist.formatting import format_count, format_duration, format_lr, hyperparams_label
 
 devices = available_devices()
@@ -86,7 +86,7 @@ with st.sidebar:
         form.setting_widget(setting, choices=usable_devices, format_func=device_labels.get)
     for option in devices:
         if not option.available:
-            st.caption(f":gray[~~{option.label}~~ — unavailable: {option.reason}]")
+            st.caption(f":{palette.NOTE}[~~{option.label}~~ — unavailable: {option.reason}]")
 
     st.header("Data")
     data = dataset_status(resolve_data_root())

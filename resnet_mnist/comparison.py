@@ -1,7 +1,6 @@
-"""Several runs side by side: the runs table, overlaid curves, and hyperparameters against accuracy.
+"""Several runs side by side: the runs table, their curves read back, labels from what differs.
 
-Everything here works on plain data read from the runs folder; the figures are plotly objects
-that the page only has to show.
+Everything here works on plain data read from the runs folder; figures.comparison draws it.
 """
 
 from __future__ import annotations
@@ -12,21 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import plotly.graph_objects as go
-
 from .config import SETTINGS, TrainConfig
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .runs import RunInfo, RunStore, UnreadableRun
 
 __all__ = [
-    "CURVE_METRICS",
     "INTERRUPTED",
     "RunCurves",
-    "curves_figure",
     "differing_hparams",
     "display_state",
     "ema",
-    "hparams_figure",
     "load_curves",
     "run_labels",
     "run_table_rows",
@@ -39,12 +33,6 @@ _SPLIT_SIZES = {"train_limit": MNIST_TRAIN_SIZE, "test_limit": MNIST_TEST_SIZE}
 
 # The TrainConfig fields worth naming in a label when they differ: those that change what a run learns.
 _LABEL_FIELDS = [name for name, setting in SETTINGS.items() if setting.shapes_result]
-
-CURVE_METRICS = {
-    "test_accuracy": ("test accuracy", "epoch"),
-    "test_loss": ("test loss", "epoch"),
-    "train_loss": ("training loss", "epoch (fractional)"),
-}
 
 
 @dataclass(frozen=True)
@@ -137,135 +125,6 @@ def load_curves(store: RunStore, runs: Sequence[RunInfo]) -> list[RunCurves]:
     return curves
 
 
-def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float = 0.0) -> go.Figure:
-    """One line per run for `metric` (see CURVE_METRICS); training loss is EMA-smoothed by `smoothing`."""
-    title, x_title = CURVE_METRICS[metric]
-    figure = go.Figure()
-    for index, run in enumerate(curves):
-        colour = _PALETTE[index % len(_PALETTE)]
-        if metric == "train_loss":
-            if smoothing > 0:  # the raw curve faintly behind the smoothed one, as TensorBoard draws it
-                figure.add_trace(
-                    go.Scatter(
-                        x=run.train_x,
-                        y=run.train_loss,
-                        mode="lines",
-                        line={"color": colour, "width": 1},
-                        opacity=0.25,
-                        legendgroup=run.run_id,
-                        showlegend=False,
-                        hoverinfo="skip",
-                    )
-                )
-            x, y = run.train_x, ema(run.train_loss, smoothing)
-            mode = "lines"
-        else:
-            x, y = run.epochs, getattr(run, metric)
-            mode = "lines+markers"
-        figure.add_trace(
-            go.Scatter(
-                x=x,
-                y=y,
-                name=run.label,
-                mode=mode,
-                line={"color": colour, "width": 2},
-                legendgroup=run.run_id,
-                hovertemplate=f"{run.label}<br>%{{x:.2f}}: %{{y:.4g}}<extra></extra>",
-            )
-        )
-    figure.update_layout(
-        title={"text": title},
-        xaxis={"title": {"text": x_title}},
-        yaxis={"title": {"text": title}, "tickformat": ".1%" if metric == "test_accuracy" else None},
-        height=320,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"title": {"text": "run"}, "orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
-        showlegend=True,
-    )
-    if metric == "train_loss":  # losses span decades; label 1-2-5 steps in full, not plotly's bare "2", "5"
-        ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
-        figure.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
-    else:
-        figure.update_xaxes(dtick=1)
-    return figure
-
-
-def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: str = "lr") -> go.Figure:
-    """Hyperparameters against final test accuracy across runs: parallel coordinates or a scatter."""
-    scored = [r for r in runs if r.final_accuracy is not None]
-    accuracy = [float(r.final_accuracy) for r in scored]  # type: ignore[arg-type]
-    if kind == "scatter":
-        return _hparams_scatter(scored, accuracy, x_field)
-    if not scored:
-        return go.Figure().update_layout(title={"text": "no run with a test accuracy yet"}, height=360)
-    lrs = [r.config.lr for r in scored]
-    log_lr = [math.log10(v) for v in lrs]
-    lr_ticks = sorted(set(lrs))
-    dimensions = [
-        {
-            "label": "lr (log)",
-            "values": log_lr,
-            "tickvals": [math.log10(v) for v in lr_ticks],
-            "ticktext": [f"{v:g}" for v in lr_ticks],
-            "range": _padded(log_lr),
-        },
-        {"label": "momentum", "values": [r.config.momentum for r in scored], "range": [0.0, 1.0]},
-        {"label": "batch size", "values": [r.config.batch_size for r in scored]},
-        {"label": "epochs", "values": [r.config.epochs for r in scored]},
-        {"label": "train images", "values": [r.config.train_limit or MNIST_TRAIN_SIZE for r in scored]},
-    ]
-    # An axis on which every run has the same value says nothing; lr and momentum always stay.
-    dimensions = dimensions[:2] + [d for d in dimensions[2:] if len(set(d["values"])) > 1]
-    dimensions.append({"label": "final accuracy", "values": accuracy, "tickformat": ".1%"})
-    figure = go.Figure(
-        go.Parcoords(
-            line={"color": accuracy, "colorscale": "Viridis", "showscale": True, "colorbar": {"tickformat": ".1%"}},
-            dimensions=dimensions,
-        )
-    )
-    figure.update_layout(height=380, margin={"l": 60, "r": 60, "t": 60, "b": 30})
-    return figure
-
-
-def _padded(values: Sequence[float]) -> list[float]:
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.05 or max(abs(low) * 0.1, 0.5)
-    return [low - pad, high + pad]
-
-
-def _hparams_scatter(scored: Sequence[RunInfo], accuracy: list[float], x_field: str) -> go.Figure:
-    labels = [r.label for r in scored]
-    x = [getattr(r.config, x_field) for r in scored]
-    figure = go.Figure(
-        go.Scatter(
-            x=x,
-            y=accuracy,
-            mode="markers",
-            text=labels,
-            marker={
-                "size": [8 + 2 * math.log2(max(r.config.batch_size, 1)) for r in scored],
-                "color": [r.config.momentum for r in scored],
-                "colorscale": "Viridis",
-                "showscale": True,
-                "colorbar": {"title": {"text": "momentum"}},
-                "line": {"width": 1, "color": "white"},
-            },
-            customdata=[[r.config.batch_size, r.config.epochs] for r in scored],
-            hovertemplate=(
-                "%{text}<br>" + x_field + " %{x}<br>accuracy %{y:.2%}<br>batch %{customdata[0]}, "
-                "epochs %{customdata[1]}<extra></extra>"
-            ),
-        )
-    )
-    figure.update_layout(
-        xaxis={"title": {"text": x_field}, "type": "log" if x_field == "lr" else "linear"},
-        yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%"},
-        height=380,
-        margin={"l": 60, "r": 20, "t": 30, "b": 40},
-    )
-    return figure
-
-
 def _local_time(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -327,17 +186,3 @@ def _table_value(run: RunInfo, name: str) -> Any:
 def unreadable_rows(entries: Iterable[RunInfo | UnreadableRun]) -> list[dict[str, str]]:
     """The folders that could not be read as runs, with what is wrong with each."""
     return [{"folder": e.id, "problem": e.problem} for e in entries if isinstance(e, UnreadableRun)]
-
-
-_PALETTE = (
-    "#4c78a8",
-    "#f58518",
-    "#54a24b",
-    "#e45756",
-    "#72b7b2",
-    "#b279a2",
-    "#eeca3b",
-    "#9d755d",
-    "#ff9da6",
-    "#bab0ac",
-)

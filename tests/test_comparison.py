@@ -13,16 +13,15 @@ import pytest
 from resnet_mnist import RunInfo, RunState, RunStore, TrainConfig, UnreadableRun, run_training
 from resnet_mnist.comparison import (
     INTERRUPTED,
-    curves_figure,
     differing_hparams,
     display_state,
     ema,
-    hparams_figure,
     load_curves,
     run_labels,
     run_table_rows,
     unreadable_rows,
 )
+from resnet_mnist.figures import curves_figure, hparams_figure
 
 CONFIGS = [
     TrainConfig(epochs=2, lr=0.01, momentum=0.5, batch_size=64, train_limit=500, test_limit=200, device="cpu"),

@@ -16,11 +16,10 @@ from resnet_mnist.evaluation import (
     EVALUATION_FILE,
     PREDICTIONS_FILE,
     cached_predictions,
-    confusion_figure,
     digit_images,
     evaluate_run,
-    per_class_figure,
 )
+from resnet_mnist.figures import confusion_figure, per_class_figure
 
 TEST_LIMIT = 300
 

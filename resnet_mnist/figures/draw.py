@@ -10,13 +10,10 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .inference import Prediction
+from ..inference import Prediction
+from . import palette
 
 __all__ = ["digit_figure", "feature_grid_figure", "probability_figure", "saliency_figure"]
-
-_TOP_COLOR = "#ff4b4b"  # Streamlit's primary red: the predicted digit
-_OTHER_COLOR = "#9aa5b1"
-_UNSURE_COLOR = "#f0a202"  # the top bar when the model is not sure
 
 
 def _square_image_layout(figure: go.Figure, size: int, title: str | None) -> go.Figure:
@@ -41,7 +38,7 @@ def digit_figure(pixels: np.ndarray, *, size: int = 280, title: str | None = Non
             zmin=0.0,
             zmax=1.0,
             zsmooth=False,
-            colorscale="gray",
+            colorscale=palette.DIGIT_SCALE,
             showscale=False,
             hovertemplate="row %{y}, column %{x}<br>ink %{z:.2f}<extra></extra>",
         )
@@ -52,8 +49,8 @@ def digit_figure(pixels: np.ndarray, *, size: int = 280, title: str | None = Non
 def probability_figure(prediction: Prediction, *, unsure: bool = False, height: int = 260) -> go.Figure:
     """The ten probabilities as bars, the predicted digit's highlighted (amber when unsure)."""
     probabilities = [100 * p for p in prediction.probabilities]
-    top = _UNSURE_COLOR if unsure else _TOP_COLOR
-    colors = [top if digit == prediction.digit else _OTHER_COLOR for digit in range(len(probabilities))]
+    top = palette.UNSURE_DIGIT if unsure else palette.TOP_DIGIT
+    colors = [top if digit == prediction.digit else palette.OTHER_DIGIT for digit in range(len(probabilities))]
     figure = go.Figure(
         go.Bar(
             x=[str(d) for d in range(len(probabilities))],
@@ -107,7 +104,7 @@ def feature_grid_figure(maps: np.ndarray, *, title: str, columns: int = 8, cell:
             zmin=0.0,
             zmax=peak if peak > 0 else 1.0,
             zsmooth=False,
-            colorscale="Viridis",
+            colorscale=palette.SCALE,
             showscale=False,
             hoverongaps=False,
             hovertemplate="channel %{customdata}<br>activation %{z:.2f}<extra></extra>",

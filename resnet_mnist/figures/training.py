@@ -13,12 +13,10 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .formatting import format_lr
+from ..formatting import format_lr
+from . import palette
 
 __all__ = [
-    "ACCURACY_COLOR",
-    "TEST_LOSS_COLOR",
-    "TRAIN_LOSS_COLOR",
     "accuracy_figure",
     "batch_x",
     "loss_figure",
@@ -27,10 +25,6 @@ __all__ = [
 
 Record = Mapping[str, Any]
 
-TRAIN_LOSS_COLOR = "#1f77b4"
-TEST_LOSS_COLOR = "#d62728"
-ACCURACY_COLOR = "#2ca02c"
-_MARKER_COLOR = "#ff7f0e"
 _HEIGHT = 380
 
 
@@ -105,7 +99,7 @@ def _change_markers(
                 "x1": x,
                 "y0": 0,
                 "y1": 1,
-                "line": {"color": _MARKER_COLOR, "dash": "dash", "width": 1.5},
+                "line": {"color": palette.CHANGE_MARKER, "dash": "dash", "width": 1.5},
             }
         )
         annotations.append(
@@ -118,7 +112,7 @@ def _change_markers(
                 "showarrow": False,
                 "xanchor": "left",
                 "yanchor": "top",
-                "font": {"color": _MARKER_COLOR, "size": 11},
+                "font": {"color": palette.CHANGE_MARKER, "size": 11},
             }
         )
         previous = change
@@ -129,7 +123,7 @@ def _change_markers(
             "x": [None],
             "y": [None],
             "mode": "lines",
-            "line": {"color": _MARKER_COLOR, "dash": "dash"},
+            "line": {"color": palette.CHANGE_MARKER, "dash": "dash"},
             "name": "lr/momentum changed",
         }
     ]
@@ -188,7 +182,7 @@ def _empty_note(text: str) -> dict[str, Any]:
         "x": 0.5,
         "y": 0.5,
         "showarrow": False,
-        "font": {"size": 14, "color": "gray"},
+        "font": {"size": 14, "color": palette.NOTE},
     }
 
 
@@ -216,7 +210,7 @@ def loss_figure(
             "customdata": [[b["step"], b["lr"], b["momentum"]] for b in batches],
             "mode": "lines",
             "name": "training loss (logged batches)",
-            "line": {"color": TRAIN_LOSS_COLOR, "width": 1.5},
+            "line": {"color": palette.TRAIN_LOSS, "width": 1.5},
             "hovertemplate": "training loss %{y:.4f}<br>step %{customdata[0]} · lr %{customdata[1]:.4g}"
             " · momentum %{customdata[2]:.3g}<extra></extra>",
         },
@@ -226,7 +220,7 @@ def loss_figure(
             "y": [e["test_loss"] for e in epochs],
             "mode": "lines+markers",
             "name": "test loss (per epoch)",
-            "line": {"color": TEST_LOSS_COLOR, "width": 2},
+            "line": {"color": palette.TEST_LOSS, "width": 2},
             "marker": {"size": 8},
             "hovertemplate": "test loss %{y:.4f}<extra></extra>",
         },
@@ -275,7 +269,7 @@ def accuracy_figure(
             "text": [f"{a:.2f}%" if i == len(accuracies) - 1 else "" for i, a in enumerate(accuracies)],
             "textposition": "bottom left",
             "name": "test accuracy",
-            "line": {"color": ACCURACY_COLOR, "width": 2},
+            "line": {"color": palette.ACCURACY, "width": 2},
             "marker": {"size": 8},
             "hovertemplate": "test accuracy %{y:.2f}% (%{customdata[0]:,} / %{customdata[1]:,})<extra></extra>",
         },
