@@ -122,7 +122,8 @@ def _timing_from(command: list[str], cwd: Path, who: str, env: dict[str, str]) -
 
 def child(data_root: Path, batches: int, device: str) -> None:
     """The project side: one run_training epoch over batches × 64 images, then the full test pass."""
-    from resnet_mnist import EpochCompleted, TrainConfig, load_split, run_training
+    from resnet_mnist import TrainConfig, load_split, run_training
+    from resnet_mnist.events import EpochCompleted
 
     train_split = load_split(data_root, train=True)  # read and normalised before the clock starts
     test_split = load_split(data_root, train=False)

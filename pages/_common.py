@@ -7,27 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_mnist import RunStore, TrainingWorker, WorkerSnapshot, resolve_runs_dir
+from pages._deep_link_guard import leave_pages_folder_mode
+from resnet_mnist import RunStore, TrainingWorker
 from resnet_mnist.data import resolve_data_root
 from resnet_mnist.figures import palette
+from resnet_mnist.runs import RunInfo, resolve_runs_dir
+from resnet_mnist.worker import WorkerSnapshot
 
-
-def _leave_pages_folder_mode() -> None:
-    """Route a deep link opened first on a fresh server (e.g. /train) through app.py's navigation.
-
-    Streamlit treats a folder named pages/ beside the main script as its old multipage mode until
-    the main script's st.navigation runs once; before that, a deep link runs the page file alone,
-    with the wrong sidebar and layout. Every page imports this module, so the first such run turns
-    that mode off and reruns, this time through app.py.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_leave_pages_folder_mode()
+leave_pages_folder_mode()  # every page imports this module, so a deep link's first run is caught here
 
 
 @st.cache_resource
@@ -58,3 +45,15 @@ def state_badge(snapshot: WorkerSnapshot) -> str:
     state = "loading" if snapshot.loading else snapshot.state.value  # by value: survives a module reload
     text = "loading data…" if state == "loading" else state
     return f":{palette.STATE_BADGES[state]}-badge[{_STATE_ICONS[state]}{text}]"
+
+
+def run_choice(label: str, key: str, candidates: list[RunInfo], focus: str | None) -> RunInfo | None:
+    """A select box over `candidates` (named by label, state and id), starting on `focus`; None when empty."""
+    if not candidates:
+        return None
+    by_id = {r.id: r for r in candidates}
+    options = list(by_id)
+    index = options.index(focus) if focus in by_id else 0
+    names = {r.id: f"{r.label} — {r.state.value}" + (f" ({r.id})" if r.name else "") for r in candidates}
+    chosen = st.selectbox(label, options, index=index, key=key, format_func=names.get)
+    return by_id.get(chosen)

@@ -6,7 +6,8 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from pages._common import get_run_store
-from resnet_mnist import Checkpoint, CheckpointError, Net, load_checkpoint, preprocess_image
+from resnet_mnist import Net, load_checkpoint, preprocess_image
+from resnet_mnist.checkpoint import Checkpoint, CheckpointError
 from resnet_mnist.figures import digit_figure, feature_grid_figure, palette, probability_figure, saliency_figure
 from resnet_mnist.inference import FEATURE_STAGES, feature_maps, predict, saliency_map
 from resnet_mnist.model_choice import (

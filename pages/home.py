@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._common import get_run_store, get_worker, state_badge
-from resnet_mnist import Net, RunState, count_parameters, dataset_status
-from resnet_mnist.data import resolve_data_root
+from resnet_mnist import Net, RunState
+from resnet_mnist.data import dataset_status, resolve_data_root
 from resnet_mnist.formatting import format_duration, hyperparams_label, layer_rows
+from resnet_mnist.model import count_parameters
 
 worker = get_worker()
 store = get_run_store()

@@ -7,19 +7,13 @@ import streamlit as st
 
 from pages import _settings_form as form
 from pages._common import get_worker, state_badge
-from resnet_mnist import (
-    ConfigError,
-    RunState,
-    WorkerBusyError,
-    WorkerIdleError,
-    WorkerSnapshot,
-    available_devices,
-    dataset_status,
-)
+from resnet_mnist import ConfigError, RunState
 from resnet_mnist.config import SETTINGS
-from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, resolve_data_root
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
+from resnet_mnist.devices import available_devices
 from resnet_mnist.figures import accuracy_figure, loss_figure, metrics_from_events, palette
 from resnet_mnist.formatting import format_count, format_duration, format_lr, hyperparams_label
+from resnet_mnist.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 
 devices = available_devices()
 usable_devices = [d.name for d in devices if d.available]

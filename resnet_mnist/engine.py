@@ -229,20 +229,9 @@ def train_epoch(
     for batch, (images, labels) in enumerate(
         iterate_batches(split, batch_size, shuffle=True, generator=generator), start=1
     ):
-        if control is not None:
-            if control.pause_requested and not control.stop_requested:
-                _pause(control, emit, epoch, step)
-            if control.stop_requested:
-                return _EpochTraining(
-                    float(loss_sum) / max(batch - 1, 1),
-                    step - step_offset,
-                    time.perf_counter() - started,
-                    images_seen,
-                    True,
-                )
-            changes = control.take_hyperparams()
-            if changes:
-                _apply_hyperparams(optimizer, changes, emit, epoch, step + 1)
+        if control is not None and _steer(control, optimizer, emit, epoch, step):
+            seconds = time.perf_counter() - started
+            return _EpochTraining(float(loss_sum) / max(batch - 1, 1), step - step_offset, seconds, images_seen, True)
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         loss = F.nll_loss(model(_prepare(images, channels_last)), labels)
@@ -254,28 +243,45 @@ def train_epoch(
         images_seen += n
         loss_sum += loss.detach()
         if (batch - 1) % log_interval == 0 or batch == batches_per_epoch:
-            value = loss.item()  # the only host sync of the loop, once per logged batch
-            if not math.isfinite(value):
-                raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch})")
-            now = time.perf_counter()
-            group = optimizer.param_groups[0]
-            emit(
-                BatchLogged(
-                    epoch,
-                    step,
-                    batch,
-                    batches_per_epoch,
-                    value,
-                    images_since_log / max(now - last_log, 1e-9),
-                    group["lr"],
-                    group["momentum"],
-                )
-            )
-            last_log, images_since_log = now, 0
+            position = (epoch, step, batch, batches_per_epoch)
+            last_log = _log_batch(emit, optimizer, loss, position, images_since_log, last_log)
+            images_since_log = 0
     mean_loss = float(loss_sum) / max(batch, 1)
     if not math.isfinite(mean_loss):
         raise DivergedError(f"the training loss became {mean_loss} during epoch {epoch}")
     return _EpochTraining(mean_loss, step - step_offset, time.perf_counter() - started, images_seen, False)
+
+
+def _steer(control: TrainingControl, optimizer: torch.optim.Optimizer, emit: Listener, epoch: int, step: int) -> bool:
+    """Between batches: wait out a pause, take a new lr/momentum; True when the loop must stop."""
+    if control.pause_requested and not control.stop_requested:
+        _pause(control, emit, epoch, step)
+    if control.stop_requested:
+        return True
+    changes = control.take_hyperparams()
+    if changes:
+        _apply_hyperparams(optimizer, changes, emit, epoch, step + 1)
+    return False
+
+
+def _log_batch(
+    emit: Listener,
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    position: tuple[int, int, int, int],
+    images: int,
+    since: float,
+) -> float:
+    """Emit a BatchLogged for `position` (epoch, step, batch, batches per epoch); returns the time it was taken."""
+    epoch, step, batch, batches_per_epoch = position
+    value = loss.item()  # the only host sync of the loop, once per logged batch
+    if not math.isfinite(value):
+        raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch})")
+    now = time.perf_counter()
+    group = optimizer.param_groups[0]
+    rate = images / max(now - since, 1e-9)
+    emit(BatchLogged(epoch, step, batch, batches_per_epoch, value, rate, group["lr"], group["momentum"]))
+    return now
 
 
 def _pause(control: TrainingControl, emit: Listener, epoch: int, step: int) -> None:
@@ -325,6 +331,17 @@ def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, fused=fused or None)
 
 
+@dataclass
+class _Progress:
+    """How far a run has got, for however it ends."""
+
+    epoch: int = 0
+    step: int = 0
+    best: float | None = None
+    final: float | None = None
+    model: Net | None = None
+
+
 def run_training(
     config: TrainConfig,
     emit: Listener,
@@ -347,86 +364,87 @@ def run_training(
     )
     control = control or TrainingControl()
     emit(StateChanged(RunState.RUNNING))
-    epoch = step = 0
-    best = final = None
-    model: Net | None = None
+    run = _Progress()
     try:
         device = resolve_device(config.device) if device is None else device
         if train_split is None:
             train_split = load_split(data_root, train=True)
         if test_split is None:
             test_split = load_split(data_root, train=False)
-        train_split, test_split = train_split.head(config.train_limit), test_split.head(config.test_limit)
-        train_split, test_split = train_split.to(device), test_split.to(device)
-        model = build_model(config.seed, device, config.channels_last)
-        optimizer = make_optimizer(model, config)
-        shuffles = seed_shuffle_generators(config.seed, config.epochs)
-        for epoch in range(1, config.epochs + 1):
-            trained = train_epoch(
-                model,
-                optimizer,
-                train_split,
-                epoch=epoch,
-                batch_size=config.batch_size,
-                log_interval=config.log_interval,
-                generator=shuffles[epoch - 1],
-                emit=emit,
-                step_offset=step,
-                channels_last=config.channels_last,
-                control=control,
-            )
-            step += trained.steps
-            if trained.stopped:
-                return _stopped(emit, model, epoch - 1, step, best, final)
-            emit(EvaluationStarted(epoch))
-            test_started = time.perf_counter()
-            result = evaluate(
-                model, test_split, config.test_batch_size, channels_last=config.channels_last, control=control
-            )
-            if result is None:
-                return _stopped(emit, model, epoch - 1, step, best, final)
-            final = result.accuracy
-            best = final if best is None else max(best, final)
-            emit(
-                EpochCompleted(
-                    epoch=epoch,
-                    train_loss=trained.mean_loss,
-                    test_loss=result.loss,
-                    test_accuracy=result.accuracy,
-                    correct=result.correct,
-                    total=result.total,
-                    train_seconds=trained.seconds,
-                    test_seconds=time.perf_counter() - test_started,
-                    images_per_second=trained.images / max(trained.seconds, 1e-9),
-                    model_state=_cpu_state(model),
-                )
-            )
-            if control.stop_requested:
-                return _stopped(emit, model, epoch, step, best, final)
-    except DivergedError as exc:
-        reason = f"diverged: {exc}. The learning rate or momentum is too high for this run; lower them and start again."
-        return _failed(emit, reason, epoch - 1, step, best, final)
-    except torch.OutOfMemoryError as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
-        return _failed(
-            emit,
-            f"out of memory on {config.device}: {first_line} Lower the batch size.",
-            max(epoch - 1, 0),
-            step,
-            best,
-            final,
-        )
+        train = train_split.head(config.train_limit).to(device)
+        test = test_split.head(config.test_limit).to(device)
+        run.model = build_model(config.seed, device, config.channels_last)
+        optimizer = make_optimizer(run.model, config)
+        for run.epoch, shuffle in enumerate(seed_shuffle_generators(config.seed, config.epochs), start=1):
+            stopped_after = _train_and_test(config, run, optimizer, train, test, shuffle, emit, control)
+            if stopped_after is not None:
+                return _stopped(emit, run, stopped_after)
     except Exception as exc:
-        return _failed(
-            emit,
-            f"{type(exc).__name__}: {exc}" if not _is_plain(exc) else str(exc),
-            max(epoch - 1, 0),
-            step,
-            best,
-            final,
+        return _failed(emit, run, _failure_reason(exc, config))
+    emit(StateChanged(RunState.FINISHED, epoch=config.epochs, step=run.step))
+    return TrainingOutcome(RunState.FINISHED, None, config.epochs, run.best, run.final, run.model)
+
+
+def _train_and_test(
+    config: TrainConfig,
+    run: _Progress,
+    optimizer: torch.optim.Optimizer,
+    train: MnistSplit,
+    test: MnistSplit,
+    shuffle: torch.Generator,
+    emit: Listener,
+    control: TrainingControl,
+) -> int | None:
+    """Epoch `run.epoch`: train, test, report; the number of whole epochs done when a stop came, else None."""
+    assert run.model is not None
+    trained = train_epoch(
+        run.model,
+        optimizer,
+        train,
+        epoch=run.epoch,
+        batch_size=config.batch_size,
+        log_interval=config.log_interval,
+        generator=shuffle,
+        emit=emit,
+        step_offset=run.step,
+        channels_last=config.channels_last,
+        control=control,
+    )
+    run.step += trained.steps
+    if trained.stopped:
+        return run.epoch - 1
+    emit(EvaluationStarted(run.epoch))
+    test_started = time.perf_counter()
+    result = evaluate(run.model, test, config.test_batch_size, channels_last=config.channels_last, control=control)
+    if result is None:
+        return run.epoch - 1
+    run.final = result.accuracy
+    run.best = run.final if run.best is None else max(run.best, run.final)
+    emit(
+        EpochCompleted(
+            epoch=run.epoch,
+            train_loss=trained.mean_loss,
+            test_loss=result.loss,
+            test_accuracy=result.accuracy,
+            correct=result.correct,
+            total=result.total,
+            train_seconds=trained.seconds,
+            test_seconds=time.perf_counter() - test_started,
+            images_per_second=trained.images / max(trained.seconds, 1e-9),
+            model_state=_cpu_state(run.model),
         )
-    emit(StateChanged(RunState.FINISHED, epoch=config.epochs, step=step))
-    return TrainingOutcome(RunState.FINISHED, None, config.epochs, best, final, model)
+    )
+    return run.epoch if control.stop_requested else None
+
+
+def _failure_reason(exc: Exception, config: TrainConfig) -> str:
+    """One sentence for how the run failed, saying what to change where there is something to change."""
+    if isinstance(exc, DivergedError):
+        return f"diverged: {exc}. The learning rate or momentum is too high for this run; lower them and start again."
+    if isinstance(exc, torch.OutOfMemoryError):
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        return f"out of memory on {config.device}: {first_line} Lower the batch size."
+    return str(exc) if _is_plain(exc) else f"{type(exc).__name__}: {exc}"
 
 
 def _is_plain(exc: Exception) -> bool:
@@ -435,16 +453,14 @@ def _is_plain(exc: Exception) -> bool:
     return isinstance(exc, DatasetError)
 
 
-def _stopped(
-    emit: Listener, model: Net, epochs_done: int, step: int, best: float | None, final: float | None
-) -> TrainingOutcome:
+def _stopped(emit: Listener, run: _Progress, epochs_done: int) -> TrainingOutcome:
+    assert run.model is not None
     reason = "stopped by the user"
-    emit(StateChanged(RunState.STOPPED, reason, epoch=epochs_done, step=step, model_state=_cpu_state(model)))
-    return TrainingOutcome(RunState.STOPPED, reason, epochs_done, best, final, model)
+    emit(StateChanged(RunState.STOPPED, reason, epoch=epochs_done, step=run.step, model_state=_cpu_state(run.model)))
+    return TrainingOutcome(RunState.STOPPED, reason, epochs_done, run.best, run.final, run.model)
 
 
-def _failed(
-    emit: Listener, reason: str, epochs_done: int, step: int, best: float | None, final: float | None
-) -> TrainingOutcome:
-    emit(StateChanged(RunState.FAILED, reason, epoch=epochs_done, step=step))
-    return TrainingOutcome(RunState.FAILED, reason, epochs_done, best, final, None)
+def _failed(emit: Listener, run: _Progress, reason: str) -> TrainingOutcome:
+    epochs_done = max(run.epoch - 1, 0)
+    emit(StateChanged(RunState.FAILED, reason, epoch=epochs_done, step=run.step))
+    return TrainingOutcome(RunState.FAILED, reason, epochs_done, run.best, run.final, None)

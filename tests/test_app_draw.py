@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
-from app_pages import open_app_page
+from helpers import open_app_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torchvision.datasets import MNIST
 
-from resnet_mnist import CheckpointError, RunStore
+from resnet_mnist import RunStore
+from resnet_mnist.checkpoint import CheckpointError
 from resnet_mnist.model_choice import (
     MAX_UPLOAD_BYTES,
     default_run_id,

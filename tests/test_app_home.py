@@ -11,8 +11,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import Net, RunState, RunStore, TrainConfig, count_parameters, load_split, run_training
+from resnet_mnist import Net, RunState, RunStore, TrainConfig, load_split, run_training
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
+from resnet_mnist.model import count_parameters
 
 REPO = Path(__file__).resolve().parents[1]
 

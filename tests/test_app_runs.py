@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from app_pages import open_app_page
+from helpers import open_app_page, the_page_worker
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_split, run_training
+from resnet_mnist import RunState, RunStore, TrainConfig, load_split, run_training
 from resnet_mnist.evaluation import evaluate_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,13 +22,6 @@ CONFIGS = [
     TrainConfig(epochs=1, lr=0.05, momentum=0.9, train_limit=1000, test_limit=300, device="cpu"),
     TrainConfig(epochs=1, lr=0.05, momentum=0.9, batch_size=32, train_limit=1000, test_limit=300, device="cpu"),
 ]
-
-
-def the_worker() -> TrainingWorker:
-    """The page's cached worker (st.cache_resource is shared by the whole process)."""
-    from pages._common import get_worker
-
-    return get_worker()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +51,7 @@ def open_page(data_root: Path) -> Iterator:
         return open_app_page("pages/runs.py", **state)
 
     yield start
-    the_worker().stop(timeout=60)
+    the_page_worker().stop(timeout=60)
     st.cache_resource.clear()
 
 
@@ -188,14 +181,14 @@ def test_manage_renames_tags_picks_for_draw_and_deletes_with_confirmation(open_p
 
 def test_a_sweep_is_refused_while_a_job_runs(open_page, runs_root: Path) -> None:
     at = open_page(runs_tab="Sweep")
-    the_worker().start(TrainConfig(epochs=20, train_limit=1000, test_limit=100, device="cpu"))
+    the_page_worker().start(TrainConfig(epochs=20, train_limit=1000, test_limit=100, device="cpu"))
     at.run()
     assert any("A job is running" in info.value for info in at.info)
     at.button(key="queue_sweep").click()
     at.run()
     assert any("already running" in e.value for e in at.error)
-    assert the_worker().stop(timeout=60)
-    assert the_worker().snapshot().job_count == 1  # the sweep was not queued
+    assert the_page_worker().stop(timeout=60)
+    assert the_page_worker().snapshot().job_count == 1  # the sweep was not queued
 
 
 def test_a_sweep_queued_from_the_page_runs_and_fills_the_comparison(open_page, runs_root: Path) -> None:
@@ -210,12 +203,12 @@ def test_a_sweep_queued_from_the_page_runs_and_fills_the_comparison(open_page, r
     at.button(key="queue_sweep").click()
     at.run()
     assert not at.exception and not at.error
-    sweep_id = the_worker().snapshot().sweep
+    sweep_id = the_page_worker().snapshot().sweep
     assert sweep_id and at.session_state["follow_sweep"] == sweep_id
     deadline = time.monotonic() + 180
-    while the_worker().is_alive() and time.monotonic() < deadline:
+    while the_page_worker().is_alive() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert the_worker().join(timeout=1)
+    assert the_page_worker().join(timeout=1)
     at.session_state["runs_tab"] = "Compare"
     at.run()
     sweep_runs = [r for r in RunStore(runs_root).runs() if r.sweep == sweep_id]

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from helpers import badge, rerun_until, set_quick_run, the_page_worker
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import RunState, RunStore, TrainingWorker, WorkerSnapshot, load_split
+from resnet_mnist import RunState, RunStore, load_split
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 
 REPO = Path(__file__).resolve().parents[1]
-WAIT = 120.0  # generous: the CPU is shared with other work
-
-
-def the_worker() -> TrainingWorker:
-    """The page's cached worker (st.cache_resource is shared by the whole process)."""
-    from pages._common import get_worker
-
-    return get_worker()
 
 
 @pytest.fixture
@@ -35,32 +27,8 @@ def app(data_root: Path) -> Iterator[AppTest]:
     at.switch_page("pages/train.py").run()
     assert not at.exception
     yield at
-    assert the_worker().stop(timeout=30)
+    assert the_page_worker().stop(timeout=30)
     st.cache_resource.clear()
-
-
-def set_quick_run(at: AppTest, *, epochs: int = 1, train_limit: int = 1500, test_limit: int = 500) -> None:
-    at.slider(key="train_epochs").set_value(epochs)
-    at.number_input(key="train_train_limit").set_value(train_limit)
-    at.number_input(key="train_test_limit").set_value(test_limit)
-
-
-def rerun_until(at: AppTest, condition: Callable[[WorkerSnapshot], bool], timeout: float = WAIT) -> WorkerSnapshot:
-    """Rerun the page (as the live fragment does each second) until the worker's snapshot passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        snap = the_worker().snapshot()
-        if condition(snap):
-            at.run()  # render what was just seen
-            return snap
-        time.sleep(0.2)
-    raise AssertionError(f"timed out; last state {the_worker().snapshot().state}")
-
-
-def badge(at: AppTest) -> str:
-    return " ".join(m.value for m in at.markdown if "-badge[" in m.value)
 
 
 def chart_traces(at: AppTest, key: str) -> list[dict]:
@@ -109,7 +77,7 @@ def test_a_short_job_runs_shows_live_metrics_and_charts_then_finishes(app: AppTe
     set_quick_run(app, epochs=2)
     app.button(key="train_start").click().run()
     assert not app.error and not app.warning
-    assert the_worker().snapshot().state is RunState.RUNNING
+    assert the_page_worker().snapshot().state is RunState.RUNNING
     assert "running" in badge(app) or "loading data" in badge(app)
 
     snap = rerun_until(app, lambda s: len(s.batches) >= 2 and s.state is RunState.RUNNING)
@@ -126,7 +94,7 @@ def test_a_short_job_runs_shows_live_metrics_and_charts_then_finishes(app: AppTe
     accuracy = chart_traces(app, "train_accuracy_chart")
     assert accuracy[0]["x"] == [1, 2]
     assert app.session_state["draw_run_id"] == snap.run_id  # the Draw page now uses this model
-    info = RunStore(Path(the_worker().store.root)).get(snap.run_id)
+    info = RunStore(Path(the_page_worker().store.root)).get(snap.run_id)
     assert info.state is RunState.FINISHED and info.has_checkpoint
 
 
@@ -135,22 +103,22 @@ def test_stop_during_a_job_saves_it_as_stopped(app: AppTest) -> None:
     app.button(key="train_start").click().run()
     rerun_until(app, lambda s: len(s.batches) >= 1)
     app.button(key="train_stop").click().run()
-    snap = the_worker().snapshot()
+    snap = the_page_worker().snapshot()
     assert snap.state is RunState.STOPPED
     assert "stopped" in badge(app)
     assert any("Stopped" in w.value for w in app.warning)
-    info = the_worker().store.get(snap.run_id)
+    info = the_page_worker().store.get(snap.run_id)
     assert info.state is RunState.STOPPED and info.has_checkpoint
 
 
 def test_second_start_during_a_job_is_refused(app: AppTest) -> None:
     set_quick_run(app, epochs=20, train_limit=6000)
     app.button(key="train_start").click().run()
-    first = the_worker().snapshot().run_id or rerun_until(app, lambda s: s.run_id is not None).run_id
+    first = the_page_worker().snapshot().run_id or rerun_until(app, lambda s: s.run_id is not None).run_id
     app.button(key="train_start").click().run()
     assert any("already running" in w.value for w in app.warning)
-    assert the_worker().snapshot().run_id == first
-    assert len(the_worker().store.runs()) == 1
+    assert the_page_worker().snapshot().run_id == first
+    assert len(the_page_worker().store.runs()) == 1
 
 
 def test_a_learning_rate_of_zero_is_refused_and_nothing_starts(app: AppTest) -> None:
@@ -159,8 +127,8 @@ def test_a_learning_rate_of_zero_is_refused_and_nothing_starts(app: AppTest) -> 
     app.button(key="train_start").click().run()
     errors = " ".join(e.value for e in app.error)
     assert "Learning rate" in errors and "greater than 0" in errors
-    assert the_worker().snapshot().state is RunState.IDLE and not the_worker().is_alive()
-    assert the_worker().store.runs() == []
+    assert the_page_worker().snapshot().state is RunState.IDLE and not the_page_worker().is_alive()
+    assert the_page_worker().store.runs() == []
 
 
 def test_lr_and_momentum_apply_to_the_running_job(app: AppTest) -> None:

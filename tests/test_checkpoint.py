@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from resnet_mnist import CheckpointError, TrainConfig, build_model, load_checkpoint, save_checkpoint
-from resnet_mnist.checkpoint import CHECKPOINT_FORMAT
+from resnet_mnist import TrainConfig, load_checkpoint
+from resnet_mnist.checkpoint import CHECKPOINT_FORMAT, CheckpointError, save_checkpoint
+from resnet_mnist.engine import build_model
 
 MARKER_NAME = "checkpoint-code-ran"
 

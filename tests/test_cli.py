@@ -15,8 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_mnist import TrainConfig, build_model, load_checkpoint, load_split, predict, save_checkpoint
+from resnet_mnist import TrainConfig, load_checkpoint, load_split, predict
+from resnet_mnist.checkpoint import save_checkpoint
 from resnet_mnist.data import MNIST_TEST_SIZE
+from resnet_mnist.engine import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_LINE = re.compile(r"Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+\.\d{2})%\)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet_mnist import RunInfo, RunState, RunStore, TrainConfig, UnreadableRun, run_training
+from resnet_mnist import RunState, RunStore, TrainConfig, run_training
 from resnet_mnist.comparison import (
     INTERRUPTED,
     differing_hparams,
@@ -22,6 +22,7 @@ from resnet_mnist.comparison import (
     unreadable_rows,
 )
 from resnet_mnist.figures import curves_figure, hparams_figure
+from resnet_mnist.runs import RunInfo, UnreadableRun
 
 CONFIGS = [
     TrainConfig(epochs=2, lr=0.01, momentum=0.5, batch_size=64, train_limit=500, test_limit=200, device="cpu"),

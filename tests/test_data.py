@@ -10,8 +10,8 @@ import pytest
 import torch
 from torchvision import datasets, transforms
 
-from resnet_mnist import DatasetError, dataset_status, load_split
-from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, iterate_batches
+from resnet_mnist import load_split
+from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, dataset_status, iterate_batches
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SEED_TRANSFORM = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])

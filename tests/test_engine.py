@@ -9,23 +9,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from resnet_mnist import (
-    BatchLogged,
-    ConfigError,
-    EpochCompleted,
-    EvaluationStarted,
-    HyperparamsChanged,
-    Net,
-    RunState,
-    StateChanged,
-    TrainConfig,
-    TrainingControl,
-    build_model,
-    evaluate,
-    load_split,
-    run_training,
-)
-from resnet_mnist.events import Event
+from resnet_mnist import ConfigError, Net, RunState, TrainConfig, evaluate, load_split, run_training
+from resnet_mnist.engine import TrainingControl, build_model
+from resnet_mnist.events import BatchLogged, EpochCompleted, EvaluationStarted, Event, HyperparamsChanged, StateChanged
 
 
 class _Events(list):

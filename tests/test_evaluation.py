@@ -9,8 +9,8 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-from resnet_mnist import CheckpointError, RunInfo, RunStore, TrainConfig, evaluate, load_checkpoint, load_split
-from resnet_mnist.checkpoint import save_checkpoint
+from resnet_mnist import RunStore, TrainConfig, evaluate, load_checkpoint, load_split
+from resnet_mnist.checkpoint import CheckpointError, save_checkpoint
 from resnet_mnist.engine import run_training
 from resnet_mnist.evaluation import (
     EVALUATION_FILE,
@@ -20,6 +20,7 @@ from resnet_mnist.evaluation import (
     evaluate_run,
 )
 from resnet_mnist.figures import confusion_figure, per_class_figure
+from resnet_mnist.runs import RunInfo
 
 TEST_LIMIT = 300
 

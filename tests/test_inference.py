@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_mnist import MNIST_MEAN, MNIST_STD, load_checkpoint, load_split
+from resnet_mnist import load_checkpoint, load_split
+from resnet_mnist.data import MNIST_MEAN, MNIST_STD
 from resnet_mnist.inference import FEATURE_STAGES, SALIENCY_METHODS, Prediction, feature_maps, predict, saliency_map
 
 BLANK = -MNIST_MEAN / MNIST_STD  # a pixel with no ink, normalised

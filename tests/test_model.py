@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from resnet_mnist import Net, build_model, count_parameters
+from resnet_mnist import Net
+from resnet_mnist.engine import build_model
+from resnet_mnist.model import count_parameters
 
 # The seed's layer names, in its declaration order (conv2_drop has no weights).
 SEED_STATE_KEYS = [

@@ -22,34 +22,23 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import streamlit as st
 import torch
+from helpers import WAIT, badge, rerun_until, set_quick_run, the_page_worker, wait_for
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torch.nn.modules.module import register_module_forward_hook
-from worker_waits import WAIT, wait_for
 
-from resnet_mnist import (
-    CheckpointError,
-    EpochCompleted,
-    RunState,
-    RunStore,
-    TrainConfig,
-    TrainingControl,
-    TrainingWorker,
-    WorkerSnapshot,
-    build_model,
-    load_checkpoint,
-    load_split,
-    run_training,
-)
+from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_checkpoint, load_split, run_training
+from resnet_mnist.checkpoint import CheckpointError
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
-from resnet_mnist.events import Event, fan_out
+from resnet_mnist.engine import TrainingControl, build_model
+from resnet_mnist.events import EpochCompleted, Event, fan_out
 from resnet_mnist.model_choice import load_uploaded_checkpoint
 from resnet_mnist.runs import RunNotFoundError
 
@@ -76,13 +65,6 @@ def assert_run_folder_complete(path: Path) -> dict:
     return info
 
 
-def the_page_worker() -> TrainingWorker:
-    """The app's cached worker (st.cache_resource is shared by the whole process)."""
-    from pages._common import get_worker
-
-    return get_worker()
-
-
 def open_app(page: str) -> AppTest:
     """A new browser session on `page` (the cached worker and run store are kept, as on a server)."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
@@ -90,31 +72,6 @@ def open_app(page: str) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
-
-
-def rerun_until(at: AppTest, condition: Callable[[WorkerSnapshot], bool], timeout: float = WAIT) -> WorkerSnapshot:
-    """Rerun the page (as its live fragment does each second) until the worker's snapshot passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        snap = the_page_worker().snapshot()
-        if condition(snap):
-            at.run()  # render what was just seen
-            assert not at.exception, at.exception
-            return snap
-        time.sleep(0.2)
-    raise AssertionError(f"timed out; last state {the_page_worker().snapshot().state}")
-
-
-def set_quick_run(at: AppTest, *, epochs: int, train_limit: int = 1500, test_limit: int = 300) -> None:
-    at.slider(key="train_epochs").set_value(epochs)
-    at.number_input(key="train_train_limit").set_value(train_limit)
-    at.number_input(key="train_test_limit").set_value(test_limit)
-
-
-def badge(at: AppTest) -> str:
-    return " ".join(m.value for m in at.markdown if "-badge[" in m.value)
 
 
 class _CodeCarrier:
@@ -288,7 +245,7 @@ def test_a_diverging_run_started_from_the_page_fails_with_the_reason_and_the_pag
     app_sessions: None,
 ) -> None:
     at = open_app("pages/train.py")
-    set_quick_run(at, epochs=3)
+    set_quick_run(at, epochs=3, test_limit=300)
     at.number_input(key="train_lr").set_value(10.0)
     at.slider(key="train_momentum").set_value(0.99).run()
     at.button(key="train_start").click().run()
@@ -300,7 +257,7 @@ def test_a_diverging_run_started_from_the_page_fails_with_the_reason_and_the_pag
     assert "failed" in badge(at)
 
     at.button(key="train_reset").click().run()
-    set_quick_run(at, epochs=1)
+    set_quick_run(at, epochs=1, test_limit=300)
     at.button(key="train_start").click().run()
     assert not at.error and not at.warning
     snap = rerun_until(at, lambda s: s.state.is_final)
@@ -419,7 +376,7 @@ def test_two_sessions_see_one_job_the_second_cannot_start_another_and_closing_on
     app_sessions: None,
 ) -> None:
     first = open_app("pages/train.py")
-    set_quick_run(first, epochs=20, train_limit=2000)
+    set_quick_run(first, epochs=20, train_limit=2000, test_limit=300)
     first.button(key="train_start").click().run()
     assert not first.error and not first.warning
     job = the_page_worker().snapshot().run_id or wait_for(the_page_worker(), lambda s: s.run_id is not None).run_id
@@ -603,7 +560,7 @@ def test_the_train_page_shows_a_truncated_mnist_file_as_a_failed_run(
     monkeypatch.setenv("RESNET_MNIST_DATA", str(truncated_test_images))
     st.cache_resource.clear()  # the worker reads its data folder from the environment when built
     at = open_app("pages/train.py")
-    set_quick_run(at, epochs=1)
+    set_quick_run(at, epochs=1, test_limit=300)
     at.button(key="train_start").click().run()
     snap = rerun_until(at, lambda s: s.state.is_final)
     assert snap.state is RunState.FAILED

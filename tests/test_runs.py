@@ -7,19 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from resnet_mnist import (
-    RunInfo,
-    RunState,
-    RunStore,
-    TrainConfig,
-    TrainingControl,
-    UnreadableRun,
-    load_checkpoint,
-    resolve_runs_dir,
-    run_training,
-)
+from resnet_mnist import RunState, RunStore, TrainConfig, load_checkpoint, run_training
+from resnet_mnist.engine import TrainingControl
 from resnet_mnist.events import BatchLogged, fan_out
-from resnet_mnist.runs import RunNotFoundError
+from resnet_mnist.runs import RunInfo, RunNotFoundError, UnreadableRun, resolve_runs_dir
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from app_pages import open_app_page
+from helpers import open_app_page
 
 from resnet_mnist import RunStore, TrainConfig
 from resnet_mnist.cli import main

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from worker_waits import WAIT, wait_for
+from helpers import WAIT, wait_for
 
 from resnet_mnist import (
     ConfigError,
@@ -18,13 +18,12 @@ from resnet_mnist import (
     RunStore,
     TrainConfig,
     TrainingWorker,
-    WorkerBusyError,
-    WorkerIdleError,
-    build_model,
     evaluate,
     load_checkpoint,
     load_split,
 )
+from resnet_mnist.engine import build_model
+from resnet_mnist.worker import WorkerBusyError, WorkerIdleError
 
 # A small slice of the real MNIST keeps each job to a second or two on a shared CPU.
 SHORT = TrainConfig(epochs=2, train_limit=1500, test_limit=500, log_interval=5, device="cpu")

@@ -1,7 +1,7 @@
 """A bookmark opened first on a freshly started server lands on that page, inside the app's navigation.
 
 Streamlit treats a folder named pages/ beside app.py as its old file-based multipage mode until
-app.py's st.navigation has run once; without pages/_common.py's guard, the first visit to /runs ran
+app.py's st.navigation has run once; without pages/_deep_link_guard.py, the first visit to /runs ran
 runs.py alone, with a sidebar listing "app, common, draw, home, runs, train" and a narrow layout.
 This module has a server of its own, so its first request is the deep link.
 """

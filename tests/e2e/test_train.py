@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from resnet_mnist import BatchLogged, TrainConfig, run_training
+from resnet_mnist import TrainConfig, run_training
 from resnet_mnist.data import MNIST_TRAIN_SIZE
+from resnet_mnist.events import BatchLogged
 
 pytestmark = pytest.mark.e2e
 
