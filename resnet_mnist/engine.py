@@ -27,6 +27,7 @@ from .events import (
     StateChanged,
 )
 from .model import Net
+from .precision import FP32, Precision
 
 __all__ = [
     "DivergedError",
@@ -156,11 +157,13 @@ def evaluate(
     *,
     channels_last: bool = False,
     control: TrainingControl | None = None,
+    precision: Precision = FP32,
 ) -> Evaluation | None:
     """Test loss and accuracy over `split`; None when a stop was asked for midway.
 
     `batch_size` images are taken at a time (the seed's test batch); on a CPU each batch goes
-    through the network in cache-sized chunks. A stop is noticed between chunks.
+    through the network in cache-sized chunks. A stop is noticed between chunks. The forward
+    pass runs in `precision` (the run's own), the loss and confidences in fp32.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -172,7 +175,8 @@ def evaluate(
             if control is not None and control.stop_requested:
                 return None
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            log_probs = model(_prepare(images, channels_last))  # (n, 10)
+            with precision.autocast():
+                log_probs = model(_prepare(images, channels_last))  # (n, 10), fp32
             loss_sum += F.nll_loss(log_probs, labels, reduction="sum").double()
             best, predicted = log_probs.max(dim=1)
             predictions.append(predicted)
@@ -212,11 +216,15 @@ def train_epoch(
     step_offset: int = 0,
     channels_last: bool = False,
     control: TrainingControl | None = None,
+    precision: Precision = FP32,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> _EpochTraining:
     """One pass over `split` in shuffled batches with the seed's NLL loss.
 
     Emits a BatchLogged every `log_interval` batches (the seed's rule: batches 1, 1+k, …) and
-    after the last; raises DivergedError when a logged loss is not finite.
+    after the last; raises DivergedError when a logged loss is not finite. The forward pass and
+    loss run in `precision`; backward and the SGD step update fp32 weights. `scaler` (float16
+    only) scales the loss so small gradients survive, and skips a step whose gradients overflowed.
     """
     model.train()
     device = next(model.parameters()).device
@@ -234,9 +242,9 @@ def train_epoch(
             return _EpochTraining(float(loss_sum) / max(batch - 1, 1), step - step_offset, seconds, images_seen, True)
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        loss = F.nll_loss(model(_prepare(images, channels_last)), labels)
-        loss.backward()
-        optimizer.step()
+        with precision.autocast():
+            loss = F.nll_loss(model(_prepare(images, channels_last)), labels)
+        _step(loss, optimizer, scaler)
         step += 1
         n = int(labels.shape[0])
         images_since_log += n
@@ -282,6 +290,16 @@ def _log_batch(
     rate = images / max(now - since, 1e-9)
     emit(BatchLogged(epoch, step, batch, batches_per_epoch, value, rate, group["lr"], group["momentum"]))
     return now
+
+
+def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)  # unscales first; skipped when a gradient is inf/NaN
+    scaler.update()
 
 
 def _pause(control: TrainingControl, emit: Listener, epoch: int, step: int) -> None:

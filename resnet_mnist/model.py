@@ -62,7 +62,10 @@ class Net(nn.Module):
         # reshape, not view: a channels-last tensor is not contiguous in NCHW order.
         x = x.reshape(in_size, -1)  # (N, 512)
         x = self.fc1(x)
-        return F.log_softmax(x, dim=1)
+        # Under mixed precision fc1 gives 16-bit scores; the log-probabilities (and so the loss, its
+        # gradient and the confidences) are taken in fp32, as CUDA's autocast does by itself.
+        # For fp32 scores .float() returns the same tensor: nothing changes.
+        return F.log_softmax(x.float(), dim=1)
 
 
 def count_parameters(model: nn.Module) -> int:
