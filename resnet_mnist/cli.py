@@ -77,7 +77,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
                 help=f"{setting.help} (default: {'on' if default else 'off'})",
             )
             continue
-        shown = "all" if default is None else "%(default)s"
+        shown = (setting.placeholder or "all") if default is None else "%(default)s"
         parser.add_argument(
             setting.flag,
             type=_whole_number if setting.kind is int else setting.kind,
