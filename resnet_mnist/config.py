@@ -8,11 +8,13 @@ from typing import Any
 
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .devices import DEVICE_CHOICES, device_problem
+from .precision import PRECISION_CHOICES, precision_problem
 from .settings import describe, settings_of, value_problem
 
 __all__ = ["MAX_EPOCHS", "SETTINGS", "ConfigError", "ConfigProblem", "TrainConfig"]
 
 MAX_EPOCHS = 500
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,31 @@ class TrainConfig:
             shapes_result=False,
         ),
     )
+    precision: str = field(
+        default="fp32",
+        metadata=describe(
+            label="Precision",
+            help="fp32 is the seed's; bf16 computes convolutions in bfloat16 (weights stay fp32); auto takes "
+            "bf16 where the CPU or GPU has it natively (float16 on older GPUs), else fp32.",
+            short="precision",
+            widget="radio",
+            choices=PRECISION_CHOICES,
+        ),
+    )
+    threads: int | None = field(
+        default=None,
+        metadata=describe(
+            label="CPU threads",
+            help="Unset (auto): one per idle core, chosen again each epoch; on a busy machine one thread "
+            "is many times faster than threads that wait for each other.",
+            short="threads",
+            minimum=1,
+            maximum=MAX_THREADS,
+            step=1,
+            placeholder="auto",
+            shapes_result=False,
+        ),
+    )
     device: str = field(
         default="auto",
         metadata=describe(
@@ -210,6 +237,8 @@ class TrainConfig:
             message = value_problem(setting, value, maxima.get(name))
             if message is None and name == "device":
                 message = device_problem(value)
+            if message is None and name == "precision":
+                message = precision_problem(value, self.device)
             if message:
                 found.append(ConfigProblem(name, message))
         return found

@@ -27,7 +27,8 @@ from .events import (
     StateChanged,
 )
 from .model import Net
-from .precision import FP32, Precision
+from .precision import FP32, Precision, resolve_precision
+from .threads import choose_threads
 
 __all__ = [
     "DivergedError",
@@ -383,8 +384,11 @@ def run_training(
     control = control or TrainingControl()
     emit(StateChanged(RunState.RUNNING))
     run = _Progress()
+    threads_before = torch.get_num_threads()
     try:
         device = resolve_device(config.device) if device is None else device
+        precision = resolve_precision(config.precision, device)
+        scaler = precision.grad_scaler()
         if train_split is None:
             train_split = load_split(data_root, train=True)
         if test_split is None:
@@ -394,11 +398,15 @@ def run_training(
         run.model = build_model(config.seed, device, config.channels_last)
         optimizer = make_optimizer(run.model, config)
         for run.epoch, shuffle in enumerate(seed_shuffle_generators(config.seed, config.epochs), start=1):
-            stopped_after = _train_and_test(config, run, optimizer, train, test, shuffle, emit, control)
+            stopped_after = _train_and_test(
+                config, run, optimizer, train, test, shuffle, emit, control, precision=precision, scaler=scaler
+            )
             if stopped_after is not None:
                 return _stopped(emit, run, stopped_after)
     except Exception as exc:
         return _failed(emit, run, _failure_reason(exc, config))
+    finally:
+        torch.set_num_threads(threads_before)
     emit(StateChanged(RunState.FINISHED, epoch=config.epochs, step=run.step))
     return TrainingOutcome(RunState.FINISHED, None, config.epochs, run.best, run.final, run.model)
 
@@ -412,9 +420,15 @@ def _train_and_test(
     shuffle: torch.Generator,
     emit: Listener,
     control: TrainingControl,
+    *,
+    precision: Precision,
+    scaler: torch.amp.GradScaler | None,
 ) -> int | None:
     """Epoch `run.epoch`: train, test, report; the number of whole epochs done when a stop came, else None."""
     assert run.model is not None
+    # Chosen again each epoch, as others' load comes and goes; this run's own threads are in the load.
+    threads = choose_threads(config.threads, own_threads=torch.get_num_threads() if run.epoch > 1 else 0)
+    torch.set_num_threads(threads.count)
     trained = train_epoch(
         run.model,
         optimizer,
@@ -427,13 +441,22 @@ def _train_and_test(
         step_offset=run.step,
         channels_last=config.channels_last,
         control=control,
+        precision=precision,
+        scaler=scaler,
     )
     run.step += trained.steps
     if trained.stopped:
         return run.epoch - 1
     emit(EvaluationStarted(run.epoch))
     test_started = time.perf_counter()
-    result = evaluate(run.model, test, config.test_batch_size, channels_last=config.channels_last, control=control)
+    result = evaluate(
+        run.model,
+        test,
+        config.test_batch_size,
+        channels_last=config.channels_last,
+        control=control,
+        precision=precision,
+    )
     if result is None:
         return run.epoch - 1
     run.final = result.accuracy
@@ -450,6 +473,8 @@ def _train_and_test(
             test_seconds=time.perf_counter() - test_started,
             images_per_second=trained.images / max(trained.seconds, 1e-9),
             model_state=_cpu_state(run.model),
+            precision=precision.name,
+            threads=threads.count,
         )
     )
     return run.epoch if control.stop_requested else None

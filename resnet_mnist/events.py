@@ -90,6 +90,8 @@ class EpochCompleted:
     test_seconds: float
     images_per_second: float
     model_state: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
+    precision: str = "fp32"  # what the epoch computed in: fp32, bf16 or fp16
+    threads: int = 0  # CPU threads the epoch used
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def test_reset_puts_the_seed_defaults_back(app: AppTest) -> None:
 
 
 def test_device_toggle_offers_only_what_exists(app: AppTest) -> None:
-    (device,) = app.radio
+    device = app.radio(key="train_device")
     assert device.options == ["CPU"] and device.value == "cpu"  # this machine has no usable accelerator
     unavailable = " ".join(c.value for c in app.caption)
     assert "CUDA" in unavailable and "MPS" in unavailable and "unavailable" in unavailable

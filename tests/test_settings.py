@@ -33,6 +33,8 @@ REFUSED = {
     "log_interval": 0,
     "channels_last": "yes",
     "device": "tpu",
+    "precision": "fp8",
+    "threads": 0,
 }
 
 
