@@ -15,12 +15,19 @@ load hits both alike; the table shows medians. The last line is
 
     train_time_ratio=<project/seed> test_time_ratio=<project/seed>
 
-    .venv/bin/python bench/speed.py [--batches 200] [--repeats 3] [--device cpu|cuda] [--data-root DIR]
+The project runs in --precision (fp32, bf16 or auto, as the dashboard's setting) and with
+--threads: 'auto' (the default) lets each side choose as it would for a user (the seed: PyTorch's
+one thread per core; the project: its own choice from the idle cores), a number fixes both.
+--hog N runs N busy loops beside both sides for the whole measurement, to see a shared machine.
+
+    .venv/bin/python bench/speed.py [--batches 200] [--repeats 3] [--device cpu|cuda] [--precision fp32|bf16|auto]
+        [--threads auto|N] [--hog N] [--data-root DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import platform
@@ -55,6 +62,8 @@ _CPU_CLOCK_BOOT = (
     "runpy.run_path(sys.argv[0], run_name='__main__')"
 )
 _TIME_LINE = re.compile(r"^(EPOCH_TIME|TEST_TIME) ([0-9.]+)s", re.MULTILINE)
+_SETUP_LINE = re.compile(r"^SETUP (.*)$", re.MULTILINE)
+_HOG = "while True: pass"
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class Timing:
 
     train_seconds: float
     test_seconds: float
+    setup: str = ""  # the project's precision and threads, as it chose them
 
 
 def forward_flops_per_image() -> int:
@@ -95,7 +105,9 @@ def run_seed(python: list[str], script: Path, data_root: Path, batches: int, env
     return _timing_from(command, cwd=script.parent, who="the seed script", env=env)
 
 
-def run_project(python: list[str], data_root: Path, batches: int, device: str, env: dict[str, str]) -> Timing:
+def run_project(
+    python: list[str], data_root: Path, batches: int, device: str, env: dict[str, str], precision: str, threads: str
+) -> Timing:
     """Time our trainer in a fresh process (this script with --child), like the seed."""
     command = [
         *python,
@@ -107,6 +119,10 @@ def run_project(python: list[str], data_root: Path, batches: int, device: str, e
         str(batches),
         "--device",
         device,
+        "--precision",
+        precision,
+        "--threads",
+        threads,
     ]
     return _timing_from(command, cwd=REPO, who="the project's trainer", env=env)
 
@@ -117,17 +133,29 @@ def _timing_from(command: list[str], cwd: Path, who: str, env: dict[str, str]) -
     if done.returncode != 0 or set(found) != {"EPOCH_TIME", "TEST_TIME"}:
         tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
         raise SystemExit(f"{who} failed (exit {done.returncode}): {' '.join(command)}\n" + "\n".join(tail))
-    return Timing(found["EPOCH_TIME"], found["TEST_TIME"])
+    setup = _SETUP_LINE.search(done.stdout)
+    return Timing(found["EPOCH_TIME"], found["TEST_TIME"], setup.group(1) if setup else "")
 
 
-def child(data_root: Path, batches: int, device: str) -> None:
+def child(data_root: Path, batches: int, device: str, precision: str, threads: str) -> None:
     """The project side: one run_training epoch over batches × 64 images, then the full test pass."""
     from resnet_mnist import TrainConfig, load_split, run_training
+    from resnet_mnist.devices import resolve_device
     from resnet_mnist.events import EpochCompleted
+    from resnet_mnist.precision import resolve_precision
+    from resnet_mnist.threads import choose_threads
 
     train_split = load_split(data_root, train=True)  # read and normalised before the clock starts
     test_split = load_split(data_root, train=False)
-    config = TrainConfig(epochs=1, device=device, train_limit=batches * BATCH_SIZE)  # the seed's recipe otherwise
+    config = TrainConfig(  # the seed's recipe otherwise
+        epochs=1,
+        device=device,
+        train_limit=batches * BATCH_SIZE,
+        precision=precision,
+        threads=None if threads == "auto" else int(threads),
+    )
+    chosen = resolve_precision(precision, resolve_device(device))
+    print(f"SETUP {chosen.reason}; threads {choose_threads(config.threads).reason}", flush=True)
     completed: list[EpochCompleted] = []
 
     def keep(event: object) -> None:
@@ -140,7 +168,7 @@ def child(data_root: Path, batches: int, device: str) -> None:
     epoch = completed[0]
     print(f"EPOCH_TIME {epoch.train_seconds:.4f}s")
     print(f"TEST_TIME {epoch.test_seconds:.4f}s")
-    print(f"ACCURACY {epoch.test_accuracy:.4f} threads={torch.get_num_threads()} device={device}")
+    print(f"ACCURACY {epoch.test_accuracy:.4f} threads={epoch.threads} precision={epoch.precision} device={device}")
 
 
 def _seed_order_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -306,10 +334,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"], help="the project's device")
     parser.add_argument(
         "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for both sides (OMP_NUM_THREADS); default: PyTorch's own choice, one per core",
+        default="auto",
+        help="CPU threads for both sides (OMP_NUM_THREADS), or auto (the default): the seed gets PyTorch's "
+        "one per core, the project its own choice from the idle cores",
     )
+    parser.add_argument(
+        "--precision", default=None, choices=["fp32", "bf16", "auto"], help="the project's (default: its default)"
+    )
+    parser.add_argument("--hog", type=int, default=0, help="run this many busy loops beside both sides")
     parser.add_argument(
         "--clock",
         choices=["wall", "cpu"],
@@ -331,23 +363,29 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--batches must be between 1 and 937 (one epoch of {MNIST_TRAIN_SIZE:,} images at batch 64)")
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    if args.threads is not None and args.threads < 1:
-        parser.error("--threads must be at least 1")
+    if args.threads != "auto" and not (args.threads.isdigit() and int(args.threads) >= 1):
+        parser.error("--threads must be auto or a whole number of at least 1")
     if args.clock == "cpu":
-        if args.threads not in (None, 1):
+        if args.threads not in ("auto", "1"):
             parser.error("--clock cpu counts the CPU time of every thread, spinning ones too: use --threads 1")
-        args.threads = 1
+        args.threads = "1"
+    if args.hog < 0:
+        parser.error("--hog must be 0 or more")
+    if args.precision is None:
+        from resnet_mnist.config import TrainConfig
+
+        args.precision = TrainConfig().precision
     from resnet_mnist.devices import device_problem
 
     problem = device_problem(args.device)
     if problem:
         parser.error(problem)
     if args.child:
-        child(data_root, args.batches, args.device)
+        child(data_root, args.batches, args.device, args.precision, args.threads)
         return
     if args.ablation:
-        if args.threads is not None:
-            torch.set_num_threads(args.threads)
+        if args.threads != "auto":
+            torch.set_num_threads(int(args.threads))
         print(f"machine: {_machine()}; {torch.get_num_threads()} thread(s), {args.clock} clock; load {_load()}")
         ablation(data_root, args.batches, args.repeats, time.process_time if args.clock == "cpu" else time.perf_counter)
         print(f"load average after: {_load()}")
@@ -357,38 +395,25 @@ def main(argv: list[str] | None = None) -> None:
 
     forward = forward_flops_per_image()
     train_flops = 3 * forward  # forward + backward (input and weight gradients) ≈ 3 forwards
-    threads = args.threads or torch.get_num_threads()
+    threads = "each side its own choice" if args.threads == "auto" else f"{args.threads} thread(s)"
     print(
-        f"machine: {_machine()}; both sides run with {threads} thread(s), {args.clock} clock; "
+        f"machine: {_machine()}; threads: {threads}, {args.clock} clock; {args.hog} busy loop(s) beside; "
         f"load average before: {_load()}"
     )
     print(
         f"work: {args.batches} training batches of {BATCH_SIZE} ({args.batches * BATCH_SIZE:,} images) and the "
-        f"{TEST_IMAGES:,}-image test pass at batch {TEST_BATCH_SIZE}; project device: {args.device} (the seed "
-        f"script always uses the CPU); forward {forward / 1e6:.2f} MFLOP/image, training ≈ 3× = "
-        f"{train_flops / 1e6:.2f} MFLOP/image"
+        f"{TEST_IMAGES:,}-image test pass at batch {TEST_BATCH_SIZE}; project device: {args.device}, precision "
+        f"{args.precision} (the seed script always uses the CPU in fp32); forward {forward / 1e6:.2f} MFLOP/image, "
+        f"training ≈ 3× = {train_flops / 1e6:.2f} MFLOP/image"
     )
-    python = [sys.executable] if args.clock == "wall" else [sys.executable, "-c", _CPU_CLOCK_BOOT]
-    env = dict(os.environ)
-    if args.threads is not None:  # both sides alike; torch reads these when it starts
-        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    seed_runs: list[Timing] = []
-    project_runs: list[Timing] = []
     started = time.perf_counter()
-    for repeat in range(args.repeats):
-        order = ("seed", "project") if repeat % 2 == 0 else ("project", "seed")
-        for side in order:
-            if side == "seed":
-                seed_runs.append(run_seed(python, args.seed_script, data_root, args.batches, env))
-            else:
-                project_runs.append(run_project(python, data_root, args.batches, args.device, env))
-            latest = seed_runs[-1] if side == "seed" else project_runs[-1]
-            times = f"train {latest.train_seconds:6.2f} s  test {latest.test_seconds:5.2f} s"
-            print(f"  repeat {repeat + 1} {side:<7} {times}", flush=True)
-
-    images = args.batches * BATCH_SIZE
+    with _busy_loops(args.hog):
+        seed_runs, project_runs = _measure(args, data_root)
+    setups = sorted({t.setup for t in project_runs})
     print(f"load average after: {_load()}; wall time {time.perf_counter() - started:.0f} s")
+    print("project chose: " + " | ".join(setups))
     print()
+    images = args.batches * BATCH_SIZE
     print(f"{'':<22} {'median s':>9} {'images/s':>10} {'GFLOP/s':>9}   runs (s)")
     print(_row("seed train", images, [t.train_seconds for t in seed_runs], train_flops))
     print(_row("project train", images, [t.train_seconds for t in project_runs], train_flops))
@@ -401,6 +426,43 @@ def main(argv: list[str] | None = None) -> None:
         t.test_seconds for t in seed_runs
     )
     print(f"train_time_ratio={train_ratio:.3f} test_time_ratio={test_ratio:.3f}")
+
+
+def _measure(args: argparse.Namespace, data_root: Path) -> tuple[list[Timing], list[Timing]]:
+    """`repeats` runs of each side, alternating which goes first."""
+    python = [sys.executable] if args.clock == "wall" else [sys.executable, "-c", _CPU_CLOCK_BOOT]
+    env = dict(os.environ)
+    if args.threads != "auto":  # both sides alike; torch reads these when it starts
+        env.update(OMP_NUM_THREADS=args.threads, MKL_NUM_THREADS=args.threads)
+    seed_runs: list[Timing] = []
+    project_runs: list[Timing] = []
+    for repeat in range(args.repeats):
+        order = ("seed", "project") if repeat % 2 == 0 else ("project", "seed")
+        for side in order:
+            if side == "seed":
+                seed_runs.append(run_seed(python, args.seed_script, data_root, args.batches, env))
+            else:
+                project_runs.append(
+                    run_project(python, data_root, args.batches, args.device, env, args.precision, args.threads)
+                )
+            latest = seed_runs[-1] if side == "seed" else project_runs[-1]
+            times = f"train {latest.train_seconds:6.2f} s  test {latest.test_seconds:5.2f} s"
+            print(f"  repeat {repeat + 1} {side:<7} {times}", flush=True)
+    return seed_runs, project_runs
+
+
+@contextlib.contextmanager
+def _busy_loops(count: int) -> Iterator[None]:
+    """`count` processes that spin on the CPU until the block ends: a machine someone else is using."""
+    hogs = [subprocess.Popen([sys.executable, "-c", _HOG]) for _ in range(count)]
+    try:
+        if hogs:
+            time.sleep(2)  # let them take their cores before anything is timed
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
 
 
 if __name__ == "__main__":
