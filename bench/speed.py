@@ -199,6 +199,7 @@ def ablation(data_root: Path, batches: int, repeats: int, clock: Callable[[], fl
     """
     from resnet_mnist.data import MnistSplit, iterate_batches, load_split
     from resnet_mnist.engine import build_model, evaluate
+    from resnet_mnist.precision import FP32, resolve_precision
 
     train_split, test_split = load_split(data_root, train=True), load_split(data_root, train=False)
     # name, seed's DataLoader?, channels-last?, the project's forward (pool before ReLU)?
@@ -207,9 +208,10 @@ def ablation(data_root: Path, batches: int, repeats: int, clock: Callable[[], fl
         ("+ in-memory batches", False, False, False),
         ("+ channels-last", False, True, False),
         ("+ pool before ReLU", False, True, True),
+        ("+ bf16 autocast", False, True, True),
     ]
     steps = []
-    for _name, loader, channels_last, ours in train_variants:
+    for index, (_name, loader, channels_last, ours) in enumerate(train_variants):
         model = build_model(1, channels_last=channels_last)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
         source = _seed_loader(data_root, True, BATCH_SIZE) if loader else None
@@ -218,6 +220,8 @@ def ablation(data_root: Path, batches: int, repeats: int, clock: Callable[[], fl
             generator = torch.Generator().manual_seed(1)
             batches_of = iterate_batches(train_split, BATCH_SIZE, shuffle=True, generator=generator)
         forward = model if ours else partial(_seed_order_forward, model)
+        if index == len(train_variants) - 1:
+            forward = _in_bf16(forward)
         steps.append(_train_steps(model, optimizer, batches_of, forward, channels_last, clock))
     for run in steps:  # first steps build oneDNN's kernels; not what we compare
         run(3)
@@ -247,13 +251,20 @@ def ablation(data_root: Path, batches: int, repeats: int, clock: Callable[[], fl
         return run
 
     project_model = build_model(1, channels_last=True)
-    evaluate(project_model, MnistSplit(test_split.images[:256], test_split.labels[:256]), channels_last=True)
+    bf16 = resolve_precision("bf16", "cpu")
+    for precision in (FP32, bf16):  # build oneDNN's kernels for both
+        warm = MnistSplit(test_split.images[:256], test_split.labels[:256])
+        evaluate(project_model, warm, channels_last=True, precision=precision)
     test_variants = [
         ("seed: DataLoader, NCHW", seed_style_test(True, False, False)),
         ("+ in-memory batches", seed_style_test(False, False, False)),
         ("+ channels-last", seed_style_test(False, True, False)),
         ("+ pool before ReLU", seed_style_test(False, True, True)),
         ("+ 256-image chunks", partial(evaluate, project_model, test_split, TEST_BATCH_SIZE, channels_last=True)),
+        (
+            "+ bf16 autocast",
+            partial(evaluate, project_model, test_split, TEST_BATCH_SIZE, channels_last=True, precision=bf16),
+        ),
     ]
     times: list[list[float]] = [[] for _ in test_variants]
     for _ in range(repeats):
@@ -284,6 +295,14 @@ def _train_steps(
             loss.backward()
             optimizer.step()
         return clock() - started
+
+    return run
+
+
+def _in_bf16(forward: Callable) -> Callable:
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return forward(x)
 
     return run
 
