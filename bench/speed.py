@@ -62,7 +62,7 @@ _CPU_CLOCK_BOOT = (
     "runpy.run_path(sys.argv[0], run_name='__main__')"
 )
 _TIME_LINE = re.compile(r"^(EPOCH_TIME|TEST_TIME) ([0-9.]+)s", re.MULTILINE)
-_SETUP_LINE = re.compile(r"^SETUP (.*)$", re.MULTILINE)
+_SETUP_LINE = re.compile(r"^SETUP (\d+) (.*)$", re.MULTILINE)
 _HOG = "while True: pass"
 
 
@@ -72,7 +72,8 @@ class Timing:
 
     train_seconds: float
     test_seconds: float
-    setup: str = ""  # the project's precision and threads, as it chose them
+    threads: int = 0  # the project's thread count …
+    setup: str = ""  # … and its precision, with the reasons
 
 
 def forward_flops_per_image() -> int:
@@ -134,16 +135,16 @@ def _timing_from(command: list[str], cwd: Path, who: str, env: dict[str, str]) -
         tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
         raise SystemExit(f"{who} failed (exit {done.returncode}): {' '.join(command)}\n" + "\n".join(tail))
     setup = _SETUP_LINE.search(done.stdout)
-    return Timing(found["EPOCH_TIME"], found["TEST_TIME"], setup.group(1) if setup else "")
+    if setup is None:
+        return Timing(found["EPOCH_TIME"], found["TEST_TIME"])
+    return Timing(found["EPOCH_TIME"], found["TEST_TIME"], int(setup.group(1)), setup.group(2))
 
 
 def child(data_root: Path, batches: int, device: str, precision: str, threads: str) -> None:
     """The project side: one run_training epoch over batches × 64 images, then the full test pass."""
     from resnet_mnist import TrainConfig, load_split, run_training
-    from resnet_mnist.devices import resolve_device
+    from resnet_mnist.compute_plan import plan_compute
     from resnet_mnist.events import EpochCompleted
-    from resnet_mnist.precision import resolve_precision
-    from resnet_mnist.threads import choose_threads
 
     train_split = load_split(data_root, train=True)  # read and normalised before the clock starts
     test_split = load_split(data_root, train=False)
@@ -154,8 +155,7 @@ def child(data_root: Path, batches: int, device: str, precision: str, threads: s
         precision=precision,
         threads=None if threads == "auto" else int(threads),
     )
-    chosen = resolve_precision(precision, resolve_device(device))
-    print(f"SETUP {chosen.reason}; threads {choose_threads(config.threads).reason}", flush=True)
+    plan = plan_compute(config)  # what the Train page would say, just before the run
     completed: list[EpochCompleted] = []
 
     def keep(event: object) -> None:
@@ -169,6 +169,7 @@ def child(data_root: Path, batches: int, device: str, precision: str, threads: s
     print(f"EPOCH_TIME {epoch.train_seconds:.4f}s")
     print(f"TEST_TIME {epoch.test_seconds:.4f}s")
     print(f"ACCURACY {epoch.test_accuracy:.4f} threads={epoch.threads} precision={epoch.precision} device={device}")
+    print(f"SETUP {epoch.threads} {' '.join(plan.lines()) if plan else ''}")
 
 
 def _seed_order_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -428,9 +429,9 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     with _busy_loops(args.hog):
         seed_runs, project_runs = _measure(args, data_root)
-    setups = sorted({t.setup for t in project_runs})
+    counts = ", ".join(str(t.threads) for t in project_runs)
     print(f"load average after: {_load()}; wall time {time.perf_counter() - started:.0f} s")
-    print("project chose: " + " | ".join(setups))
+    print(f"project chose (first run): {project_runs[0].setup} Threads in its runs: {counts}.")
     print()
     images = args.batches * BATCH_SIZE
     print(f"{'':<22} {'median s':>9} {'images/s':>10} {'GFLOP/s':>9}   runs (s)")
