@@ -8,6 +8,7 @@ import streamlit as st
 from pages import _settings_form as form
 from pages._common import get_worker, state_badge
 from resnet_mnist import ConfigError, RunState
+from resnet_mnist.compute_plan import plan_compute
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
 from resnet_mnist.devices import available_devices
@@ -81,6 +82,10 @@ with st.sidebar:
     for option in devices:
         if not option.available:
             st.caption(f":{palette.NOTE}[~~{option.label}~~ — unavailable: {option.reason}]")
+    plan = plan_compute(form.config_from_widgets())
+    if plan is not None:  # otherwise Start names what is wrong
+        for line in plan.lines():
+            st.caption(line)
 
     st.header("Data")
     data = dataset_status(resolve_data_root())
@@ -101,7 +106,9 @@ if busy_at_start:
     note_col.caption(f"Settings other than {form.live_names().replace('&', 'and')} apply to the next run.")
 else:
     device_label = device_labels[st.session_state.train_device]
-    note_col.caption(f"{hyperparams_label(form.config_from_widgets())} · {device_label}")
+    threads = f"{plan.threads.count} thread{'s' if plan.threads.count != 1 else ''}" if plan else ""
+    compute = f" · {plan.precision.name} · {threads}" if plan else ""
+    note_col.caption(f"{hyperparams_label(form.config_from_widgets())} · {device_label}{compute}")
 
 if start_clicked:
     config = form.config_from_widgets()

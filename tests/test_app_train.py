@@ -11,7 +11,8 @@ import streamlit as st
 from helpers import badge, rerun_until, set_quick_run, the_page_worker
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import RunState, RunStore, load_split
+from resnet_mnist import RunState, RunStore, TrainConfig, load_split
+from resnet_mnist.compute_plan import plan_compute
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,3 +143,17 @@ def test_lr_and_momentum_apply_to_the_running_job(app: AppTest) -> None:
     assert (snap.hparam_changes[0].lr, snap.hparam_changes[0].momentum) == (0.05, 0.9)
     traces = chart_traces(app, "train_loss_chart")
     assert any(t.get("name") == "lr/momentum changed" for t in traces)  # the change is marked on the chart
+
+
+def test_the_page_says_what_auto_precision_and_threads_chose_and_why(app: AppTest) -> None:
+    plan = plan_compute(TrainConfig(device="cpu"))
+    captions = [c.value for c in app.caption]
+    assert f"Precision {plan.precision.name}: {plan.precision.reason}." in captions
+    threads_line = next(c for c in captions if c.startswith("Threads "))
+    assert "auto: " in threads_line and "usable CPUs" in threads_line
+    app.radio(key="train_precision").set_value("fp32")
+    app.number_input(key="train_threads").set_value(1).run()
+    captions = [c.value for c in app.caption]
+    assert "Precision fp32: fp32 was asked for." in captions
+    assert "Threads 1: 1 asked for." in captions
+    assert any(c.endswith("· fp32 · 1 thread") for c in captions)
