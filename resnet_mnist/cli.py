@@ -15,6 +15,7 @@ from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, load_split
 from .engine import evaluate, run_training
 from .events import BatchLogged, EpochCompleted, EvaluationStarted, Event, RunState, StateChanged, fan_out
 from .inference import predict
+from .precision import resolve_precision
 from .preprocess import ImageError, load_image, preprocess_image
 from .runs import CHECKPOINT_FILE, RunStore, resolve_runs_dir
 
@@ -174,7 +175,8 @@ def _describe(config: TrainConfig) -> str:
 def _evaluate(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.checkpoint)
     test = load_split(args.data_root, train=False, limit=args.test_limit)
-    result = evaluate(checkpoint.build_model(), test, checkpoint.config.test_batch_size)
+    precision = resolve_precision(checkpoint.config.precision, "cpu")  # the run's own, as it recorded its accuracy
+    result = evaluate(checkpoint.build_model(), test, checkpoint.config.test_batch_size, precision=precision)
     assert result is not None  # no control, so it cannot be stopped
     if args.json:
         print(

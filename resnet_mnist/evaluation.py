@@ -20,6 +20,7 @@ import torch
 from .checkpoint import atomic_write_bytes, load_checkpoint
 from .data import MNIST_MEAN, MNIST_STD, load_split
 from .engine import evaluate
+from .precision import resolve_precision
 from .runs import RunInfo
 
 __all__ = [
@@ -131,7 +132,9 @@ def evaluate_run(
     checkpoint = load_checkpoint(checkpoint_path)  # CheckpointError says why it cannot be used
     model = checkpoint.build_model(device)
     split = load_split(data_root, train=False, limit=test_limit)
-    result = evaluate(model, split.to(device), batch_size)
+    # In the run's own precision, so the accuracy is the one the run recorded (on this machine).
+    precision = resolve_precision(checkpoint.config.precision, torch.device(device))
+    result = evaluate(model, split.to(device), batch_size, precision=precision)
     assert result is not None  # no control given, so it cannot be stopped midway
     labels = split.labels.cpu()  # (N,)
     predictions, confidences = result.predictions, result.confidences  # (N,), (N,)

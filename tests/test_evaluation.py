@@ -29,7 +29,15 @@ TEST_LIMIT = 300
 def small_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> RunInfo:
     """A model trained one epoch on 1000 training images and tested on the first 300 test images."""
     store = RunStore(tmp_path_factory.mktemp("evaluation") / "runs")
-    config = TrainConfig(epochs=1, lr=0.05, momentum=0.9, train_limit=1000, test_limit=TEST_LIMIT, device="cpu")
+    config = TrainConfig(
+        epochs=1,
+        lr=0.05,
+        momentum=0.9,
+        train_limit=1000,
+        test_limit=TEST_LIMIT,
+        device="cpu",
+        precision="fp32",  # the references below are plain fp32 forward passes; evaluate_run uses the run's
+    )
     recorder = store.create(config, device="cpu")
     outcome = run_training(config, recorder, data_root=str(data_root))
     assert outcome.state.value == "finished", outcome.reason

@@ -80,3 +80,11 @@ def test_the_cli_takes_both_and_the_run_records_them(tmp_path: Path) -> None:
     assert (config["precision"], config["threads"]) == ("bf16", 1)
     [epoch] = json.loads((folder / "metrics.json").read_text())["epochs"]
     assert (epoch["precision"], epoch["threads"]) == ("bf16", 1)
+
+
+def test_a_run_recorded_before_the_choice_existed_reads_as_fp32() -> None:
+    old = TrainConfig().to_dict()
+    del old["precision"], old["threads"]
+    assert TrainConfig.from_dict(old).precision == "fp32"
+    assert TrainConfig.from_dict(old).threads is None
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).precision == TrainConfig().precision == "auto"
