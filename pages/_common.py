@@ -12,6 +12,7 @@ from resnet_mnist import RunStore, TrainingWorker
 from resnet_mnist.data import resolve_data_root
 from resnet_mnist.figures import palette
 from resnet_mnist.runs import RunInfo, resolve_runs_dir
+from resnet_mnist.sweep_runner import SweepRunner
 from resnet_mnist.worker import WorkerSnapshot
 
 leave_pages_folder_mode()  # every page imports this module, so a deep link's first run is caught here
@@ -20,7 +21,25 @@ leave_pages_folder_mode()  # every page imports this module, so a deep link's fi
 @st.cache_resource
 def get_worker() -> TrainingWorker:
     """The server's single training worker: survives reruns, page switches, refreshes and tabs."""
-    return TrainingWorker(get_run_store(), data_root=resolve_data_root())
+    return TrainingWorker(get_run_store(), data_root=resolve_data_root(), busy_elsewhere=_sweep_holds_the_cores)
+
+
+@st.cache_resource
+def get_sweep_runner() -> SweepRunner:
+    """The server's Ray Tune sweep (one at a time), alive across reruns like the worker."""
+    return SweepRunner(get_run_store(), data_root=resolve_data_root(), busy_elsewhere=_run_holds_the_cores)
+
+
+def _sweep_holds_the_cores() -> str | None:
+    if get_sweep_runner().is_alive():
+        return "A sweep is running on this machine's cores; stop it on the Runs page (Sweep) or wait for it to end."
+    return None
+
+
+def _run_holds_the_cores() -> str | None:
+    if get_worker().is_alive():
+        return "A training run from the Train page is using this machine's cores; stop it or wait for it to end."
+    return None
 
 
 @st.cache_resource

@@ -9,7 +9,7 @@ from resnet_mnist import RunStore
 from resnet_mnist.runs import RunInfo, RunNotFoundError
 
 
-def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_run_id: str | None) -> None:
+def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_ids: set[str]) -> None:
     run = run_choice("Run to manage", "manage_run", runs, focus)
     if run is None:
         st.info("No runs to manage yet.")
@@ -37,11 +37,11 @@ def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_r
                 middle.success("The Draw page uses this run.")
         else:
             left.caption("No checkpoint saved for this run.")
-        if run.id == active_run_id:
+        if run.id in active_ids:
             right.caption("This run is training now; stop it before deleting it.")
         elif right.button("Delete run…", key="delete_run"):
             st.session_state["confirm_delete"] = run.id
-        if st.session_state["confirm_delete"] == run.id and run.id != active_run_id:
+        if st.session_state["confirm_delete"] == run.id and run.id not in active_ids:
             _confirm_delete(store, run)
 
 

@@ -1,4 +1,4 @@
-"""Runs: every saved run — compare them, evaluate one on the test set, manage them, queue a sweep."""
+"""Runs: every saved run — compare them, evaluate one on the test set, manage them, run a Ray Tune sweep."""
 
 from __future__ import annotations
 
@@ -7,47 +7,51 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages._common import get_run_store, get_worker
+from pages._common import get_run_store, get_sweep_runner, get_worker
 from pages._runs_compare import compare_tab
 from pages._runs_evaluate import evaluate_tab
 from pages._runs_manage import manage_tab
-from pages._runs_sweep import sweep_tab
+from pages._sweep import sweep_tab
 from resnet_mnist.comparison import run_table_rows, table_columns, unreadable_rows
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.runs import RunInfo
 
 st.session_state.setdefault("compare_ids", [])
-st.session_state.setdefault("follow_sweep", None)
 st.session_state.setdefault("confirm_delete", None)
 
 store = get_run_store()
 worker = get_worker()
+sweeper = get_sweep_runner()
 snapshot = worker.snapshot()
+sweep_snapshot = sweeper.snapshot()
 active_run_id = snapshot.run_id if worker.is_alive() else None
 
 
 def _live_marker() -> tuple:
-    snap = worker.snapshot()
-    return (worker.is_alive(), snap.run_id, snap.state, len(snap.epochs), len(snap.finished_run_ids))
+    snap, sweep = worker.snapshot(), sweeper.snapshot()
+    trials = tuple((t.run_id, t.status, t.epoch) for t in sweep.trials)
+    return (worker.is_alive(), snap.run_id, snap.state, len(snap.epochs), sweep.state, trials)
 
 
 # What the page was drawn with; the live fragment reruns the page when this changes.
 st.session_state["live_marker"] = _live_marker()
 
 st.title("Runs")
-st.caption(f"Every run saved in `{store.root}`: compare them, test one, manage them, or queue a sweep.")
+st.caption(f"Every run saved in `{store.root}`: compare them, test one, manage them, or run a sweep.")
 
 
 @st.fragment(run_every=2.0)
 def live_status() -> None:
     """The running job or sweep, and a page refresh whenever a run starts, finishes an epoch or ends."""
-    snap = worker.snapshot()
+    snap, sweep = worker.snapshot(), sweeper.snapshot()
     if snap.busy:
-        what = f"Sweep `{snap.sweep}`: job {snap.job_index} of {snap.job_count}" if snap.sweep else "Training"
         epochs = snap.config.epochs if snap.config else 0
-        st.info(f"{what} — run `{snap.run_id}`, epoch {snap.epoch} of {epochs}, {snap.state.value}.")
-        done = (len(snap.finished_run_ids) + snap.run_progress) / max(snap.job_count, 1)
-        st.progress(min(done, 1.0), text=f"{len(snap.finished_run_ids)} of {snap.job_count} runs finished")
+        st.info(f"Training — run `{snap.run_id}`, epoch {snap.epoch} of {epochs}, {snap.state.value}.")
+        st.progress(snap.run_progress)
+    if sweep.busy:
+        ended = sum(t.status in ("TERMINATED", "ERROR") for t in sweep.trials)
+        total = sweep.spec.trial_count if sweep.spec else len(sweep.trials)
+        st.info(f"Sweep `{sweep.sweep_id}` {sweep.state}: {ended} of {total} trials ended (see the Sweep tab).")
     if st.session_state.get("live_marker") != _live_marker():
         st.rerun(scope="app")
 
@@ -60,16 +64,14 @@ entries = store.list_runs()
 runs = [e for e in entries if isinstance(e, RunInfo)]
 runs_by_id = {r.id: r for r in runs}
 
-follow = st.session_state["follow_sweep"]
-if follow:  # a sweep queued from this page fills the comparison as its runs appear
-    compare = st.session_state["compare_ids"]
-    compare += [r.id for r in reversed(runs) if r.sweep == follow and r.id not in compare]
-    if not (worker.is_alive() and snapshot.sweep == follow):
-        st.session_state["follow_sweep"] = None
+# Runs that train now: the worker's, and every trial of a running sweep (written by Ray's workers).
+active_ids = {active_run_id} - {None}
+if sweep_snapshot.busy:
+    active_ids |= {r.id for r in runs if r.sweep == sweep_snapshot.sweep_id}
 
 if not runs:
     st.info(
-        "No runs yet. Train one on the **Train** page, queue a sweep below, or run "
+        "No runs yet. Train one on the **Train** page, start a sweep below, or run "
         "`python -m resnet_mnist train` with the same runs folder."
     )
 else:
@@ -77,7 +79,7 @@ else:
     remembered = [i for i in st.session_state["compare_ids"] if i in runs_by_id]
     # A new key whenever the list changes, so row positions never point at the wrong run.
     table_key = "runs_table_" + hashlib.sha1(",".join(ids).encode()).hexdigest()[:10]
-    table = pd.DataFrame(run_table_rows(runs, active_run_id))
+    table = pd.DataFrame(run_table_rows(runs, active_ids))
     event = st.dataframe(
         table,
         key=table_key,
@@ -119,7 +121,7 @@ if evaluate.open:
         evaluate_tab(runs, focus_default)
 if manage.open:
     with manage:
-        manage_tab(store, runs, focus_default, active_run_id)
+        manage_tab(store, runs, focus_default, active_ids)
 if sweep.open:
     with sweep:
-        sweep_tab(worker)
+        sweep_tab(runs)

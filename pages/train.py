@@ -138,9 +138,8 @@ if (
 
 
 def status_line(snap: WorkerSnapshot) -> None:
-    job = f" · job {snap.job_index} of {snap.job_count}" if snap.job_count > 1 else ""
     run = f" · run `{snap.run_id}`" if snap.run_id else ""
-    st.markdown(f"{state_badge(snap)}{job}{run}")
+    st.markdown(f"{state_badge(snap)}{run}")
     if snap.loading:
         st.info("Loading MNIST into memory… the first run after a server start reads the files (a few seconds).")
     elif snap.state == RunState.RUNNING and worker.pause_requested:

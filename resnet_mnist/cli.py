@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict`: the package from a terminal."""
+"""`python -m resnet_mnist train | evaluate | predict | sweep`: the package from a terminal."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from .events import BatchLogged, EpochCompleted, EvaluationStarted, Event, RunSt
 from .inference import predict
 from .precision import resolve_precision
 from .preprocess import ImageError, load_image, preprocess_image
+from .ray_runtime import RayUnavailableError
 from .runs import CHECKPOINT_FILE, RunStore, resolve_runs_dir
+from .sweep import SweepError
+from .sweep_cli import add_sweep_parser, run_sweep_command
 
 __all__ = ["main"]
 
@@ -63,6 +66,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     predict_cmd.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt saved by a run")
     predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
+
+    add_sweep_parser(commands)
     return parser
 
 
@@ -229,9 +234,15 @@ def _predict(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; known failures print one line on stderr and return non-zero."""
     args = _build_parser().parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "sweep": run_sweep_command}
     try:
         return handlers[args.command](args)
+    except SweepError as exc:
+        print(f"error: invalid sweep: {exc}", file=sys.stderr)
+        return 2
+    except RayUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ConfigError as exc:
         # Named by flag, as the user typed them: "--batch-size: must be at most 100 (got 200)".
         named = "; ".join(f"{SETTINGS[p.field].flag}: {p.message}" for p in exc.problems)

@@ -6,7 +6,7 @@ Everything here works on plain data read from the runs folder; figures.compariso
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,9 +48,13 @@ class RunCurves:
     train_loss: tuple[float, ...]  # every logged batch
 
 
-def display_state(run: RunInfo, active_run_id: str | None) -> str:
-    """The state to show: a run on disk that says running but is not the worker's is 'interrupted'."""
-    if not run.state.is_final and run.id != active_run_id:
+def display_state(run: RunInfo, active_run_id: str | Collection[str] | None) -> str:
+    """The state to show: a run on disk that says running but is not training here is 'interrupted'.
+
+    `active_run_id`: the worker's run, or every run training now (the worker's and a sweep's trials).
+    """
+    active = {active_run_id} if isinstance(active_run_id, str) else set(active_run_id or ())
+    if not run.state.is_final and run.id not in active:
         return INTERRUPTED  # the server stopped (or crashed) while it ran
     return run.state.value
 
@@ -132,7 +136,7 @@ def _local_time(iso: str) -> str:
         return iso
 
 
-def run_table_rows(runs: Iterable[RunInfo], active_run_id: str | None) -> list[dict[str, Any]]:
+def run_table_rows(runs: Iterable[RunInfo], active_run_id: str | Collection[str] | None) -> list[dict[str, Any]]:
     """One plain row per readable run, for a sortable table; accuracies in percent, a column per setting."""
     rows = []
     for run in runs:
@@ -148,6 +152,7 @@ def run_table_rows(runs: Iterable[RunInfo], active_run_id: str | None) -> list[d
                 "created": _local_time(run.created),
                 "tags": ", ".join(run.tags),
                 "sweep": run.sweep or "",
+                "node": run.node,
                 "id": run.id,
             }
         )
@@ -168,6 +173,7 @@ def table_columns() -> list[str]:
         "tags",
         "reason",
         "sweep",
+        "node",
         "id",
     ]
 

@@ -148,6 +148,7 @@ class TrainConfig:
             minimum=1,
             step=1000,
             placeholder=f"all {MNIST_TRAIN_SIZE:,}",
+            sweep_values=(5000,),  # quick sweeps train on part of the set
         ),
     )
     test_limit: int | None = field(

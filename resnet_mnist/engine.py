@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 
+USER_STOP_REASON = "stopped by the user"
+
+
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -56,8 +59,12 @@ class TrainingControl:
         self._running.set()
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
+        self.stop_reason = USER_STOP_REASON
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "") -> None:
+        """Ask the loop to end; `reason` (default: the user) is what the stopped run will say."""
+        if reason and not self._stop.is_set():
+            self.stop_reason = reason
         self._stop.set()
         self._running.set()  # wake a paused loop so it can see the stop
 
@@ -402,7 +409,7 @@ def run_training(
                 config, run, optimizer, train, test, shuffle, emit, control, precision=precision, scaler=scaler
             )
             if stopped_after is not None:
-                return _stopped(emit, run, stopped_after)
+                return _stopped(emit, run, stopped_after, control.stop_reason)
     except Exception as exc:
         return _failed(emit, run, _failure_reason(exc, config))
     finally:
@@ -496,9 +503,8 @@ def _is_plain(exc: Exception) -> bool:
     return isinstance(exc, DatasetError)
 
 
-def _stopped(emit: Listener, run: _Progress, epochs_done: int) -> TrainingOutcome:
+def _stopped(emit: Listener, run: _Progress, epochs_done: int, reason: str) -> TrainingOutcome:
     assert run.model is not None
-    reason = "stopped by the user"
     emit(StateChanged(RunState.STOPPED, reason, epoch=epochs_done, step=run.step, model_state=_cpu_state(run.model)))
     return TrainingOutcome(RunState.STOPPED, reason, epochs_done, run.best, run.final, run.model)
 

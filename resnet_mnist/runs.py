@@ -88,6 +88,7 @@ class RunInfo:
     best_accuracy: float | None = None
     final_accuracy: float | None = None
     sweep: str | None = None
+    node: str = ""  # the Ray node that trained a sweep trial ("<ip> <node id>"); "" for local runs
 
     @property
     def checkpoint_path(self) -> Path:
@@ -120,7 +121,14 @@ class RunRecorder:
     """
 
     def __init__(
-        self, path: Path, config: TrainConfig, *, device: str, name: str = "", sweep: str | None = None
+        self,
+        path: Path,
+        config: TrainConfig,
+        *,
+        device: str,
+        name: str = "",
+        sweep: str | None = None,
+        node: str = "",
     ) -> None:
         self.path = path
         self.config = config
@@ -139,6 +147,7 @@ class RunRecorder:
             "best_accuracy": None,
             "final_accuracy": None,
             "sweep": sweep,
+            "node": node,
         }
         self.metrics: dict[str, list[dict[str, Any]]] = {"batches": [], "epochs": [], "hparam_changes": []}
         self._started = time.monotonic()
@@ -213,6 +222,7 @@ def _parse_info(path: Path, data: dict[str, Any]) -> RunInfo:
         best_accuracy=data.get("best_accuracy"),
         final_accuracy=data.get("final_accuracy"),
         sweep=data.get("sweep"),
+        node=str(data.get("node") or ""),
     )
 
 
@@ -226,7 +236,9 @@ class RunStore:
     def __post_init__(self) -> None:
         self.root = Path(self.root)
 
-    def create(self, config: TrainConfig, *, device: str, name: str = "", sweep: str | None = None) -> RunRecorder:
+    def create(
+        self, config: TrainConfig, *, device: str, name: str = "", sweep: str | None = None, node: str = ""
+    ) -> RunRecorder:
         """A new run folder with a unique, time-ordered id, and its recorder."""
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -238,7 +250,7 @@ class RunStore:
                     break
                 except FileExistsError:
                     continue
-        return RunRecorder(path, config, device=device, name=name, sweep=sweep)
+        return RunRecorder(path, config, device=device, name=name, sweep=sweep, node=node)
 
     def _path(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):

@@ -1,5 +1,7 @@
 """The background training thread behind the dashboard: one job at a time, steerable, observable.
 
+Sweeps do not come here: they run as Ray Tune experiments (tune.py, sweep_runner.py).
+
 The thread runs the engine and records each event into a lock-protected state; the UI only
 ever reads `snapshot()`, a frozen copy, so the training loop never waits on the page.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -58,10 +60,6 @@ class WorkerSnapshot:
     images_per_second: float | None = None
     lr: float | None = None
     momentum: float | None = None
-    job_index: int = 0  # 1-based position of this job in its queue (sweeps have several)
-    job_count: int = 0
-    finished_run_ids: tuple[str, ...] = ()  # runs of the current queue that have ended
-    sweep: str | None = None
     started_at: float | None = None
     ended_at: float | None = None  # time.monotonic() when the last job reached a final state
     paused_seconds: float = 0.0  # time spent paused, left out of the pace and ETA
@@ -122,58 +120,59 @@ class _Live:
 class TrainingWorker:
     """Owns at most one training thread; start, stop, pause, resume, retune and observe it."""
 
-    def __init__(self, store: RunStore, *, data_root: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        data_root: str | Path | None = None,
+        busy_elsewhere: Callable[[], str | None] | None = None,
+    ) -> None:
         self.store = store
         self.data_root = data_root
+        # Asked before each start: a sentence when other work (a sweep) holds the cores, else None.
+        self.busy_elsewhere = busy_elsewhere
         self._lock = threading.Lock()
         self._live = _Live()
         self._thread: threading.Thread | None = None
         self._control = TrainingControl()  # the current job's; each job gets a fresh one
-        self._queue_cancelled = threading.Event()
+        self._cancelled = threading.Event()  # Stop pressed before the job's training began
         self._last_snapshot = WorkerSnapshot()
 
     # -- commands ---------------------------------------------------------------------------
 
-    def start(self, configs: TrainConfig | Sequence[TrainConfig], *, name: str = "", sweep: str | None = None) -> None:
-        """Start one job, or several one after another (a sweep); refused while one runs.
+    def start(self, config: TrainConfig, *, name: str = "") -> None:
+        """Start one job; refused while one runs, or while `busy_elsewhere` names other work (a sweep).
 
-        This is where a job enters: every config is validated here, once, and its device resolved.
+        This is where a job enters: its config is validated here, once, and its device resolved.
         """
-        # A list/tuple is a queue; anything else is one config (not isinstance: a reloaded module's
-        # TrainConfig is another class, as happens when Streamlit reloads edited code).
-        jobs = list(configs) if isinstance(configs, (list, tuple)) else [configs]
-        if not jobs:
-            raise ValueError("nothing to run: the list of jobs is empty")
-        for job in jobs:
-            job.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
+        config.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
+        other_work = self.busy_elsewhere() if self.busy_elsewhere is not None else None
+        if other_work:
+            raise WorkerBusyError(other_work)
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise WorkerBusyError(
                     "A training job is already running; stop it (or wait for it to finish) before starting another."
                 )
-            self._queue_cancelled.clear()
-            first = jobs[0]
+            self._cancelled.clear()
             self._live = _Live(self._live.snapshot)
             self._publish(
                 WorkerSnapshot(
                     state=RunState.RUNNING,
-                    config=first,
-                    job_index=1,
-                    job_count=len(jobs),
-                    sweep=sweep,
+                    config=config,
                     started_at=time.monotonic(),
-                    lr=first.lr,
-                    momentum=first.momentum,
+                    lr=config.lr,
+                    momentum=config.momentum,
                 )
             )
             self._thread = threading.Thread(
-                target=self._run_jobs, args=(jobs, name, sweep), name="resnet-mnist-training", daemon=True
+                target=self._run_job, args=(config, name), name="resnet-mnist-training", daemon=True
             )
             self._thread.start()
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop the running job (and drop queued ones); True once the thread has ended. Idle: nothing to do."""
-        self._queue_cancelled.set()
+        """Stop the running job; True once the thread has ended. Idle: nothing to do."""
+        self._cancelled.set()
         with self._lock:
             control = self._control
         control.stop()
@@ -238,44 +237,36 @@ class TrainingWorker:
 
     # -- the thread -----------------------------------------------------------------------
 
-    def _run_jobs(self, jobs: list[TrainConfig], name: str, sweep: str | None) -> None:
-        finished: list[str] = []
-        for index, config in enumerate(jobs, start=1):
-            control = self._fresh_control()
-            if control is None:
-                break
-            try:
-                device = resolve_device(config.device)  # once per job: for the run's record and for training
-                job_name = f"{name} #{index}" if name and len(jobs) > 1 else name
-                recorder = self.store.create(config, device=str(device), name=job_name, sweep=sweep)
-            except Exception as exc:
-                self._on_event(StateChanged(RunState.FAILED, f"could not create the run folder: {exc}"))
-                break
-            self._begin_job(config, index, recorder.run_id, recorder.path, finished)
-            try:
-                listener = fan_out(recorder, self._on_event)
-                run_training(config, listener, control=control, device=device, data_root=self.data_root)
-            except Exception as exc:  # the recorder could not write (disk full, run folder removed)
-                # The recorder hears each event first, so when it fails the run's end never reached
-                # the snapshot: say so here, or the page would show a dead job as running forever.
-                self._on_event(StateChanged(RunState.FAILED, f"could not save the run in {recorder.path}: {exc}"))
-                break
-            finished.append(recorder.run_id)
-            with self._lock:
-                self._publish(replace(self._live.snapshot, finished_run_ids=tuple(finished)))
-        if not self.snapshot().state.is_final:  # stopped before its first job began
+    def _run_job(self, config: TrainConfig, name: str) -> None:
+        control = self._fresh_control()
+        if control is None:  # stopped before it began
             self._on_event(StateChanged(RunState.STOPPED, "stopped by the user"))
+            return
+        try:
+            device = resolve_device(config.device)  # once per job: for the run's record and for training
+            recorder = self.store.create(config, device=str(device), name=name)
+        except Exception as exc:
+            self._on_event(StateChanged(RunState.FAILED, f"could not create the run folder: {exc}"))
+            return
+        self._begin_job(config, recorder.run_id, recorder.path)
+        try:
+            listener = fan_out(recorder, self._on_event)
+            run_training(config, listener, control=control, device=device, data_root=self.data_root)
+        except Exception as exc:  # the recorder could not write (disk full, run folder removed)
+            # The recorder hears each event first, so when it fails the run's end never reached
+            # the snapshot: say so here, or the page would show a dead job as running forever.
+            self._on_event(StateChanged(RunState.FAILED, f"could not save the run in {recorder.path}: {exc}"))
 
     def _fresh_control(self) -> TrainingControl | None:
-        """A new control for the next job, so nothing asked during one job reaches the next; None once stopped."""
+        """A new control for the job, so nothing asked during one job reaches the next; None once stopped."""
         with self._lock:
-            if self._queue_cancelled.is_set():
+            if self._cancelled.is_set():
                 return None
             self._control = TrainingControl()
             return self._control
 
-    def _begin_job(self, config: TrainConfig, index: int, run_id: str, run_dir: Path, finished: list[str]) -> None:
-        """A fresh live state for job `index`: its run, config and clock; the queue's place carried over."""
+    def _begin_job(self, config: TrainConfig, run_id: str, run_dir: Path) -> None:
+        """A fresh live state for the job: its run, config and clock."""
         with self._lock:
             self._live = _Live(self._live.snapshot)
             self._publish(
@@ -293,12 +284,10 @@ class TrainingWorker:
                     images_per_second=None,
                     lr=config.lr,
                     momentum=config.momentum,
-                    job_index=index,
                     started_at=time.monotonic(),
                     ended_at=None,
                     paused_seconds=0.0,
                     paused_since=None,
-                    finished_run_ids=tuple(finished),
                 )
             )
 

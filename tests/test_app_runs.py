@@ -13,7 +13,7 @@ import streamlit as st
 from helpers import open_app_page, the_page_worker
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import RunState, RunStore, TrainConfig, load_split, run_training
+from resnet_mnist import RunState, RunStore, TrainConfig, WorkerBusyError, load_split, run_training
 from resnet_mnist.evaluation import evaluate_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +52,7 @@ def open_page(data_root: Path) -> Iterator:
 
     yield start
     the_page_worker().stop(timeout=60)
+    the_sweep_runner().stop(timeout=120)
     st.cache_resource.clear()
 
 
@@ -71,7 +72,7 @@ def test_with_no_runs_the_page_says_how_to_make_one(open_page, runs_dir: Path, m
     at.session_state["runs_tab"] = "Sweep"
     at.run()
     assert not at.exception
-    assert at.metric[0].value == "4"  # the default 2 × 2 grid
+    assert at.metric[0].value == "8"  # the default: 8 random trials
 
 
 def test_several_runs_are_listed_again_after_a_restart(open_page, runs_root: Path) -> None:
@@ -179,40 +180,57 @@ def test_manage_renames_tags_picks_for_draw_and_deletes_with_confirmation(open_p
     assert "draw_run_id" not in at.session_state
 
 
+def the_sweep_runner():
+    from pages._common import get_sweep_runner
+
+    return get_sweep_runner()
+
+
 def test_a_sweep_is_refused_while_a_job_runs(open_page, runs_root: Path) -> None:
     at = open_page(runs_tab="Sweep")
     the_page_worker().start(TrainConfig(epochs=20, train_limit=1000, test_limit=100, device="cpu"))
+    at.button(key="start_sweep").click()
     at.run()
-    assert any("A job is running" in info.value for info in at.info)
-    at.button(key="queue_sweep").click()
-    at.run()
-    assert any("already running" in e.value for e in at.error)
+    assert any("Train page" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not the_sweep_runner().is_alive() and the_sweep_runner().snapshot().state == "idle"
     assert the_page_worker().stop(timeout=60)
-    assert the_page_worker().snapshot().job_count == 1  # the sweep was not queued
 
 
-def test_a_sweep_queued_from_the_page_runs_and_fills_the_comparison(open_page, runs_root: Path) -> None:
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_runs_page_lists_sweep_trials_while_they_run(open_page, runs_root: Path) -> None:
     at = open_page(runs_tab="Sweep")
     at.text_input(key="sweep_lr").set_value("0.01, 0.05")
     at.text_input(key="sweep_momentum").set_value("0.9")
-    at.text_input(key="sweep_epochs").set_value("1")
-    at.number_input(key="sweep_train_limit").set_value(300)
+    at.text_input(key="sweep_epochs").set_value("40")
+    at.text_input(key="sweep_train_limit").set_value("500")
     at.number_input(key="sweep_test_limit").set_value(100)
+    at.radio(key="sweep_search").set_value("grid")
     at.run()
-    assert at.metric[0].value == "2"
-    at.button(key="queue_sweep").click()
+    assert at.metric[0].value == "2" and not at.error
+    at.button(key="start_sweep").click()
     at.run()
-    assert not at.exception and not at.error
-    sweep_id = the_page_worker().snapshot().sweep
-    assert sweep_id and at.session_state["follow_sweep"] == sweep_id
-    deadline = time.monotonic() + 180
-    while the_page_worker().is_alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert the_page_worker().join(timeout=1)
-    at.session_state["runs_tab"] = "Compare"
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    runner = the_sweep_runner()
+    sweep_id = runner.snapshot().sweep_id
+    assert runner.is_alive() and sweep_id
+    with pytest.raises(WorkerBusyError, match="sweep"):  # the Train page cannot take the cores meanwhile
+        the_page_worker().start(TrainConfig(epochs=1, train_limit=500, test_limit=100, device="cpu"))
+    store = RunStore(runs_root)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        trials = [r for r in store.runs() if r.sweep == sweep_id and r.epochs_done >= 1]
+        if len(trials) == 2:
+            break
+        time.sleep(0.5)
     at.run()
-    sweep_runs = [r for r in RunStore(runs_root).runs() if r.sweep == sweep_id]
-    assert len(sweep_runs) == 2 and all(r.state is RunState.FINISHED for r in sweep_runs)
-    assert set(at.session_state["compare_ids"]) == {r.id for r in sweep_runs}
-    accuracy = next(s for s in charts(at) if s["layout"]["title"]["text"] == "test accuracy")
-    assert sorted(t["name"] for t in accuracy["data"]) == ["lr=0.01", "lr=0.05"]
+    rows = table(at).set_index("id")
+    assert len(trials) == 2 and all(rows.loc[r.id, "state"] == "running" for r in trials), rows[["state", "sweep"]]
+    assert all(rows.loc[r.id, "node"].startswith("127.0.0.1 ") for r in trials)
+    live = next(df.value for df in at.dataframe if "trial" in df.value.columns)  # the Sweep tab's trial table
+    assert set(live["run"]) == {r.id for r in trials} and set(live["state"]) == {"running"}
+    at.button(key="stop_sweep").click()
+    at.run()
+    assert runner.join(timeout=120)
+    assert all(store.get(r.id).state is RunState.STOPPED for r in trials)

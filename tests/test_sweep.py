@@ -1,139 +1,136 @@
-"""SweepSpec expands to the right configs, refuses bad values, and a sweep runs through the worker."""
+"""SweepSpec as plain data: lists and ranges, counting without listing, validation, JSON, estimates."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
-from pathlib import Path
+import tracemalloc
 
 import pytest
 
-from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_split
-from resnet_mnist.comparison import load_curves
-from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
-from resnet_mnist.sweep import MAX_SWEEP_RUNS, SweepError, SweepSpec, new_sweep_id, parse_values
+from resnet_mnist import TrainConfig
+from resnet_mnist.sweep import MAX_TRIALS, Axis, SweepError, SweepSpec, parse_axis, parse_values
+from resnet_mnist.sweep_estimate import MachineSpeed, estimate_sweep
 
 BASE = TrainConfig(train_limit=300, test_limit=100, epochs=1, device="cpu")
 
 
-def test_grid_is_the_cartesian_product_of_the_value_lists() -> None:
-    spec = SweepSpec(
-        base=BASE, values={"lr": (0.01, 0.05, 0.1), "momentum": (0.5, 0.9), "batch_size": (32, 64), "epochs": (1, 2)}
-    )
-    configs = spec.configs()
-    expected = set(itertools.product((0.01, 0.05, 0.1), (0.5, 0.9), (32, 64), (1, 2)))
-    assert {(c.lr, c.momentum, c.batch_size, c.epochs) for c in configs} == expected
-    assert len(configs) == spec.size == 24
-    # Everything not swept comes from the base config.
-    assert all(c.train_limit == 300 and c.test_limit == 100 and c.device == "cpu" for c in configs)
+def test_parse_axis_reads_lists_ranges_and_log_ranges() -> None:
+    assert parse_axis("0.01, 0.05 0.01", float) == Axis(values=(0.01, 0.05))
+    assert parse_axis("0.001:0.5:log", float) == Axis(low=0.001, high=0.5, log=True)
+    assert parse_axis("0.0:0.95", float) == Axis(low=0.0, high=0.95)
+    assert parse_axis("32:256", int) == Axis(low=32, high=256)
+    assert parse_axis("  ", float) is None
+    for bad in ("0.1:0.2:lin", "1:2:3:4", "a:b"):
+        with pytest.raises(ValueError):
+            parse_axis(bad, float)
+    with pytest.raises(ValueError, match="whole number"):
+        parse_axis("32, 48.5", int)
+    assert parse_values("0.01, 0.05 0.1; 0.05", float) == (0.01, 0.05, 0.1)
 
 
-def test_empty_value_list_means_the_base_value() -> None:
-    configs = SweepSpec(base=BASE, values={"lr": (0.01, 0.02)}).configs()
-    assert [(c.lr, c.momentum, c.batch_size, c.epochs) for c in configs] == [(0.01, 0.5, 64, 1), (0.02, 0.5, 64, 1)]
+def test_grid_counts_its_trials_without_listing_them() -> None:
+    # 100^6 = 10^12 combinations: listing them would take hours and terabytes; counting takes nothing.
+    axes = {name: Axis(values=tuple(range(1, 101))) for name in ("batch_size", "epochs", "train_limit")}
+    axes |= {name: Axis(values=tuple(0.001 * i for i in range(1, 101))) for name in ("lr", "momentum")}
+    spec = SweepSpec(base=BASE, space=axes, search="grid")
+    tracemalloc.start()
+    started = time.perf_counter()
+    count = spec.trial_count
+    problems = spec.problems()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count == 100**5
+    assert any(f"at most {MAX_TRIALS}" in p for p in problems)
+    assert peak < 5_000_000 and time.perf_counter() - started < 30
 
 
-def test_random_gives_n_distinct_configs_reproducibly() -> None:
-    spec = SweepSpec(
-        base=BASE, values={"lr": (0.001, 0.01, 0.05, 0.1), "momentum": (0.0, 0.5, 0.9)}, mode="random", n=5, seed=7
-    )
-    first, again = spec.configs(), spec.configs()
-    assert first == again
-    assert len(first) == 5 == len({(c.lr, c.momentum) for c in first})
-    grid = {(c.lr, c.momentum) for c in SweepSpec(base=BASE, values=spec.values).configs()}
-    assert {(c.lr, c.momentum) for c in first} <= grid
-    other_seeds = [{(c.lr, c.momentum) for c in SweepSpec(**{**spec.__dict__, "seed": s}).configs()} for s in range(5)]
-    assert len({frozenset(s) for s in other_seeds}) > 1  # the seed does choose
-
-
-def test_random_n_larger_than_the_grid_gives_the_whole_grid() -> None:
-    spec = SweepSpec(base=BASE, values={"lr": (0.01, 0.05)}, mode="random", n=10)
-    assert spec.size == 2
-    assert {c.lr for c in spec.configs()} == {0.01, 0.05}
+def test_random_and_optuna_run_the_number_of_samples() -> None:
+    space = {"lr": Axis(low=0.001, high=0.5, log=True), "momentum": Axis(values=(0.5, 0.9))}
+    assert SweepSpec(base=BASE, space=space, search="random", samples=16).trial_count == 16
+    assert SweepSpec(base=BASE, space=space, search="optuna", samples=5).problems() == []
 
 
 @pytest.mark.parametrize(
-    ("field", "values", "bad"),
+    ("space", "search", "expected"),
     [
-        ("lr", (0.01, -1.0), -1.0),
-        ("momentum", (0.5, 1.5), 1.5),
-        ("batch_size", (64, 0), 0),
-        ("epochs", (0,), 0),
-        ("batch_size", (500,), 500),  # more than the 300 training images of BASE
+        ({"lr": Axis(low=0.01, high=0.1)}, "grid", "grid search needs a list"),
+        ({"lr": Axis(low=0.1, high=0.01)}, "random", "low < high"),
+        ({"lr": Axis(low=0.0, high=0.1, log=True)}, "random", "log range must start above 0"),
+        ({"lr": Axis(values=(0.01, -1.0))}, "random", "learning rate must be a finite number greater than 0"),
+        ({"momentum": Axis(low=0.5, high=1.5)}, "random", "momentum must be in [0, 1)"),
+        ({"batch_size": Axis(values=(64, 500))}, "grid", "batch size must be at most 300"),
+        ({"epochs": Axis(values=())}, "grid", "give at least one value"),
+        ({"seed": Axis(values=(1, 2))}, "grid", "cannot sweep seed"),
+        ({"batch_size": Axis(values=(512,)), "train_limit": Axis(values=(256, 1000))}, "grid", "more than the 256"),
     ],
 )
-def test_invalid_values_are_refused_with_the_configs_own_message(field: str, values: tuple, bad: float) -> None:
-    spec = SweepSpec(base=BASE, values={field: values})
+def test_bad_spaces_are_refused_naming_the_setting(space: dict, search: str, expected: str) -> None:
+    spec = SweepSpec(base=BASE.with_changes(train_limit=None) if "train_limit" in space else BASE, space=space)
+    spec = SweepSpec(**{**spec.__dict__, "search": search})
     problems = spec.problems()
-    config_problems = BASE.with_changes(**{field: bad}).problems(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
-    assert config_problems and [str(p) for p in config_problems] == problems
-    with pytest.raises(SweepError) as raised:
-        spec.configs()
-    assert raised.value.problems == problems
+    assert any(expected in p for p in problems), problems
 
 
-def test_bad_mode_and_too_big_sweeps_are_refused() -> None:
-    assert "mode" in SweepSpec(mode="bayes").problems()[0]
-    assert "can be swept" in SweepSpec(values={"device": ("cpu",)}).problems()[0]
-    assert SweepSpec(mode="random", n=0).problems()
-    big = SweepSpec(
-        values={"lr": tuple(0.001 * (i + 1) for i in range(9)), "momentum": tuple(0.1 * i for i in range(8))}
-    )
-    assert big.size > MAX_SWEEP_RUNS and any("at most" in p for p in big.problems())
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"search": "bayes"}, "search must be one of"),
+        ({"scheduler": "pbt"}, "scheduler must be one of"),
+        ({"samples": 0}, "samples must be"),
+        ({"reduction_factor": 1}, "reduction factor"),
+        ({"grace_period": 0}, "grace period"),
+        ({"cpus_per_trial": 0.0}, "CPUs per trial"),
+        ({"gpus_per_trial": -1.0}, "GPUs per trial"),
+        ({"max_concurrent": -2}, "max concurrent"),
+        ({"metric": "test_loss"}, "the metric is test_accuracy"),
+    ],
+)
+def test_bad_choices_are_refused(changes: dict, expected: str) -> None:
+    problems = SweepSpec(base=BASE, space={"lr": Axis(values=(0.01,))}, **changes).problems()
+    assert any(expected in p for p in problems), problems
 
 
 def test_to_dict_is_plain_json_and_round_trips() -> None:
-    spec = SweepSpec(base=BASE, values={"lr": (0.01, 0.1), "batch_size": (32,)}, mode="random", n=2, seed=3)
-    text = json.dumps(spec.to_dict())
-    again = SweepSpec.from_dict(json.loads(text))
+    spec = SweepSpec(
+        base=BASE,
+        space={"lr": Axis(low=0.001, high=0.5, log=True), "batch_size": Axis(values=(32, 64))},
+        search="optuna",
+        samples=12,
+        seed=3,
+        scheduler="asha",
+        grace_period=2,
+        reduction_factor=4,
+        cpus_per_trial=0.5,
+        gpus_per_trial=0.25,
+        max_concurrent=3,
+        name="quick",
+    )
+    again = SweepSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
-    assert again.configs() == spec.configs()
 
 
-def test_parse_values() -> None:
-    assert parse_values("0.01, 0.05 0.1; 0.05", float) == (0.01, 0.05, 0.1)
-    assert parse_values("32, 64, 64.0", int) == (32, 64)
-    assert parse_values("", float) == ()
-    with pytest.raises(ValueError, match="'fast'"):
-        parse_values("0.1, fast", float)
-    with pytest.raises(ValueError, match="whole number"):
-        parse_values("32, 48.5", int)
+def test_a_trial_config_is_the_base_with_the_drawn_values() -> None:
+    spec = SweepSpec(base=BASE, space={"lr": Axis(low=0.001, high=0.1), "batch_size": Axis(low=16, high=64)})
+    config = spec.trial_config({"lr": 0.02, "batch_size": 31.6})
+    assert (config.lr, config.batch_size, config.train_limit, config.device) == (0.02, 32, 300, "cpu")
+    assert isinstance(config.batch_size, int)
+    gpu = SweepSpec(base=BASE, space=spec.space, gpus_per_trial=0.5).trial_config({"lr": 0.02})
+    assert gpu.device == "cuda"
 
 
-def test_a_sweep_of_four_runs_completes_through_the_worker_one_at_a_time(runs_dir: Path, data_root: Path) -> None:
-    load_split(data_root, train=True)  # parsed once, so the runs themselves are what takes time
-    store = RunStore(runs_dir)
-    worker = TrainingWorker(store, data_root=data_root)
-    spec = SweepSpec(base=BASE, values={"lr": (0.01, 0.05), "momentum": (0.5, 0.9)})
-    sweep_id = new_sweep_id()
-    worker.start(spec.configs(), name="grid", sweep=sweep_id)
-    seen_finished: list[tuple[str, ...]] = []
-    most_unfinished_on_disk = 0
-    deadline = time.monotonic() + 240
-    while worker.is_alive() and time.monotonic() < deadline:
-        snap = worker.snapshot()
-        if not seen_finished or seen_finished[-1] != snap.finished_run_ids:
-            seen_finished.append(snap.finished_run_ids)
-        unfinished = [r for r in store.runs() if not r.state.is_final]
-        most_unfinished_on_disk = max(most_unfinished_on_disk, len(unfinished))
-        time.sleep(0.02)
-    assert worker.join(timeout=5), "the sweep did not finish in time"
-    final = worker.snapshot()
-    assert final.job_count == 4 and len(final.finished_run_ids) == 4
-    # finished_run_ids only ever grew by appending, and never more than one run was in progress.
-    for earlier, later in itertools.pairwise([*seen_finished, final.finished_run_ids]):
-        assert later[: len(earlier)] == earlier
-    assert most_unfinished_on_disk <= 1
-    runs = [store.get(run_id) for run_id in final.finished_run_ids]
-    assert all(r.state is RunState.FINISHED and r.sweep == sweep_id for r in runs)
-    for before, after in itertools.pairwise(runs):  # each began after the one before it ended
-        assert after.created >= before.updated
-    assert [(r.config.lr, r.config.momentum) for r in runs] == [(c.lr, c.momentum) for c in spec.configs()]
-    assert [r.name for r in runs] == [f"grid #{i}" for i in range(1, 5)]
+def test_the_estimate_scales_with_trials_and_parallel_slots() -> None:
+    speed = MachineSpeed(3000.0, 12000.0, "test")
+    space = {"lr": Axis(values=(0.01, 0.05, 0.1, 0.2))}
+    base = TrainConfig(epochs=2, train_limit=6000, test_limit=1000, device="cpu")
+    one_at_a_time = estimate_sweep(SweepSpec(base=base, space=space, search="grid", max_concurrent=1), speed, cpus=4)
+    four_at_once = estimate_sweep(SweepSpec(base=base, space=space, search="grid"), speed, cpus=4)
+    assert (one_at_a_time.trials, one_at_a_time.parallel, four_at_once.parallel) == (4, 1, 4)
+    assert four_at_once.seconds < one_at_a_time.seconds
+    asha = estimate_sweep(SweepSpec(base=base, space=space, search="grid", scheduler="asha"), speed, cpus=4)
+    assert asha.upper_bound and not four_at_once.upper_bound
 
-    sweep_runs = [r for r in store.runs() if r.sweep == sweep_id]
-    curves = load_curves(store, sweep_runs)
-    assert {c.run_id for c in curves} == set(final.finished_run_ids)
-    assert all(c.epochs == (1,) and len(c.test_accuracy) == 1 and c.train_loss for c in curves)
-    assert len({c.label for c in curves}) == 4 and all("lr=" in c.label and "momentum=" in c.label for c in curves)
+
+def test_sweep_error_lists_every_problem() -> None:
+    error = SweepError(["a", "b"])
+    assert error.problems == ["a", "b"] and str(error) == "a; b"

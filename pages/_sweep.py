@@ -1,0 +1,209 @@
+"""The Runs page's Sweep tab: a Ray Tune sweep's space, search, scheduler and resources, then its live trials.
+
+Kept in its own file so that pages/runs.py stays a short script; everything it computes comes
+from resnet_mnist (sweep.py, sweep_estimate.py, sweep_runner.py).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages._common import get_run_store, get_sweep_runner
+from resnet_mnist import RunInfo, TrainConfig
+from resnet_mnist.comparison import load_curves
+from resnet_mnist.config import SETTINGS
+from resnet_mnist.data import resolve_data_root
+from resnet_mnist.figures import curves_figure
+from resnet_mnist.ray_runtime import RayUnavailableError, resolve_ray_address
+from resnet_mnist.sweep import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, parse_axis
+from resnet_mnist.sweep_estimate import MachineSpeed, estimate_sweep, machine_speed
+from resnet_mnist.sweep_runner import SweepBusyError, SweepSnapshot
+
+# The swept settings, their labels and starting values come from the settings' descriptions (config.py).
+_AXES = tuple(
+    (name, SETTINGS[name].label, SETTINGS[name].kind, ", ".join(f"{v:g}" for v in SETTINGS[name].sweep_values))
+    for name in SWEPT_FIELDS
+)
+_AXIS_HELP = "values (0.01, 0.05) or a range: low:high, or low:high:log for a log scale (random and Optuna only)"
+
+
+@st.cache_resource(ttl=600)
+def _speed(runs_root: str) -> MachineSpeed:
+    """This machine's training speed, from its recent runs (or measured once); refreshed every 10 minutes."""
+    return machine_speed(get_run_store(), data_root=str(resolve_data_root()))
+
+
+def _space() -> tuple[dict, list[str]]:
+    space, problems = {}, []
+    columns = st.columns(len(_AXES))
+    for column, (name, label, kind, default) in zip(columns, _AXES, strict=True):
+        text = column.text_input(label, default, key=f"sweep_{name}", help=_AXIS_HELP)
+        try:
+            axis = parse_axis(text, kind)
+        except ValueError as exc:
+            problems.append(f"{label}: {exc}")
+            continue
+        if axis is not None:
+            space[name] = axis
+    return space, problems
+
+
+def _spec_from_widgets() -> tuple[SweepSpec, list[str]]:
+    st.markdown("**Space** — each setting a list of values or a range; an empty box keeps the seed's value.")
+    space, problems = _space()
+    search_col, samples_col, seed_col, test_col = st.columns(4)
+    search = search_col.radio("Search", SEARCHES, index=1, horizontal=True, key="sweep_search")
+    samples = samples_col.number_input(
+        "Trials (random / Optuna)", 1, MAX_TRIALS, 8, key="sweep_samples", disabled=search == "grid"
+    )
+    seed = seed_col.number_input("Search seed", 0, 2**31 - 1, 0, key="sweep_seed")
+    test_limit = test_col.number_input("Test images (0 = all 10,000)", 0, 10_000, 0, 1_000, key="sweep_test_limit")
+    scheduler_col, grace_col, factor_col, name_col = st.columns(4)
+    scheduler = scheduler_col.radio("Scheduler", SCHEDULERS, horizontal=True, key="sweep_scheduler")
+    asha_off = scheduler != "asha"
+    grace = grace_col.number_input("ASHA grace period (epochs)", 1, 100, 1, key="sweep_grace", disabled=asha_off)
+    factor = factor_col.number_input("ASHA reduction factor", 2, 10, 3, key="sweep_factor", disabled=asha_off)
+    name = name_col.text_input("Sweep name", "sweep", key="sweep_name", max_chars=60)
+    cpu_col, gpu_col, concurrent_col, address_col = st.columns(4)
+    cpus = cpu_col.number_input("CPUs per trial", 0.25, 64.0, 1.0, 0.25, key="sweep_cpus")
+    gpus = gpu_col.number_input("GPUs per trial", 0.0, 8.0, 0.0, 0.25, key="sweep_gpus")
+    concurrent = concurrent_col.number_input("Max concurrent (0 = no limit)", 0, 256, 0, key="sweep_concurrent")
+    address_col.text_input(
+        "Ray address (empty = local Ray)",
+        resolve_ray_address(None),
+        key="sweep_address",
+        help="auto, host:port or ray://host:10001 for an existing cluster; empty starts Ray on this server",
+    )
+    spec = SweepSpec(
+        base=TrainConfig(device="cpu", test_limit=int(test_limit) or None),
+        space=space,
+        search=search,
+        samples=int(samples),
+        seed=int(seed),
+        scheduler=scheduler,
+        grace_period=int(grace),
+        reduction_factor=int(factor),
+        cpus_per_trial=float(cpus),
+        gpus_per_trial=float(gpus),
+        max_concurrent=int(concurrent),
+        name=name.strip()[:60],
+    )
+    return spec, problems + spec.problems()
+
+
+def _preview(spec: SweepSpec) -> None:
+    speed = _speed(str(get_run_store().root))
+    estimate = estimate_sweep(spec, speed)
+    trials_col, parallel_col, time_col = st.columns(3)
+    trials_col.metric("Trials", f"{estimate.trials:,}")
+    parallel_col.metric("At once on this machine", estimate.parallel)
+    minutes = estimate.seconds / 60
+    time_col.metric(("At most " if estimate.upper_bound else "About ") + "(estimated)", f"{minutes:,.1f} min")
+    st.caption(
+        f"Estimated from this machine's speed ({speed.train_images_per_second:,.0f} training and "
+        f"{speed.test_images_per_second:,.0f} test images/s, from {speed.source}), each trial getting its share "
+        "of the cores." + (" ASHA stops poor trials early, so it should take less." if estimate.upper_bound else "")
+    )
+
+
+def _start(spec: SweepSpec) -> None:
+    runner = get_sweep_runner()
+    try:
+        with st.spinner("Starting Ray and the sweep…"):
+            runner.start(spec, address=st.session_state.get("sweep_address") or None)
+    except SweepBusyError as exc:
+        st.warning(str(exc), icon=":material/hourglass_top:")
+    except (SweepError, RayUnavailableError) as exc:
+        st.error(f"The sweep was not started: {exc}", icon=":material/block:")
+    else:
+        st.rerun()
+
+
+def _trial_rows(snap: SweepSnapshot, runs_by_id: dict[str, RunInfo]) -> list[dict]:
+    best = snap.best
+    rows = []
+    for trial in snap.trials:
+        run = runs_by_id.get(trial.run_id or "")
+        state = run.state.value if run else trial.status.lower()
+        reason = (run.reason if run else trial.error) or ""
+        rows.append(
+            {
+                "best": "★" if best is not None and trial.trial_id == best.trial_id else "",
+                "trial": trial.trial_id,
+                "state": state,
+                **{k: v for k, v in trial.values.items()},
+                "epoch": run.epochs_done if run else trial.epoch,
+                "test acc %": None if trial.test_accuracy is None else round(100 * trial.test_accuracy, 2),
+                "best acc %": None if trial.best_accuracy is None else round(100 * trial.best_accuracy, 2),
+                "stopped early": "early" in reason,
+                "node": (run.node if run else trial.node)[:24],
+                "reason": reason,
+                "run": trial.run_id or "",
+            }
+        )
+    return rows
+
+
+def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
+    """The running (or last) sweep: status, Stop, trials table, curves, best trial."""
+    runs_by_id = {r.id: r for r in runs}
+    elapsed = snap.elapsed_seconds or 0.0
+    st.markdown(f"**Sweep `{snap.sweep_id}`** — {snap.state} · {elapsed:,.0f} s · {snap.ray}")
+    if snap.error:
+        st.error(snap.error)
+    stopping = snap.state == "stopping"
+    if snap.busy and st.button("Stop sweep", key="stop_sweep", icon=":material/stop:", disabled=stopping):
+        get_sweep_runner().stop()
+        st.rerun()
+    if not snap.trials:
+        st.info("Ray is placing the first trials…")
+        return
+    st.dataframe(
+        pd.DataFrame(_trial_rows(snap, runs_by_id)),
+        hide_index=True,
+        key="sweep_trials",
+        column_config={
+            "lr": st.column_config.NumberColumn(format="%.4g"),
+            "momentum": st.column_config.NumberColumn(format="%.3g"),
+            "stopped early": st.column_config.CheckboxColumn(),
+        },
+    )
+    trial_runs = [runs_by_id[t.run_id] for t in snap.trials if t.run_id in runs_by_id]
+    if trial_runs:
+        st.plotly_chart(curves_figure(load_curves(get_run_store(), trial_runs), "test_accuracy"), key="sweep_curves")
+    best = snap.best
+    if best is not None and best.run_id in runs_by_id:
+        left, right = st.columns([3, 1])
+        accuracy = f"{100 * best.best_accuracy:.2f}%"
+        left.success(f"Best trial: `{best.trial_id}` (run `{best.run_id}`), {accuracy} test accuracy")
+        if runs_by_id[best.run_id].has_checkpoint and right.button("Use in Draw", key="sweep_use_best"):
+            st.session_state["draw_run_id"] = best.run_id
+        if st.session_state.get("draw_run_id") == best.run_id:
+            right.caption("The Draw page uses this run.")
+
+
+def sweep_tab(runs: list[RunInfo]) -> None:
+    """The whole tab: the form (when no sweep runs) and the current or last sweep."""
+    runner = get_sweep_runner()
+    snap = runner.snapshot()
+    if not snap.busy:
+        st.write(
+            "Run a hyperparameter sweep on Ray Tune: trials in parallel, poor ones stopped early by ASHA, "
+            "a smart search with Optuna. Each trial is an ordinary run in the table above."
+        )
+        spec, problems = _spec_from_widgets()
+        for problem in problems:
+            st.error(problem)
+        if not problems:
+            _preview(spec)
+        if st.button("Start sweep", type="primary", disabled=bool(problems), key="start_sweep"):
+            _start(spec)
+    if snap.sweep_id:
+        live = st.fragment(run_every=2.0 if snap.busy else None)(_live_sweep)
+        live()
+
+
+def _live_sweep() -> None:
+    snap = get_sweep_runner().snapshot()
+    _sweep_view(snap, get_run_store().runs())

@@ -1,0 +1,163 @@
+"""Where sweeps run: a local Ray started once per process on demand, or an existing cluster.
+
+Ray is imported only here and in tune.py, and only when a sweep needs it, so the rest of the
+package (and the dashboard) works without it. Every way of not getting a Ray (not installed, a
+malformed or unreachable address) is one RayUnavailableError with one sentence, raised before
+anything is started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+__all__ = [
+    "RAY_ADDRESS_ENV_VAR",
+    "RayConnection",
+    "RayUnavailableError",
+    "check_address",
+    "connect_ray",
+    "resolve_ray_address",
+    "shutdown_ray",
+]
+
+RAY_ADDRESS_ENV_VAR = "RESNET_MNIST_RAY_ADDRESS"
+OBJECT_STORE_BYTES = 256 * 1024**2  # trials pass only small metric dicts through it
+_CONNECT_TIMEOUT_S = 3.0
+_HOST_PORT = re.compile(r"^(?:ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+_lock = threading.Lock()
+_connection: RayConnection | None = None
+# Ray starts its GCS and raylet with prctl(PR_SET_PDEATHSIG, SIGKILL): they die with the *thread* that
+# started them. Streamlit runs each page script in a thread that ends with the run, so a Ray started
+# there was killed a moment after Start. This one thread lives as long as the process and starts Ray.
+_owner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resnet-mnist-ray-owner")
+
+
+class RayUnavailableError(RuntimeError):
+    """No Ray to run a sweep on: not installed, a bad address, or nothing answering there."""
+
+
+@dataclass(frozen=True)
+class RayConnection:
+    """The Ray this process uses: what was asked for, and what it offers."""
+
+    address: str  # "" for the local Ray this process started
+    started_here: bool
+    cpus: float
+    gpus: float
+    nodes: int
+
+    def describe(self) -> str:
+        where = "a local Ray started by this process" if self.started_here else f"the Ray cluster at {self.address}"
+        return f"{where}: {self.nodes} node(s), {self.cpus:g} CPUs, {self.gpus:g} GPUs"
+
+
+def resolve_ray_address(address: str | None = None) -> str:
+    """The address to use: the argument, else $RESNET_MNIST_RAY_ADDRESS, else "" (a local Ray)."""
+    if address is not None and address.strip():
+        return address.strip()
+    return os.environ.get(RAY_ADDRESS_ENV_VAR, "").strip()
+
+
+def check_address(address: str) -> None:
+    """Refuse a malformed address, or a host:port where nothing listens, in seconds rather than minutes.
+
+    (Given a dead host:port, ray.init itself retries for minutes before giving up.)
+    """
+    if address in ("", "auto", "local"):
+        return
+    match = _HOST_PORT.match(address)
+    if not match:
+        raise RayUnavailableError(
+            f"{address!r} is not a Ray address: use auto, host:port (e.g. 10.0.0.5:6379) or ray://host:10001"
+        )
+    host, port = match.group(1).strip("[]"), int(match.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise RayUnavailableError(f"no Ray answers at {address}: {exc.strerror or exc}") from None
+
+
+def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> RayConnection:
+    """Ray for this process: reused if already up, else connected to `address`, else started locally.
+
+    A local Ray gets this machine's CPUs (or `num_cpus`) and GPUs, no dashboard, a bounded object
+    store, and is shut down when the process exits.
+    """
+    global _connection
+    address = resolve_ray_address(address)
+    with _lock:
+        ray = _import_ray()
+        if ray.is_initialized() and _connection is not None:
+            if address and address != _connection.address:
+                raise RayUnavailableError(
+                    f"this process already uses {_connection.describe()}; restart it to use {address} instead"
+                )
+            return _refresh(ray, _connection)
+        check_address(address)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
+        os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # runs/ holds the results
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no progress tables on stdout
+        try:
+            if ray.is_initialized():  # started by someone else in this process (tests, a notebook)
+                started_here = False
+            elif address and address != "local":
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                started_here = False
+            else:
+                _owner.submit(
+                    ray.init,
+                    num_cpus=num_cpus,
+                    include_dashboard=False,
+                    object_store_memory=OBJECT_STORE_BYTES,
+                    log_to_driver=False,
+                ).result()
+                started_here = True
+                atexit.register(shutdown_ray)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise RayUnavailableError(f"could not start or reach Ray ({address or 'local'}): {exc}") from None
+        _connection = _refresh(ray, RayConnection(address, started_here, 0, 0, 0))
+        return _connection
+
+
+def _refresh(ray, connection: RayConnection) -> RayConnection:
+    resources = ray.cluster_resources()
+    nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+    return RayConnection(
+        connection.address,
+        connection.started_here,
+        float(resources.get("CPU", 0)),
+        float(resources.get("GPU", 0)),
+        nodes,
+    )
+
+
+def shutdown_ray() -> None:
+    """Stop the local Ray this process started (a cluster we only joined keeps running)."""
+    global _connection
+    with _lock:
+        if _connection is None:
+            return
+        try:
+            import ray
+
+            ray.shutdown()
+        finally:
+            _connection = None
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.tune  # the sweep needs Tune too: ray[tune]
+    except ImportError as exc:
+        raise RayUnavailableError(
+            f"Ray Tune is not installed ({exc}); install it with `pip install -r requirements.txt`"
+        ) from None
+    return ray
