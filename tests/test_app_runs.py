@@ -13,8 +13,9 @@ import streamlit as st
 from helpers import open_app_page, the_page_worker
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import RunState, RunStore, TrainConfig, WorkerBusyError, load_split, run_training
+from resnet_mnist import RunState, RunStore, TrainConfig, load_split, run_training
 from resnet_mnist.evaluation import evaluate_run
+from resnet_mnist.worker import WorkerBusyError
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, WorkerBusyError, load_checkpoint
+from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_checkpoint
 from resnet_mnist.ray_runtime import RayUnavailableError, connect_ray, shutdown_ray
 from resnet_mnist.sweep import Axis, SweepSpec
 from resnet_mnist.sweep_runner import SweepBusyError, SweepRunner
+from resnet_mnist.worker import WorkerBusyError
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(900)]  # a busy 2-core box is slow
 REPO = Path(__file__).resolve().parents[1]
