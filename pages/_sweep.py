@@ -10,12 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from pages._common import get_run_store, get_sweep_runner
-from resnet_mnist import RunInfo, TrainConfig
+from resnet_mnist import TrainConfig
 from resnet_mnist.comparison import load_curves
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import resolve_data_root
 from resnet_mnist.figures import curves_figure
 from resnet_mnist.ray_runtime import RayUnavailableError, resolve_ray_address
+from resnet_mnist.runs import RunInfo
 from resnet_mnist.sweep import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, parse_axis
 from resnet_mnist.sweep_estimate import MachineSpeed, estimate_sweep, machine_speed
 from resnet_mnist.sweep_runner import SweepBusyError, SweepSnapshot
