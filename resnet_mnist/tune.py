@@ -176,7 +176,10 @@ class RunTrial(tune.Trainable):
             # Tune stopped the trial between two epochs: ASHA judged it, or the sweep was stopped.
             epoch = self._last["epoch"]
             scheduler = "ASHA" if self._context.spec.scheduler == "asha" else "Ray Tune"
-            self._stop(f"stopped early by {scheduler} at epoch {epoch}")
+            asked = False
+            with contextlib.suppress(Exception):  # the flag is set before Tune stops trials for Stop sweep
+                asked = ray.get(self._context.stop_flag.is_set.remote(), timeout=10)
+            self._stop(USER_STOP if asked else f"stopped early by {scheduler} at epoch {epoch}")
             self._thread.join(timeout=60)
         self._ended.set()
 
@@ -259,19 +262,26 @@ class _TrialWatcher(tune.Callback):
 
 
 class _StopWhenAsked(tune.Stopper):
-    def __init__(self, event: threading.Event) -> None:
+    def __init__(self, event: threading.Event, flag: Any) -> None:
         self._event = event
+        self._flag = flag
+        self._flag_set = False
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_event": None}  # see _TrialWatcher.__getstate__
+        return {}  # see _TrialWatcher.__getstate__
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._event = threading.Event()
+        self._event, self._flag, self._flag_set = threading.Event(), None, False
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False
 
     def stop_all(self) -> bool:
+        if self._event.is_set() and not self._flag_set:
+            # Set the trials' flag before Tune stops them, so each saves "stopped with the sweep".
+            with contextlib.suppress(Exception):
+                ray.get(self._flag.set.remote(), timeout=10)
+            self._flag_set = True
         return self._event.is_set()
 
 
@@ -356,7 +366,7 @@ def run_sweep(
         run_config=tune.RunConfig(
             name=sweep_id,
             storage_path=str(runs_dir / ".tune"),  # Tune's own bookkeeping, beside (not among) the runs
-            stop=_StopWhenAsked(stop_event),
+            stop=_StopWhenAsked(stop_event, flag),
             callbacks=[watcher],
             failure_config=tune.FailureConfig(max_failures=0),
             checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
