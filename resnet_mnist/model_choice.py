@@ -9,6 +9,7 @@ from pathlib import Path
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from .events import RunState
 from .formatting import hyperparams_label
+from .ranking import best_run
 from .runs import RunInfo, RunStore
 
 __all__ = [
@@ -40,13 +41,13 @@ def usable_runs(store: RunStore) -> list[RunInfo]:
 
 
 def default_run_id(store: RunStore, wanted: str | None = None) -> str | None:
-    """`wanted` if that run has a checkpoint, else the latest finished or stopped run's, else None."""
+    """`wanted` if that run has a checkpoint, else the best finished or stopped run's (see ranking), else None."""
     runs = usable_runs(store)
     if wanted is not None and any(run.id == wanted for run in runs):
         return wanted
-    latest = store.latest_usable()
-    if latest is not None:
-        return latest.id
+    best = best_run(runs, needs_checkpoint=True)
+    if best is not None:
+        return best.id
     return runs[0].id if runs else None
 
 

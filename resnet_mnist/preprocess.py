@@ -2,11 +2,14 @@
 
 MNIST (LeCun et al.) fit each digit's bounding box into 20×20 keeping its aspect ratio, with
 anti-aliasing, then placed it in a 28×28 field so that its centre of mass sits at the centre.
+A pen of any width is first brought to MNIST's usual stroke width (`even_stroke_width`), so a thin
+pen does not give a faint one-pixel digit nor a thick one a digit with its loops filled.
 The canvas page and `python -m resnet_mnist predict` both go through `preprocess_image`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,17 +17,23 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from .data import normalize
 
 __all__ = [
     "DIGIT_BOX",
     "FIELD",
+    "STROKE_WIDTH_BAND",
     "ImageError",
     "PreprocessedDigit",
+    "box_stroke_width",
+    "crop_ink",
+    "even_stroke_width",
     "ink_from_image",
     "load_image",
     "preprocess_image",
+    "stroke_width",
 ]
 
 DIGIT_BOX = 20  # MNIST's digits fill a 20×20 box inside the 28×28 field
@@ -38,6 +47,14 @@ _MIN_CONTRAST = 0.1  # a picture whose strongest ink differs less than this from
 # Measured: of MNIST's 70k digits only 1 matches all three; a round dot of any size does.
 _BLOB_ASPECT = 0.5  # short side ≥ half the long side: not a thin "1"
 _BLOB_COVERAGE = 0.65  # a disc fills π/4 ≈ 0.785 of its box
+# Stroke widths, in pixels of the 20×20 box, that are left alone; wider or thinner strokes are redrawn
+# to the nearer end. MNIST's training digits (bench/stroke_width.py, 5,000 of them): median 2.53,
+# quartiles 2.13 and 3.01. The band is their middle third, so that thin and thick pens give nearly the
+# same input (a wider band leaves them further apart; see the README's figures).
+STROKE_WIDTH_BAND = (2.3, 2.75)
+_STROKE_WORK = 160  # strokes are measured and redrawn with the digit's longer side at 8 × 20 pixels
+_STROKE_PASSES = 3
+_STROKE_TOLERANCE = 0.05  # pixels of the 20×20 box: close enough to the band to stop redrawing
 
 
 class ImageError(ValueError):
@@ -108,33 +125,105 @@ def _is_blob(cropped: np.ndarray) -> bool:
     return int(entries_per_row.max()) <= 1 and int(entries_per_col.max()) <= 1
 
 
-def preprocess_image(image: np.ndarray) -> PreprocessedDigit | None:
-    """A picture of one digit → model input; None when there is no digit (no ink, or only a dot or blob)."""
+def _resize(ink: np.ndarray, longer_side: int) -> np.ndarray:
+    """Scale (H, W) ink so its longer side is `longer_side`, keeping the aspect ratio; anti-aliased, as MNIST was."""
+    height, width = ink.shape
+    factor = longer_side / max(height, width)
+    size = (max(1, round(height * factor)), max(1, round(width * factor)))
+    resized = F.interpolate(
+        torch.from_numpy(np.ascontiguousarray(ink, dtype=np.float32))[None, None],
+        size=size,
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
+    return resized[0, 0].clamp(0, 1).numpy()
+
+
+def _crop(ink: np.ndarray) -> np.ndarray:
+    """The bounding box of the non-zero ink."""
+    rows, cols = np.nonzero(ink)
+    return ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean width of the strokes in (H, W) ink, in its pixels, from the distance transform of its solid part.
+
+    Across a stroke of width w the distance to its edge runs evenly from 0 to w/2 and back, so its
+    mean is w/4 (+0.5 from measuring at pixel centres).
+    """
+    solid = np.pad(ink > 0.5 * float(ink.max(initial=0.0)), 1)
+    if not solid.any():
+        return 0.0
+    inside = ndimage.distance_transform_edt(solid)  # distance to the nearest background pixel
+    return 4.0 * (float(inside[solid].mean()) - 0.5)
+
+
+def box_stroke_width(cropped: np.ndarray) -> float:
+    """Stroke width of a cropped digit in pixels of MNIST's 20×20 box, measured at 8× that size."""
+    return stroke_width(_resize(cropped, _STROKE_WORK)) * DIGIT_BOX / _STROKE_WORK
+
+
+def _move_edges(work: np.ndarray, grow: float) -> np.ndarray:
+    """Ink whose edges are moved out by `grow` pixels everywhere (in if negative), anti-aliased, cropped."""
+    margin = max(0, math.ceil(grow)) + 2
+    solid = np.pad(work > 0.5 * float(work.max()), margin)
+    # Signed distance to the strokes' edge (edges lie half a pixel from the pixel centres): + inside.
+    edge = np.where(
+        solid,
+        ndimage.distance_transform_edt(solid) - 0.5,
+        0.5 - ndimage.distance_transform_edt(~solid),
+    )
+    redrawn = np.clip(edge + grow + 0.5, 0.0, 1.0).astype(np.float32)
+    redrawn[redrawn < _INK_FLOOR] = 0.0
+    return _crop(redrawn) if redrawn.any() else work
+
+
+def even_stroke_width(cropped: np.ndarray, band: tuple[float, float] = STROKE_WIDTH_BAND) -> np.ndarray:
+    """Cropped ink → cropped ink whose strokes, once its longer side is 20 px, are `band[0]`–`band[1]` px wide.
+
+    Strokes already in the band are returned as they are. Others are redrawn at a working size by
+    moving their edges by the same amount everywhere; a second or third pass corrects what the
+    first missed (a bold digit's filled corners thin more slowly than its strokes).
+    """
+    result = cropped
+    for _ in range(_STROKE_PASSES):
+        work = _resize(result, _STROKE_WORK)
+        width = stroke_width(work)  # in working pixels
+        in_box = width * DIGIT_BOX / _STROKE_WORK  # the same as box_stroke_width(result)
+        target = min(max(in_box, band[0]), band[1])
+        if width == 0.0 or abs(target - in_box) <= (0.0 if result is cropped else _STROKE_TOLERANCE):
+            break
+        # Moving every edge out by `grow` widens the strokes by 2·grow and the digit's box too, which
+        # changes the scale: solve (width + 2·grow) / (work + 2·grow) = target / 20 for grow.
+        share = target / DIGIT_BOX
+        result = _move_edges(work, (share * _STROKE_WORK - width) / (2.0 * (1.0 - share)))
+    return result
+
+
+def crop_ink(image: np.ndarray) -> np.ndarray | None:
+    """A picture → its ink (0..1, strongest stroke = 1, faint fringe dropped) cropped to the digit; None if blank."""
     ink = ink_from_image(image)
     strongest = float(ink.max(initial=0.0))
     if strongest < _MIN_CONTRAST:
         return None
     ink = ink / strongest
     ink[ink < _INK_FLOOR] = 0.0
-    rows, cols = np.nonzero(ink)
-    cropped = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    if _is_blob(cropped):
+    return _crop(ink)
+
+
+def preprocess_image(image: np.ndarray, *, even_strokes: bool = True) -> PreprocessedDigit | None:
+    """A picture of one digit → model input; None when there is no digit (no ink, or only a dot or blob).
+
+    `even_strokes=False` keeps the pen's own stroke width (for comparison; see `even_stroke_width`).
+    """
+    cropped = crop_ink(image)
+    if cropped is None or _is_blob(cropped):
         return None
-    height, width = cropped.shape
-    factor = DIGIT_BOX / max(height, width)
-    new_h, new_w = max(1, round(height * factor)), max(1, round(width * factor))
-    # Anti-aliased resampling, as MNIST's digits were.
-    scaled = (
-        F.interpolate(
-            torch.from_numpy(np.ascontiguousarray(cropped))[None, None],
-            size=(new_h, new_w),
-            mode="bilinear",
-            antialias=True,
-            align_corners=False,
-        )[0, 0]
-        .clamp(0, 1)
-        .numpy()
-    )  # (new_h, new_w), longer side 20
+    if even_strokes:
+        cropped = even_stroke_width(cropped)
+    scaled = _resize(cropped, DIGIT_BOX)  # (new_h, new_w), longer side 20
+    new_h, new_w = scaled.shape
     total = float(scaled.sum())
     ys, xs = np.arange(new_h, dtype=np.float32), np.arange(new_w, dtype=np.float32)
     centre_y = float(scaled.sum(axis=1) @ ys) / total

@@ -8,17 +8,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from canvas_digits import PASTE_CANVASES, PASTE_VARIANTS, PENS, paste, render, samples
 from PIL import Image
 from torchvision.datasets import MNIST
 
 from resnet_mnist import load_checkpoint, load_split
 from resnet_mnist.data import normalize
 from resnet_mnist.inference import predict
-from resnet_mnist.preprocess import ImageError, ink_from_image, load_image, preprocess_image
+from resnet_mnist.preprocess import (
+    STROKE_WIDTH_BAND,
+    ImageError,
+    box_stroke_width,
+    crop_ink,
+    even_stroke_width,
+    ink_from_image,
+    load_image,
+    preprocess_image,
+)
 
 SAMPLE = 300
-CANVASES = [(280, 280), (300, 400), (600, 600)]  # (height, width)
-VARIANTS = ["white_on_black_rgb", "dark_on_transparent_rgba", "black_on_white_rgb"]
+CANVASES = PASTE_CANVASES
+VARIANTS = PASTE_VARIANTS
 
 
 @pytest.fixture(scope="module")
@@ -32,25 +42,6 @@ def mnist_test(data_root: Path) -> tuple[np.ndarray, np.ndarray]:
     dataset = MNIST(str(data_root), train=False, download=False)
     index = np.random.default_rng(0).choice(len(dataset), SAMPLE, replace=False)
     return dataset.data[index].numpy(), dataset.targets[index].numpy()
-
-
-def _paste(digit: np.ndarray, variant: str, canvas: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Upscale a 28×28 digit ×4–×10 (bilinear) and paste it somewhere off-centre on a large canvas."""
-    height, width = canvas
-    side = min(int(28 * rng.uniform(4, 10)), height, width)
-    big = np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR), dtype=np.float32) / 255
-    top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
-    ink = np.zeros((height, width), dtype=np.float32)
-    ink[top : top + side, left : left + side] = big
-    gray = np.round(ink * 255).astype(np.uint8)
-    if variant == "white_on_black_rgb":
-        return np.stack([gray] * 3, axis=-1)
-    if variant == "black_on_white_rgb":
-        return np.stack([255 - gray] * 3, axis=-1)
-    rgba = np.zeros((height, width, 4), dtype=np.uint8)
-    rgba[..., :3] = (20, 30, 60)  # a dark blue pen on a clear layer, as the canvas hands it back
-    rgba[..., 3] = gray
-    return rgba
 
 
 def _accuracy(model, images: list[np.ndarray], labels: np.ndarray) -> float:
@@ -73,7 +64,7 @@ def test_reference_accuracy_on_unmodified_digits(model, mnist_test) -> None:
 def test_digits_pasted_on_large_canvases_classify_like_mnist(model, mnist_test, variant: str) -> None:
     digits, labels = mnist_test
     rng = np.random.default_rng(1)
-    images = [_paste(digit, variant, CANVASES[i % len(CANVASES)], rng) for i, digit in enumerate(digits)]
+    images = [paste(digit, variant, CANVASES[i % len(CANVASES)], rng) for i, digit in enumerate(digits)]
     accuracy = _accuracy(model, images, labels)
     print(f"\n{variant}: {100 * accuracy:.1f}% of {SAMPLE}")
     assert accuracy >= 0.97
@@ -85,16 +76,81 @@ def test_normalisation_equals_the_training_pipeline(data_root: Path, mnist_test)
 
 
 def test_an_mnist_digit_comes_back_nearly_unchanged(model, mnist_test) -> None:
-    """MNIST digits are already cropped, scaled and centred: preprocessing them again changes little."""
+    """MNIST digits are already cropped, scaled and centred: preprocessing them again changes little.
+
+    Their strokes are evened to the middle of MNIST's own widths (STROKE_WIDTH_BAND), so a digit
+    drawn thinner or bolder than that comes back thicker or thinner, in the same place; one already
+    in the band comes back as it was.
+    """
     digits, _ = mnist_test
     processed = [preprocess_image(digit) for digit in digits]
     assert all(p is not None for p in processed)
-    correlations = [np.corrcoef(p.pixels.ravel(), d.ravel())[0, 1] for p, d in zip(processed, digits, strict=True)]
-    assert np.median(correlations) > 0.99
-    assert np.percentile(correlations, 10) > 0.9
+    correlations = np.array(
+        [np.corrcoef(p.pixels.ravel(), d.ravel())[0, 1] for p, d in zip(processed, digits, strict=True)]
+    )
+    widths = np.array([box_stroke_width(crop_ink(d)) for d in digits])
+    in_band = (widths >= STROKE_WIDTH_BAND[0]) & (widths <= STROKE_WIDTH_BAND[1])
+    assert in_band.sum() >= 50 and correlations[in_band].min() > 0.99
+    assert np.median(correlations) > 0.97 and np.percentile(correlations, 10) > 0.8
+    # Same place and size: the bounding box moves by at most a pixel on each side.
+    for p, d in zip(processed, digits, strict=True):
+        rows, cols = np.nonzero(p.pixels > 0.3)
+        rows_d, cols_d = np.nonzero(d > 0.3 * 255)
+        box = np.array([rows.min(), rows.max(), cols.min(), cols.max()])
+        assert np.abs(box - [rows_d.min(), rows_d.max(), cols_d.min(), cols_d.max()]).max() <= 2
     before = [p.digit for p in predict(model, normalize(torch.from_numpy(digits)).unsqueeze(1))]
     after = [p.digit for p in predict(model, torch.cat([p.tensor for p in processed]))]
     assert np.mean(np.array(before) == np.array(after)) >= 0.99
+
+
+def test_strokes_outside_mnists_widths_are_brought_to_them(mnist_test) -> None:
+    """A digit's strokes end in the band whatever they were, and one already in it is left alone."""
+    low, high = STROKE_WIDTH_BAND
+    for digit in mnist_test[0][:60]:
+        cropped = crop_ink(digit)
+        before, after = box_stroke_width(cropped), box_stroke_width(even_stroke_width(cropped))
+        if low <= before <= high:
+            assert even_stroke_width(cropped) is cropped
+        else:
+            assert low - 0.2 <= after <= high + 0.2, (before, after)
+
+
+@pytest.fixture(scope="module")
+def canvas_drawings() -> tuple[dict[str, list[np.ndarray]], np.ndarray]:
+    """The ten digits drawn 3 times each at random sizes and places, with each of the page's pens."""
+    placements = samples(3, seed=2)
+    images = {
+        name: [render(digit, pen=pen, size=size, left=left, top=top) for digit, size, left, top in placements]
+        for name, pen in PENS.items()
+    }
+    return images, np.array([digit for digit, *_ in placements])
+
+
+def _median_correlation(first: list, second: list) -> float:
+    return float(np.median([np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(first, second, strict=True)]))
+
+
+def test_thin_and_thick_pens_give_nearly_the_same_input(canvas_drawings) -> None:
+    """The same drawing with the thinnest and the thickest pen: alike once evened, far apart as drawn."""
+    images, _ = canvas_drawings
+    evened = {name: [preprocess_image(i).pixels for i in imgs] for name, imgs in images.items()}
+    as_drawn = {name: [preprocess_image(i, even_strokes=False).pixels for i in imgs] for name, imgs in images.items()}
+    alike, apart = (
+        _median_correlation(evened["thin"], evened["thick"]),
+        _median_correlation(as_drawn["thin"], as_drawn["thick"]),
+    )
+    print(f"\nthin vs thick pen, median correlation of the 28×28 inputs: as drawn {apart:.3f}, evened {alike:.3f}")
+    assert alike > 0.95 and apart < 0.8
+    ink = {name: np.mean([f.sum() for f in fields]) for name, fields in evened.items()}
+    assert max(ink.values()) / min(ink.values()) < 1.25  # as drawn: 3.5× more ink with the thick pen
+
+
+def test_drawings_are_read_whatever_the_pen(model, canvas_drawings) -> None:
+    images, labels = canvas_drawings
+    for name, drawings in images.items():
+        accuracy = _accuracy(model, drawings, labels)
+        print(f"\n{name} pen ({PENS[name]} px): {100 * accuracy:.0f}% of {len(labels)}")
+        assert accuracy >= 0.9, name
 
 
 def test_output_is_a_normalised_28_by_28_batch_of_one(mnist_test) -> None:
