@@ -19,8 +19,11 @@ from resnet_mnist.model_choice import (
     load_uploaded_checkpoint,
     usable_runs,
 )
+from resnet_mnist.ranking import best_run
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 pixels
+PREVIEW_SIZE = 230  # the 28×28 input, enlarged
+ANSWER_WIDTH = 320  # the predicted digit and the ten probabilities
 UNSURE_BELOW = 0.75  # top probability under this: say the model is not sure
 SOURCE_RUN, SOURCE_UPLOAD = "A saved run", "An uploaded checkpoint"
 STAGE_TITLES = {
@@ -85,13 +88,15 @@ with st.container(border=True):
             st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
         else:
             st.session_state.draw_run_select = default_run_id(store, st.session_state.get("draw_run_id"))
+            best = best_run(runs, needs_checkpoint=True)
             run_id = st.selectbox(
                 "Run",
                 list(runs_by_id),
-                format_func=lambda rid: describe_run(runs_by_id[rid]),
+                format_func=lambda rid: ("★ " if best and rid == best.id else "") + describe_run(runs_by_id[rid]),
                 key="draw_run_select",
                 on_change=_remember_run,
-                help="Saved runs with a checkpoint, newest first: name · test accuracy · epochs · hyperparameters.",
+                help="Saved runs with a checkpoint, newest first: name · test accuracy · epochs · hyperparameters. "
+                "★ marks the best (highest test accuracy), the one used until you choose another.",
             )
             try:
                 _, model = _run_model(*checkpoint_identity(runs_by_id[run_id].checkpoint_path))
@@ -117,9 +122,11 @@ with st.container(border=True):
 if model is None:
     st.stop()
 
-# Canvas · what the model sees · what it thinks
-draw_col, input_col, answer_col = st.columns([1.15, 1, 1.35], gap="medium")
-with draw_col:
+# Canvas · what the model thinks · what it sees. Fixed-width blocks in rows that wrap: on a narrow
+# screen a block moves below instead of squeezing the canvas, which cannot shrink (its size is fixed in
+# pixels) and would be cut off. The answer comes first beside the canvas, so it stays in view.
+row = st.container(horizontal=True, gap="medium", key="draw_row")
+with row.container(width=CANVAS_SIZE, key="draw_pen_block"):
     canvas = st_canvas(
         stroke_width=st.session_state.draw_stroke_width,
         stroke_color=palette.CANVAS_INK,
@@ -131,21 +138,15 @@ with draw_col:
         return_image_data=True,
         key=f"draw_canvas_{st.session_state.draw_canvas_version}",
     )
-    controls = st.columns([2, 1], vertical_alignment="bottom")
-    controls[0].slider("Pen width", 8, 40, key="draw_stroke_width")
-    controls[1].button("Clear", icon=":material/ink_eraser:", on_click=_clear_canvas, width="stretch")
+    controls = st.container(horizontal=True, vertical_alignment="bottom")
+    controls.slider("Pen width", 8, 40, key="draw_stroke_width")
+    controls.button("Clear", icon=":material/ink_eraser:", on_click=_clear_canvas, width="content")
 
 image = canvas.image_data
 digit = preprocess_image(image) if image is not None else None
 
-with input_col:
-    st.markdown("**What the model sees** (28×28)")
-    if digit is None:
-        st.info("Draw a digit in the black square.")
-    else:
-        st.plotly_chart(digit_figure(digit.pixels, size=250), width="content", config={"displayModeBar": False})
-
-with answer_col:
+beside = row.container(width="stretch", key="draw_beside_block").container(horizontal=True, gap="medium")
+with beside.container(width=ANSWER_WIDTH, key="draw_answer_block"):
     if digit is None:
         st.markdown("**Prediction**")
         st.caption("Nothing to read yet: an empty canvas, a dot or a filled blob gets no prediction.")
@@ -168,6 +169,15 @@ with answer_col:
                 f"{100 * UNSURE_BELOW:.0f}%."
             )
         st.plotly_chart(probability_figure(prediction, unsure=unsure), config={"displayModeBar": False})
+
+with beside.container(width=PREVIEW_SIZE, key="draw_input_block"):
+    st.markdown("**What the model sees** (28×28)")
+    if digit is None:
+        st.info("Draw a digit in the black square.")
+    else:
+        st.plotly_chart(
+            digit_figure(digit.pixels, size=PREVIEW_SIZE), width="content", config={"displayModeBar": False}
+        )
 
 # Look inside
 if digit is not None:

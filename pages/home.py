@@ -7,12 +7,31 @@ import streamlit as st
 from pages._common import get_run_store, get_worker, state_badge
 from resnet_mnist import Net, RunState
 from resnet_mnist.data import dataset_status, resolve_data_root
-from resnet_mnist.formatting import format_duration, hyperparams_label, layer_rows
+from resnet_mnist.formatting import escape_markdown, format_duration, hyperparams_label, layer_rows
 from resnet_mnist.model import count_parameters
+from resnet_mnist.ranking import best_run
+from resnet_mnist.runs import RunInfo
 
 worker = get_worker()
 store = get_run_store()
 snapshot = worker.snapshot()
+
+
+def run_card(run: RunInfo, *, active_run_id: str | None) -> None:
+    """A run's accuracy, epochs and duration as tiles, and a line naming it, its state and its settings."""
+    tiles = st.container(horizontal=True)
+    tiles.metric("Test accuracy", f"{100 * run.final_accuracy:.2f}%" if run.final_accuracy is not None else "–")
+    tiles.metric("Epochs", f"{run.epochs_done} / {run.config.epochs}")
+    tiles.metric("Took", format_duration(run.duration_seconds))
+    state = run.state.value
+    if run.state in (RunState.RUNNING, RunState.PAUSED) and run.id != active_run_id:
+        state = "interrupted (the server stopped during it)"
+    elif run.state is RunState.FAILED and run.reason:
+        state = f"failed: {run.reason}"
+    st.caption(
+        f"{escape_markdown(run.label)} · {escape_markdown(state)} · {hyperparams_label(run.config)} · on {run.device}"
+    )
+
 
 st.title("ResNet MNIST Studio")
 st.markdown(
@@ -42,23 +61,25 @@ with job:
             f"after {len(snapshot.epochs)} epochs."
         )
 
-    st.subheader("Latest run")
     runs = store.runs()
     if runs:
-        latest = runs[0]
-        accuracy = f"{100 * latest.final_accuracy:.2f}%" if latest.final_accuracy is not None else "–"
-        a, b, c = st.columns(3)
-        a.metric("Test accuracy", accuracy)
-        b.metric("Epochs", f"{latest.epochs_done} / {latest.config.epochs}")
-        c.metric("Took", format_duration(latest.duration_seconds))
-        state = latest.state.value
-        if latest.state in (RunState.RUNNING, RunState.PAUSED) and latest.id != snapshot.run_id:
-            state = "interrupted (the server stopped during it)"
-        st.caption(f"`{latest.label}` · {state} · {hyperparams_label(latest.config)} · on {latest.device}")
-        usable = store.latest_usable()
-        if usable is None:
+        latest_col, best_col = st.columns(2, gap="medium")
+        with latest_col:
+            st.subheader("Latest run")
+            run_card(runs[0], active_run_id=snapshot.run_id)
+        with best_col:
+            st.subheader("★ Best run")
+            best = best_run(runs)
+            if best is None:
+                st.caption("No finished or stopped run with a test accuracy yet.")
+            elif best.id == runs[0].id:
+                st.caption("The latest run is also the best.")
+            else:
+                run_card(best, active_run_id=snapshot.run_id)
+        if store.latest_usable() is None:
             st.caption("No finished or stopped run with a checkpoint yet: the Draw page needs one.")
     else:
+        st.subheader("Latest run")
         st.caption(f"No runs in `{store.root}` yet. Start one on the Train page.")
 
 with data_col:

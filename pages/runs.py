@@ -14,6 +14,8 @@ from pages._runs_manage import manage_tab
 from pages._sweep import sweep_tab
 from resnet_mnist.comparison import run_table_rows, table_columns, unreadable_rows
 from resnet_mnist.config import SETTINGS
+from resnet_mnist.formatting import escape_markdown
+from resnet_mnist.ranking import best_run
 from resnet_mnist.runs import RunInfo
 
 st.session_state.setdefault("compare_ids", [])
@@ -79,7 +81,16 @@ else:
     remembered = [i for i in st.session_state["compare_ids"] if i in runs_by_id]
     # A new key whenever the list changes, so row positions never point at the wrong run.
     table_key = "runs_table_" + hashlib.sha1(",".join(ids).encode()).hexdigest()[:10]
-    table = pd.DataFrame(run_table_rows(runs, active_ids))
+    best = best_run(runs)
+    rows = run_table_rows(runs, active_ids)
+    for row in rows:
+        row["best"] = "★" if best is not None and row["id"] == best.id else ""
+    table = pd.DataFrame(rows)
+    if best is not None:
+        st.markdown(
+            f"★ **Best run**: {escape_markdown(best.label)} — {100 * best.best_accuracy:.2f}% best test accuracy "
+            f"({best.state.value}, {best.epochs_done} epoch{'s' if best.epochs_done != 1 else ''})."
+        )
     event = st.dataframe(
         table,
         key=table_key,
@@ -87,8 +98,9 @@ else:
         selection_mode="multi-row",
         selection_default={"selection": {"rows": [ids.index(i) for i in remembered]}},
         hide_index=True,
-        column_order=table_columns(),
+        column_order=["best", *table_columns()],
         column_config={
+            "best": st.column_config.TextColumn("★", width="small", help="The best run: highest best test accuracy"),
             "best acc %": st.column_config.NumberColumn(format="%.2f"),
             "final acc %": st.column_config.NumberColumn(format="%.2f"),
             **{

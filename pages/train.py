@@ -13,8 +13,22 @@ from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
 from resnet_mnist.devices import available_devices
 from resnet_mnist.figures import accuracy_figure, loss_figure, metrics_from_events, palette
-from resnet_mnist.formatting import format_count, format_duration, format_lr, hyperparams_label
+from resnet_mnist.formatting import format_duration, format_lr, hyperparams_label
+from resnet_mnist.job_status import (
+    chart_subtitle,
+    epoch_progress_text,
+    failure_summary,
+    pace_text,
+    run_progress_text,
+    status_message,
+    time_left_text,
+)
 from resnet_mnist.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
+
+BUTTON_WIDTH = 112  # px: Pause and Resume take the same room, so Stop never moves
+STATUS_HEIGHT = 80  # px: the badge line and a status of up to two lines, whatever they say
+SETTINGS_LINE_HEIGHT = 48  # px: two lines of the settings caption under Start
+METRIC_WIDTH = 140  # px: room for "10,000" or "99.12%" with its delta
 
 devices = available_devices()
 usable_devices = [d.name for d in devices if d.available]
@@ -97,18 +111,24 @@ with st.sidebar:
     else:
         st.warning(f"MNIST {data.message}", icon=":material/warning:")
 
-start_col, reset_col, note_col = st.columns([1, 1.3, 4], vertical_alignment="center")
-start_clicked = start_col.button(
-    "Start", key="train_start", type="primary", icon=":material/play_arrow:", width="stretch"
+# Buttons as wide as their labels, in a row that wraps on a narrow screen: never cut to "S…". The line
+# under them has a fixed height, so the job's controls below do not move when it changes.
+start_row = st.container(horizontal=True, vertical_alignment="center", key="train_start_row")
+start_clicked = start_row.button(
+    "Start", key="train_start", type="primary", icon=":material/play_arrow:", width="content"
 )
-reset_col.button("Reset to seed defaults", key="train_reset", on_click=reset_to_seed_defaults, width="stretch")
+start_row.button("Reset to seed defaults", key="train_reset", on_click=reset_to_seed_defaults, width="content")
+start_note = st.container(height=SETTINGS_LINE_HEIGHT, border=False, key="train_start_note")
+threads = f"{plan.threads.count} thread{'s' if plan.threads.count != 1 else ''}" if plan else ""
+compute = f" · {plan.precision.name} · {threads}" if plan else ""
+settings_line = (
+    f"{hyperparams_label(form.config_from_widgets())} · {device_labels[st.session_state.train_device]}{compute}"
+)
 if busy_at_start:
-    note_col.caption(f"Settings other than {form.live_names().replace('&', 'and')} apply to the next run.")
+    live = form.live_names().replace("&", "and")
+    start_note.caption(f"Next run: {settings_line}. Only {live} apply to the running job.")
 else:
-    device_label = device_labels[st.session_state.train_device]
-    threads = f"{plan.threads.count} thread{'s' if plan.threads.count != 1 else ''}" if plan else ""
-    compute = f" · {plan.precision.name} · {threads}" if plan else ""
-    note_col.caption(f"{hyperparams_label(form.config_from_widgets())} · {device_label}{compute}")
+    start_note.caption(f"Start trains with {settings_line}.")
 
 if start_clicked:
     config = form.config_from_widgets()
@@ -137,21 +157,6 @@ if (
     st.session_state.draw_run_id = snapshot.run_id
 
 
-def status_line(snap: WorkerSnapshot) -> None:
-    run = f" · run `{snap.run_id}`" if snap.run_id else ""
-    st.markdown(f"{state_badge(snap)}{run}")
-    if snap.loading:
-        st.info("Loading MNIST into memory… the first run after a server start reads the files (a few seconds).")
-    elif snap.state == RunState.RUNNING and worker.pause_requested:
-        st.info("Pausing at the next batch…")
-    elif snap.state == RunState.RUNNING and snap.evaluating:
-        st.info(f"Testing after epoch {snap.epoch}…")
-    elif snap.state == RunState.PAUSED:
-        st.info(f"Paused in epoch {snap.epoch} after batch {snap.batch}. Resume to go on from there.")
-    elif snap.state == RunState.IDLE:
-        st.info("No job yet: set the hyperparameters and press **Start**.")
-
-
 def outcome(snap: WorkerSnapshot) -> None:
     final = snap.epochs[-1] if snap.epochs else None
     where = f" Saved to `{snap.run_dir}`." if snap.run_dir else ""
@@ -170,61 +175,62 @@ def outcome(snap: WorkerSnapshot) -> None:
             icon=":material/stop_circle:",
         )
     elif snap.state == RunState.FAILED:
-        st.error(f"Failed: {snap.reason}", icon=":material/error:")
+        st.error(failure_summary(snap), icon=":material/error:")
 
 
 refresh = 1.0 if snapshot.busy else None
 
 
-def job_buttons(snap: WorkerSnapshot) -> None:
-    """Pause or Resume, and Stop; a job that ended before the click is simply shown as ended."""
-    pause_col, stop_col, _ = st.columns([1, 1, 3])
+def controls_and_status(snap: WorkerSnapshot) -> None:
+    """Pause/Resume and Stop at fixed widths, then the badge and a status of fixed height.
+
+    The buttons come first and the status cannot grow, so nothing under the pointer moves when a
+    job pauses, tests after an epoch, or ends. Pause and Resume are one button (one key) whose label
+    changes in place: two would briefly show side by side while the fragment reruns, pushing Stop.
+    """
+    row = st.container(horizontal=True, vertical_alignment="center", key="train_controls")
+    resuming = worker.pause_requested or snap.state == RunState.PAUSED
     try:
-        if worker.pause_requested or snap.state == RunState.PAUSED:
-            if pause_col.button(
-                "Resume", key="train_resume", icon=":material/play_arrow:", disabled=not snap.busy, width="stretch"
-            ):
-                worker.resume()
-                st.rerun(scope="fragment")
-        elif pause_col.button(
-            "Pause", key="train_pause", icon=":material/pause:", disabled=not snap.busy, width="stretch"
+        if row.button(
+            "Resume" if resuming else "Pause",
+            key="train_pause",
+            icon=":material/play_arrow:" if resuming else ":material/pause:",
+            disabled=not snap.busy,
+            width=BUTTON_WIDTH,
         ):
-            worker.pause()
+            if resuming:
+                worker.resume()
+            else:
+                worker.pause()
             st.rerun(scope="fragment")
     except WorkerIdleError:
         st.rerun()  # the job ended between drawing the button and the click
-    if stop_col.button("Stop", key="train_stop", icon=":material/stop:", disabled=not snap.busy, width="stretch"):
+    if row.button("Stop", key="train_stop", icon=":material/stop:", disabled=not snap.busy, width=BUTTON_WIDTH):
         worker.stop(timeout=5.0)
         st.rerun()
+    status = row.container(height=STATUS_HEIGHT, border=False, gap=None, key="train_status")
+    run = f" · run `{snap.run_id}`" if snap.run_id else ""
+    status.markdown(f"{state_badge(snap)}{run}")
+    status.caption(status_message(snap, pause_requested=worker.pause_requested))
 
 
 def progress_and_metrics(snap: WorkerSnapshot) -> None:
-    """The epoch and run progress bars, and the five headline numbers."""
-    epochs_planned = snap.config.epochs if snap.config else None
-    if snap.epoch:
-        st.progress(
-            snap.epoch_progress,
-            text=f"Epoch {snap.epoch} of {epochs_planned}: batch {snap.batch:,} of {snap.batches_per_epoch:,}",
-        )
-    else:
-        st.progress(0.0, text="Epoch –")
-    eta = snap.eta_seconds
-    st.progress(
-        snap.run_progress,
-        text=f"Run: {100 * snap.run_progress:.0f}%" + (f" · about {format_duration(eta)} left" if eta else ""),
-    )
+    """The epoch and run progress bars, and the five headline numbers as tiles that wrap, never cut."""
+    st.progress(snap.epoch_progress if snap.epoch else 0.0, text=epoch_progress_text(snap))
+    st.progress(snap.run_progress, text=run_progress_text(snap))
     last_batch = snap.batches[-1] if snap.batches else None
     last_epoch = snap.epochs[-1] if snap.epochs else None
     before = snap.epochs[-2] if len(snap.epochs) > 1 else None
-    m1, m2, m3, m4, m5 = st.columns(5)
-    m1.metric("Images / s", format_count(snap.images_per_second) if snap.busy else "–")
-    m2.metric("Elapsed", format_duration(snap.elapsed_seconds, compact=True))
-    m3.metric("ETA", format_duration(eta, compact=True) if snap.busy else "–")
-    m4.metric("Training loss", f"{last_batch.loss:.4f}" if last_batch else "–")
-    m5.metric(
+    tiles = st.container(horizontal=True, key="train_metrics")
+    tiles.metric("Images / s", pace_text(snap), width=METRIC_WIDTH)
+    tiles.metric("Elapsed", format_duration(snap.elapsed_seconds, compact=True), width=METRIC_WIDTH)
+    tiles.metric("ETA", time_left_text(snap), width=METRIC_WIDTH)
+    tiles.metric("Training loss", f"{last_batch.loss:.4f}" if last_batch else "–", width=METRIC_WIDTH)
+    tiles.metric(
         "Test accuracy",
         f"{100 * last_epoch.test_accuracy:.2f}%" if last_epoch else "–",
         delta=f"{100 * (last_epoch.test_accuracy - before.test_accuracy):+.2f} pts" if before and last_epoch else None,
+        width=METRIC_WIDTH,
     )
 
 
@@ -237,7 +243,7 @@ def chart_figures(snap: WorkerSnapshot, log_y: bool) -> tuple[go.Figure, go.Figu
     config = snap.config
     epochs_planned = config.epochs if config else None
     metrics = metrics_from_events(snap.batches, snap.epochs, snap.hparam_changes)
-    subtitle = hyperparams_label(config, lr=snap.lr, momentum=snap.momentum) if config else ""
+    subtitle = chart_subtitle(snap)
     revision = snap.run_id or "no-run"
     loss = loss_figure(
         metrics["batches"],
@@ -279,8 +285,7 @@ def live_view() -> None:
     snap = worker.snapshot()
     if refresh and not snap.busy:
         st.rerun()  # the job just ended: redraw the whole page once, and stop polling
-    status_line(snap)
-    job_buttons(snap)
+    controls_and_status(snap)
     progress_and_metrics(snap)
     charts(snap)
     outcome(snap)

@@ -47,7 +47,11 @@ USER_STOP_REASON = "stopped by the user"
 
 
 class DivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite at optimizer step `step` (0 when not known)."""
+
+    def __init__(self, message: str, step: int = 0) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 class TrainingControl:
@@ -264,7 +268,7 @@ def train_epoch(
             images_since_log = 0
     mean_loss = float(loss_sum) / max(batch, 1)
     if not math.isfinite(mean_loss):
-        raise DivergedError(f"the training loss became {mean_loss} during epoch {epoch}")
+        raise DivergedError(f"the training loss became {mean_loss} during epoch {epoch}", step)
     return _EpochTraining(mean_loss, step - step_offset, time.perf_counter() - started, images_seen, False)
 
 
@@ -292,7 +296,7 @@ def _log_batch(
     epoch, step, batch, batches_per_epoch = position
     value = loss.item()  # the only host sync of the loop, once per logged batch
     if not math.isfinite(value):
-        raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch})")
+        raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch})", step)
     now = time.perf_counter()
     group = optimizer.param_groups[0]
     rate = images / max(now - since, 1e-9)
@@ -411,7 +415,7 @@ def run_training(
             if stopped_after is not None:
                 return _stopped(emit, run, stopped_after, control.stop_reason)
     except Exception as exc:
-        return _failed(emit, run, _failure_reason(exc, config))
+        return _failed(emit, run, _failure_reason(exc, config), step=getattr(exc, "step", 0))
     finally:
         torch.set_num_threads(threads_before)
     emit(StateChanged(RunState.FINISHED, epoch=config.epochs, step=run.step))
@@ -509,7 +513,8 @@ def _stopped(emit: Listener, run: _Progress, epochs_done: int, reason: str) -> T
     return TrainingOutcome(RunState.STOPPED, reason, epochs_done, run.best, run.final, run.model)
 
 
-def _failed(emit: Listener, run: _Progress, reason: str) -> TrainingOutcome:
+def _failed(emit: Listener, run: _Progress, reason: str, step: int = 0) -> TrainingOutcome:
+    """The run ends FAILED; `step` is where it failed when known (a divergence knows), else its last epoch's end."""
     epochs_done = max(run.epoch - 1, 0)
-    emit(StateChanged(RunState.FAILED, reason, epoch=epochs_done, step=run.step))
+    emit(StateChanged(RunState.FAILED, reason, epoch=epochs_done, step=step or run.step))
     return TrainingOutcome(RunState.FAILED, reason, epochs_done, run.best, run.final, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import TrainConfig
-from .engine import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
+from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .runs import RunStore
 
 __all__ = ["Pace", "estimate_seconds", "measured_pace"]

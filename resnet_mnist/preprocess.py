@@ -49,10 +49,11 @@ _BLOB_ASPECT = 0.5  # short side ≥ half the long side: not a thin "1"
 _BLOB_COVERAGE = 0.65  # a disc fills π/4 ≈ 0.785 of its box
 # Stroke widths, in pixels of the 20×20 box, that are left alone; wider or thinner strokes are redrawn
 # to the nearer end. MNIST's training digits (bench/stroke_width.py, 5,000 of them): median 2.52,
-# quartiles 2.11 and 3.01. The band is their middle ~40%: narrow enough that the page's thinnest and
-# thickest pens give nearly the same input, wide enough that MNIST's own digits pasted onto a picture
-# are read as well as before (2.3–2.75 cost 5 of 2,000 of them; this band 1; see the README).
-STROKE_WIDTH_BAND = (2.25, 2.85)
+# quartiles 2.11 and 3.01. The band is their middle half, a little raised: narrow enough that the
+# page's thinnest and thickest pens give much the same input, wide enough that MNIST's own digits
+# pasted onto a picture are read as well as before (a narrower 2.25–2.85 cost some of the boldest;
+# see the README's figures).
+STROKE_WIDTH_BAND = (2.25, 3.1)
 _STROKE_WORK = 160  # strokes are measured and redrawn with the digit's longer side at 8 × 20 pixels
 _STROKE_PASSES = 3
 _STROKE_TOLERANCE = 0.05  # pixels of the 20×20 box: close enough to the band to stop redrawing

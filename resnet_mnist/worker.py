@@ -56,6 +56,7 @@ class WorkerSnapshot:
     epoch: int = 0
     batch: int = 0
     batches_per_epoch: int = 0
+    step: int = 0  # optimizer steps so far; once failed, the step it failed at
     evaluating: bool = False
     images_per_second: float | None = None
     lr: float | None = None
@@ -100,9 +101,9 @@ class WorkerSnapshot:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Seconds left in the run at the current pace, or None before it can be told."""
+        """Seconds left in the run at the current pace; None before it can be told, and while paused."""
         elapsed = self.elapsed_seconds
-        if not self.busy or elapsed is None or self.run_progress <= 0.01:
+        if self.state is not RunState.RUNNING or elapsed is None or self.run_progress <= 0.01:
             return None
         return elapsed * (1 - self.run_progress) / self.run_progress
 
@@ -280,6 +281,7 @@ class TrainingWorker:
                     epoch=0,
                     batch=0,
                     batches_per_epoch=0,
+                    step=0,
                     evaluating=False,
                     images_per_second=None,
                     lr=config.lr,
@@ -302,6 +304,7 @@ class TrainingWorker:
                     epoch=event.epoch,
                     batch=event.batch,
                     batches_per_epoch=event.batches_per_epoch,
+                    step=event.step,
                     images_per_second=event.images_per_second,
                     evaluating=False,
                 )
@@ -327,5 +330,6 @@ class TrainingWorker:
                     reason=event.reason,
                     evaluating=False,
                     ended_at=now if event.state.is_final else None,
+                    step=max(snap.step, event.step),  # a failure reports the step it failed at
                 )
             self._publish(snap)

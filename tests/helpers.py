@@ -1,4 +1,5 @@
-"""What the tests share: opening a page under AppTest, the page's worker, rerunning until a state, quick runs."""
+"""What the tests share: opening a page under AppTest, the page's worker, rerunning until a state, quick runs,
+and run folders with chosen results (`record_run`: written by the real recorder from the events such a run sends)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import TrainingWorker
+from resnet_mnist import Net, RunState, RunStore, TrainConfig, TrainingWorker
+from resnet_mnist.events import EpochCompleted, StateChanged
+from resnet_mnist.runs import RunInfo
 from resnet_mnist.worker import WorkerSnapshot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,3 +81,30 @@ def set_quick_run(at: AppTest, *, epochs: int = 1, train_limit: int = 1500, test
 def badge(at: AppTest) -> str:
     """The job's state badge(s) as the page wrote them."""
     return " ".join(m.value for m in at.markdown if "-badge[" in m.value)
+
+
+def record_run(
+    store: RunStore, accuracies: list[float], state: RunState, *, checkpoint: bool = True, name: str = ""
+) -> RunInfo:
+    """A run folder written by the real recorder from the events a run with these test accuracies sends."""
+    recorder = store.create(TrainConfig(epochs=max(len(accuracies), 1)), device="cpu", name=name)
+    recorder(StateChanged(RunState.RUNNING))
+    weights = Net().state_dict() if checkpoint else None
+    for epoch, accuracy in enumerate(accuracies, start=1):
+        recorder(
+            EpochCompleted(
+                epoch=epoch,
+                train_loss=0.3,
+                test_loss=0.2,
+                test_accuracy=accuracy,
+                correct=round(accuracy * 1000),
+                total=1000,
+                train_seconds=1.0,
+                test_seconds=0.1,
+                images_per_second=1000.0,
+                model_state=weights,
+            )
+        )
+    if state is not RunState.RUNNING:
+        recorder(StateChanged(state, None if state is RunState.FINISHED else f"{state.value} for the test"))
+    return store.get(recorder.run_id)

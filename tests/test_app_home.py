@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from helpers import record_run
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import Net, RunState, RunStore, TrainConfig, load_split, run_training
@@ -79,3 +80,18 @@ def test_overview_says_what_to_do_when_mnist_is_missing(
     assert not home.exception
     (warning,) = home.warning
     assert "not found" in warning.value and "RESNET_MNIST_DATA" in warning.value
+
+
+def test_overview_puts_the_best_run_beside_a_failed_latest_one(home: AppTest) -> None:
+    """The issue's case: the newest run failed; the best one is named beside it, with its accuracy."""
+    store = RunStore(Path(os.environ["RESNET_MNIST_RUNS"]))
+    record_run(store, [0.95, 0.975], RunState.FINISHED, name="the good one")
+    time.sleep(1.1)  # run ids carry the creation time to the second
+    record_run(store, [0.5], RunState.FAILED, name="diverged")
+    home.run()
+    assert not home.exception
+    assert [s.value for s in home.subheader if "run" in s.value] == ["Latest run", "★ Best run"]
+    assert [m.value for m in home.metric if m.label == "Test accuracy"] == ["50.00%", "97.50%"]
+    captions = [c.value for c in home.caption]
+    assert any(c.startswith(r"diverged · failed\: failed for the test") for c in captions), captions
+    assert any(c.startswith("the good one · finished") for c in captions), captions

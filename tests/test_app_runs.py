@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from helpers import open_app_page, the_page_worker
+from helpers import open_app_page, record_run, the_page_worker
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import RunState, RunStore, TrainConfig, load_split, run_training
@@ -90,6 +90,18 @@ def test_several_runs_are_listed_again_after_a_restart(open_page, runs_root: Pat
 
     again = open_page()  # caches cleared: a new worker and store read the folder afresh
     assert table(again).equals(rows)
+
+
+def test_the_best_run_is_starred_in_the_table_and_named_above_it(open_page, runs_root: Path) -> None:
+    store = RunStore(runs_root)
+    record_run(store, [0.999], RunState.FAILED, name="failed high")  # a failed run is never the best
+    best = max((r for r in store.runs() if r.state is RunState.FINISHED), key=lambda r: r.best_accuracy)
+    at = open_page()
+    rows = table(at)
+    assert list(rows.loc[rows["best"] == "★", "id"]) == [best.id]
+    assert (rows["best"] == "").sum() == len(rows) - 1
+    (line,) = [m.value for m in at.markdown if "Best run" in m.value]
+    assert f"{best.name} — {100 * best.best_accuracy:.2f}% best test accuracy" in line
 
 
 def test_a_run_left_running_by_a_dead_server_shows_as_interrupted(open_page, runs_root: Path) -> None:

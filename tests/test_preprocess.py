@@ -140,9 +140,9 @@ def test_thin_and_thick_pens_give_nearly_the_same_input(canvas_drawings) -> None
         _median_correlation(as_drawn["thin"], as_drawn["thick"]),
     )
     print(f"\nthin vs thick pen, median correlation of the 28×28 inputs: as drawn {apart:.3f}, evened {alike:.3f}")
-    assert alike > 0.95 and apart < 0.8
+    assert alike > 0.9 and apart < 0.75
     ink = {name: np.mean([f.sum() for f in fields]) for name, fields in evened.items()}
-    assert max(ink.values()) / min(ink.values()) < 1.25  # as drawn: 3.5× more ink with the thick pen
+    assert max(ink.values()) / min(ink.values()) < 1.4  # as drawn: 3.5× more ink with the thick pen
 
 
 def test_drawings_are_read_whatever_the_pen(model, canvas_drawings) -> None:

@@ -5,46 +5,21 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from resnet_mnist import EpochCompleted, Net, RunInfo, RunState, RunStore, StateChanged, TrainConfig
+from helpers import record_run
+
+from resnet_mnist import RunState, RunStore
 from resnet_mnist.model_choice import default_run_id
 from resnet_mnist.ranking import best_run
-
-
-def _record(
-    store: RunStore, accuracies: list[float], state: RunState, *, checkpoint: bool = True, name: str = ""
-) -> RunInfo:
-    """A run folder written by the real recorder from the events a run with these test accuracies sends."""
-    recorder = store.create(TrainConfig(epochs=max(len(accuracies), 1)), device="cpu", name=name)
-    recorder(StateChanged(RunState.RUNNING))
-    weights = Net().state_dict() if checkpoint else None
-    for epoch, accuracy in enumerate(accuracies, start=1):
-        recorder(
-            EpochCompleted(
-                epoch=epoch,
-                train_loss=0.3,
-                test_loss=0.2,
-                test_accuracy=accuracy,
-                correct=round(accuracy * 1000),
-                total=1000,
-                train_seconds=1.0,
-                test_seconds=0.1,
-                images_per_second=1000.0,
-                model_state=weights,
-            )
-        )
-    if state is not RunState.RUNNING:
-        recorder(StateChanged(state, None if state is RunState.FINISHED else f"{state.value} for the test"))
-    return store.get(recorder.run_id)
 
 
 def test_the_best_finished_run_beats_newer_worse_and_failed_ones(runs_dir: Path) -> None:
     """The issue's case: a stopped 93.2% run is the newest, a 97.5% one exists; failed and dead runs never win."""
     store = RunStore(runs_dir)
-    good = _record(store, [0.95, 0.975], RunState.FINISHED, name="good")
-    _record(store, [0.99], RunState.FAILED)  # diverged after a fine first epoch
-    _record(store, [0.995], RunState.RUNNING)  # the server died during it: "interrupted"
+    good = record_run(store, [0.95, 0.975], RunState.FINISHED, name="good")
+    record_run(store, [0.99], RunState.FAILED)  # diverged after a fine first epoch
+    record_run(store, [0.995], RunState.RUNNING)  # the server died during it: "interrupted"
     time.sleep(1.1)  # run ids carry the creation time to the second
-    newest = _record(store, [0.932], RunState.STOPPED, name="newest")
+    newest = record_run(store, [0.932], RunState.STOPPED, name="newest")
     assert store.runs()[0] == newest == store.latest_usable()  # what the Draw page used to default to
     assert best_run(store.runs()) == good
     assert default_run_id(store) == good.id  # the Draw page's model when nobody chose one
@@ -53,16 +28,16 @@ def test_the_best_finished_run_beats_newer_worse_and_failed_ones(runs_dir: Path)
 
 def test_a_stopped_run_can_be_best_and_ties_go_to_the_newer(runs_dir: Path) -> None:
     store = RunStore(runs_dir)
-    _record(store, [0.97], RunState.FINISHED)
+    record_run(store, [0.97], RunState.FINISHED)
     time.sleep(1.1)  # run ids carry the creation time to the second
-    stopped = _record(store, [0.97], RunState.STOPPED)
+    stopped = record_run(store, [0.97], RunState.STOPPED)
     assert best_run(store.runs()) == stopped
 
 
 def test_a_run_without_a_checkpoint_is_best_in_the_table_but_not_for_drawing(runs_dir: Path) -> None:
     store = RunStore(runs_dir)
-    with_weights = _record(store, [0.96], RunState.FINISHED)
-    without = _record(store, [0.98], RunState.FINISHED, checkpoint=False)
+    with_weights = record_run(store, [0.96], RunState.FINISHED)
+    without = record_run(store, [0.98], RunState.FINISHED, checkpoint=False)
     assert best_run(store.runs()) == without
     assert best_run(store.runs(), needs_checkpoint=True) == with_weights
     assert default_run_id(store) == with_weights.id
@@ -70,8 +45,8 @@ def test_a_run_without_a_checkpoint_is_best_in_the_table_but_not_for_drawing(run
 
 def test_another_score_can_rank_and_unscored_runs_never_win(runs_dir: Path) -> None:
     store = RunStore(runs_dir)
-    high = _record(store, [0.99], RunState.FINISHED, name="high test accuracy")
-    neat = _record(store, [0.95], RunState.FINISHED, name="reads my handwriting")
+    high = record_run(store, [0.99], RunState.FINISHED, name="high test accuracy")
+    neat = record_run(store, [0.95], RunState.FINISHED, name="reads my handwriting")
     handwriting = {neat.id: 0.9}
     assert best_run(store.runs(), score=lambda run: handwriting.get(run.id)) == neat
     assert best_run(store.runs(), score=lambda run: None) is None
@@ -81,6 +56,6 @@ def test_another_score_can_rank_and_unscored_runs_never_win(runs_dir: Path) -> N
 def test_no_runs_or_none_ended_well_means_no_best(runs_dir: Path) -> None:
     store = RunStore(runs_dir)
     assert best_run(store.runs()) is None
-    _record(store, [0.9], RunState.FAILED)
-    _record(store, [], RunState.STOPPED)  # stopped before its first epoch ended: no accuracy yet
+    record_run(store, [0.9], RunState.FAILED)
+    record_run(store, [], RunState.STOPPED)  # stopped before its first epoch ended: no accuracy yet
     assert best_run(store.runs()) is None

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from resnet_mnist import EpochCompleted, RunState, RunStore, StateChanged, TrainConfig, run_training
-from resnet_mnist.events import fan_out
+from resnet_mnist import RunState, RunStore, TrainConfig, run_training
+from resnet_mnist.events import EpochCompleted, StateChanged, fan_out
 from resnet_mnist.pace import Pace, estimate_seconds, measured_pace
 from resnet_mnist.setting_notes import (
     LONG_RUN_SECONDS,
@@ -65,10 +65,10 @@ def test_every_error_is_worded_once_under_its_field() -> None:
 
 def test_one_error_per_field_and_errors_hide_warnings() -> None:
     notes = setting_notes(TrainConfig(lr=float("nan"), epochs=10_000), None)
-    assert [(n.field, n.text) for n in notes] == [
+    assert {(n.field, n.text) for n in notes} == {
         ("epochs", "Must be at most 500 (got 10000)."),
-        ("lr", "Must be a finite number greater than 0 (got nan)."),
-    ]
+        ("lr", "Must be a finite number (got nan)."),
+    }
     assert field_errors([]) == []
 
 
@@ -114,4 +114,4 @@ def test_the_pace_comes_from_a_real_run(runs_dir: Path, data_root: Path) -> None
 def test_notes_group_under_their_fields() -> None:
     notes = setting_notes(TrainConfig(epochs=0, momentum=2.0), None)
     grouped = notes_by_field(notes)
-    assert list(grouped) == ["epochs", "momentum"] and all(len(v) == 1 for v in grouped.values())
+    assert sorted(grouped) == ["epochs", "momentum"] and all(len(v) == 1 for v in grouped.values())

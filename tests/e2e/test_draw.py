@@ -79,9 +79,9 @@ def canvas_surface(page):
     return surface
 
 
-def column_with(page, text: str):
-    """The page column that holds `text` (the Draw page lays out canvas · model input · answer)."""
-    return page.get_by_test_id("stColumn").filter(has_text=text).last
+def preview_block(page):
+    """The block showing what the model sees (the Draw page lays out canvas · answer · model input)."""
+    return page.locator('.st-key-draw_input_block:not([data-stale="true"])')
 
 
 def read_prediction(page) -> tuple[int, float]:
@@ -95,7 +95,7 @@ def read_prediction(page) -> tuple[int, float]:
 
 def preview_ink(page) -> dict:
     """The 28×28 heatmap the page shows as the model's input, read from the plotly figure in the DOM."""
-    plot = column_with(page, "What the model sees").locator(".js-plotly-plot")
+    plot = preview_block(page).locator(".js-plotly-plot")
     expect(plot).to_have_count(1)
     return plot.evaluate(
         """(plot) => {
@@ -147,7 +147,7 @@ def test_clearing_the_canvas_goes_back_to_draw_a_digit(app, page, shot) -> None:
     app.button("Clear").click()
     expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
     expect(page.get_by_text(re.compile(r"% sure"))).to_have_count(0)
-    expect(column_with(page, "What the model sees").locator(".js-plotly-plot")).to_have_count(0)
+    expect(preview_block(page).locator(".js-plotly-plot")).to_have_count(0)
     # The new canvas is empty: its stroke layer is all one colour (the background), no stroke on it.
     canvas_surface(page)
     strokes = page.locator('[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.dc-canvas.lower-canvas')

@@ -1,0 +1,182 @@
+"""The app at a laptop's size (1,024×768 and 1,280×800), used by a person tuning and drawing.
+
+The canvas is whole and reads a digit drawn at its right edge; Pause and Stop stay where they are
+through a job's epoch ends and its pause; the Train and Draw pages are photographed at 1,024,
+1,280 and 400 px wide (artifacts/e2e/<test>/, copied to docs/screenshots/ by hand).
+
+The module's server starts with a runs folder holding one well-trained run (as test_draw.py's).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from test_draw import MODEL_RUN_ENV, canvas_surface, preview_ink, read_prediction
+from test_train import set_short_job, state_badge
+from test_train import short_job_images as short_job_images  # a fixture, used by name
+
+pytestmark = pytest.mark.e2e
+
+LAPTOPS = {"1024x768": (1024, 768), "1280x800": (1280, 800)}
+CANVAS_SIZE = 280
+JOB_TIMEOUT_S = 300.0
+# A 7 whose right end is at 95% of the canvas's width: beyond what showed of it at 1,024 px before.
+SEVEN = [(0.05, 0.05), (0.95, 0.05), (0.45, 1.0)]
+RIGHT_EDGE = (0.55, 0.15, 0.42)  # left, top, size as fractions of the canvas
+THREE = [(0.1, 0.1), (0.8, 0.1), (0.4, 0.45), (0.85, 0.7), (0.45, 1.0), (0.1, 0.85)]
+
+
+@pytest.fixture(scope="module")
+def runs_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A runs folder with one run trained 1 epoch on all 60k images (or $RESNET_MNIST_E2E_MODEL_RUN's)."""
+    reuse = os.environ.get(MODEL_RUN_ENV)
+    source = Path(reuse) if reuse else request.getfixturevalue("trained_run").path
+    runs = tmp_path_factory.mktemp("e2e_laptop") / "runs"
+    runs.mkdir()
+    shutil.copytree(source, runs / source.name)
+    return runs
+
+
+def at_size(page, viewport: tuple[int, int]) -> None:
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+
+
+def photograph(page, folder: Path, name: str, width: int) -> Path:
+    """A screenshot of the whole page at `width` px wide (the window made as tall as the page)."""
+    height = page.evaluate(
+        """() => Math.max(...['stMain', 'stAppViewContainer'].map(
+            (id) => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))"""
+    )
+    before = page.viewport_size
+    page.set_viewport_size({"width": width, "height": max(min(height, 2400), 700)})
+    page.wait_for_timeout(500)  # the layout, plotly's resize and the canvas settle
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size(before)
+    return path
+
+
+def drag(page, canvas, stroke: list[tuple[float, float]], placement: tuple[float, float, float]) -> None:
+    """Drag the mouse along `stroke` (unit box), placed on the canvas at (left, top, size)."""
+    box = canvas.bounding_box()
+    left, top, size = placement
+    points = [
+        (box["x"] + (left + u * size) * box["width"], box["y"] + (top + v * size) * box["height"]) for u, v in stroke
+    ]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()
+
+
+@pytest.mark.timeout(900)  # the first test may train the session's model
+@pytest.mark.parametrize("laptop", list(LAPTOPS))
+def test_the_whole_canvas_shows_and_a_digit_at_its_right_edge_is_read(app, page, shot, laptop: str) -> None:
+    at_size(page, LAPTOPS[laptop])
+    app.open("draw")
+    canvas = canvas_surface(page)
+    box = canvas.bounding_box()
+    assert box["width"] == CANVAS_SIZE and box["height"] == CANVAS_SIZE
+    assert box["x"] + box["width"] <= LAPTOPS[laptop][0]
+    # Nothing of it is cut off: no box around it that clips what overflows it is narrower than it
+    # (before, its column was, and showed 164 of its 280 px at 1,024 px wide).
+    clipped_by = canvas.evaluate(
+        """(canvas) => {
+            const c = canvas.getBoundingClientRect();
+            const clips = [];
+            for (let node = canvas.parentElement; node; node = node.parentElement) {
+                const style = getComputedStyle(node);
+                if (style.overflowX === "visible" && style.overflowY === "visible") continue;
+                const r = node.getBoundingClientRect();
+                const inside = r.left <= c.left + 0.5 && r.right >= c.right - 0.5;
+                if (!inside || r.top > c.top + 0.5 || r.bottom < c.bottom - 0.5)
+                    clips.push(`${node.className} ${Math.round(r.left)}-${Math.round(r.right)}`);
+            }
+            return clips;
+        }"""
+    )
+    assert clipped_by == [], f"the canvas ({box}) is cut off by {clipped_by}"
+    # The answer sits beside the canvas, in view without scrolling.
+    answer = page.locator('.st-key-draw_answer_block:not([data-stale="true"])').bounding_box()
+    assert answer["x"] >= box["x"] + box["width"] and answer["y"] < box["y"] + box["height"], (answer, box)
+
+    drag(page, canvas, SEVEN, RIGHT_EDGE)
+    expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
+    app.wait_until_idle()
+    predicted, confidence = read_prediction(page)
+    ink = preview_ink(page)
+    shot(f"seven_at_the_right_edge_{laptop}", whole_page=False)
+    assert predicted == 7, f"drew a 7 at the canvas's right edge, the page reads {predicted} ({confidence}% sure)"
+    assert ink["inked"] >= 20
+    assert app.exception_texts() == []
+
+
+def control_boxes(page, app) -> dict[str, tuple[float, float, float, float]]:
+    """Where Pause (or Resume) and Stop are now: x, y, width, height."""
+    boxes = {}
+    for name, label in (("pause", re.compile(r"(Pause|Resume)$")), ("stop", re.compile(r"Stop$"))):
+        box = page.get_by_role("button", name=label).bounding_box()
+        boxes[name] = tuple(round(box[k]) for k in ("x", "y", "width", "height"))
+    return boxes
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("laptop", list(LAPTOPS))
+def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(
+    app, page, shot, laptop: str, short_job_images: int
+) -> None:
+    at_size(page, LAPTOPS[laptop])
+    app.open("train")
+    set_short_job(page, epochs=3, train_images=max(short_job_images // 2, 800), test_images=2000)
+    app.button("Start").click()
+    expect(state_badge(page, "running")).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
+    expect(page.get_by_text(re.compile(r"^Training epoch 1 of 3"))).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
+    first = control_boxes(page, app)
+    seen_status: set[str] = set()
+    positions: list[dict] = []
+    paused = False
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline and not state_badge(page, "finished").count():
+        status = page.locator(".st-key-train_status").inner_text()
+        seen_status.add(re.sub(r"\d+", "N", status.splitlines()[-1]))
+        positions.append(control_boxes(page, app))
+        if not paused and "epoch 2" in status:  # pause once mid-job: Pause becomes Resume in place
+            app.button("Pause").click()
+            expect(state_badge(page, "paused")).to_be_visible()
+            positions.append(control_boxes(page, app))
+            shot(f"paused_{laptop}", whole_page=False)
+            app.button("Resume").click()
+            paused = True
+        time.sleep(0.1)
+    expect(state_badge(page, "finished")).to_be_visible(timeout=30_000)
+    assert paused and len(positions) > 10
+    assert "Testing after epoch N…" in seen_status or any("Training epoch N of N" in s for s in seen_status)
+    moved = [p for p in positions if p != first]
+    assert not moved, f"Pause/Stop moved from {first}: {moved[:3]} (statuses seen: {sorted(seen_status)})"
+    assert app.exception_texts() == []
+    shot(f"finished_{laptop}", whole_page=False)
+
+
+@pytest.mark.timeout(900)
+def test_screenshots_of_train_and_draw_at_three_widths(app, page, shot) -> None:
+    """Train and Draw (with a 3 drawn) at 1,024, 1,280 and 400 px: nothing cut off, for the docs."""
+    folder = shot.folder
+    for width in (1024, 1280, 400):
+        at_size(page, (width, 800))
+        app.open("train")
+        expect(app.button("Start")).to_be_visible()
+        photograph(page, folder, f"train-{width}", width)
+        app.open("draw")
+        canvas = canvas_surface(page)
+        drag(page, canvas, THREE, (0.15, 0.1, 0.75))
+        expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
+        app.wait_until_idle()
+        photograph(page, folder, f"draw-{width}", width)
+    assert app.exception_texts() == []
