@@ -105,7 +105,7 @@ def _start_on_the_page(
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("pages/train.py").run()
-    at.slider(key="train_epochs").set_value(epochs)
+    at.number_input(key="train_epochs").set_value(epochs)
     at.select_slider(key="train_batch_size").set_value(batch_size)
     at.number_input(key="train_train_limit").set_value(train_images)
     at.number_input(key="train_test_limit").set_value(1000)

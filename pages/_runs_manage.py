@@ -1,10 +1,11 @@
-"""The Runs page's Manage tab: rename, tag, download, use in Draw, delete."""
+"""The Runs page's Manage tab: rename, tag, take its settings to Train, download, use in Draw, delete."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from pages._common import run_choice
+from pages._settings_link import use_these_settings_link
 from resnet_mnist import RunStore
 from resnet_mnist.runs import RunInfo, RunNotFoundError
 
@@ -22,7 +23,10 @@ def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_i
                 store.set_tags(run.id, tags.split(","))
                 st.toast("Saved.")
                 st.rerun()
-        left, middle, right = st.columns(3)
+        # One row of buttons as wide as their labels, wrapping on a narrow screen (never cut short).
+        left = middle = right = st.container(horizontal=True, vertical_alignment="center", key="manage_actions")
+        with middle:
+            use_these_settings_link(run.config)
         if run.has_checkpoint:
             left.download_button(
                 "Download checkpoint",

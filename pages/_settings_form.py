@@ -20,6 +20,8 @@ from resnet_mnist.settings import Setting
 SEED = TrainConfig()  # the seed's recipe: 10 epochs, lr 0.01, momentum 0.5, batch 64, test batch 1000, seed 1
 GROUP_TITLES = {"hyperparameters": "Hyperparameters", "advanced": "Advanced", "device": "Device"}
 LIVE = [s for s in SETTINGS.values() if s.live]  # lr and momentum: changeable while a job runs
+_PAIRED = ("log_slider", "slider")  # widgets drawn as a slider plus a box to type in: the box holds the value
+BOX_WIDTH = 96  # px: the typing box beside a slider
 
 
 def key(name: str) -> str:
@@ -34,7 +36,7 @@ def _scale_key(name: str) -> str:
 def widget_defaults(device: str) -> dict[str, Any]:
     """Every widget's starting value: the seed's recipe on `device`."""
     defaults = {key(name): getattr(SEED, name) for name in SETTINGS}
-    defaults.update({_scale_key(s.name): getattr(SEED, s.name) for s in SETTINGS.values() if s.widget == "log_slider"})
+    defaults.update({_scale_key(s.name): getattr(SEED, s.name) for s in SETTINGS.values() if s.widget in _PAIRED})
     defaults[key("device")] = device
     return defaults
 
@@ -53,9 +55,7 @@ def setting_widget(setting: Setting, choices: Sequence[str] = (), format_func: C
     common = {"key": key(setting.name), "help": setting.help, "persist_state": "session"}
     kind = setting.kind
     if setting.widget == "slider":
-        top = setting.widget_maximum if setting.widget_maximum is not None else setting.maximum
-        step = kind(setting.step) if setting.step else None
-        st.slider(setting.widget_label, kind(setting.minimum), kind(top), step=step, **common)
+        _slider_and_box(setting, common)
     elif setting.widget == "log_slider":
         _log_slider(setting)
         st.number_input(setting.widget_label, format="%g", step=setting.step, on_change=_typed(setting), **common)
@@ -73,6 +73,41 @@ def setting_widget(setting: Setting, choices: Sequence[str] = (), format_func: C
         st.number_input(setting.widget_label, value=None, step=kind(setting.step), placeholder=placeholder, **common)
     else:
         st.number_input(setting.widget_label, step=kind(setting.step) if setting.step else None, **common)
+
+
+def _slider_top(setting: Setting) -> float:
+    return setting.widget_maximum if setting.widget_maximum is not None else setting.maximum
+
+
+def _slider_and_box(setting: Setting, common: dict[str, Any]) -> None:
+    """A slider to drag and, beside it, a box to type the exact value (also past the slider's end, up
+    to the setting's own maximum); the box holds the value, the slider follows it."""
+    kind, name = setting.kind, setting.name
+
+    def moved() -> None:
+        st.session_state[key(name)] = st.session_state[_scale_key(name)]
+
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    step = kind(setting.step) if setting.step else kind(1) if kind is int else None  # an int step: an int box
+    row.slider(
+        setting.widget_label,
+        kind(setting.minimum),
+        kind(_slider_top(setting)),
+        step=step,
+        key=_scale_key(name),
+        on_change=moved,
+        persist_state="session",
+        help=setting.help,
+    )
+    row.number_input(
+        f"{setting.widget_label}, typed",
+        step=step,
+        format="%g" if kind is float else None,
+        on_change=_typed(setting),
+        label_visibility="collapsed",
+        width=BOX_WIDTH,
+        **{k: v for k, v in common.items() if k != "help"},
+    )
 
 
 def _log_slider(setting: Setting) -> None:
@@ -94,13 +129,31 @@ def _log_slider(setting: Setting) -> None:
 
 def _typed(setting: Setting) -> Callable[[], None]:
     def typed() -> None:
-        # Keep the log-scale slider near a typed value; invalid values are left for validation to name.
+        # Keep the slider at (or, on a log scale, near) a typed value; invalid values are left for the
+        # notes under the field to name, the slider staying where it was.
         value = st.session_state[key(setting.name)]
-        if value is not None and math.isfinite(value) and value > 0:
-            nearest = min(setting.stops, key=lambda stop: abs(math.log10(stop) - math.log10(value)))
-            st.session_state[_scale_key(setting.name)] = nearest
+        if value is None or not math.isfinite(value):
+            return
+        st.session_state[_scale_key(setting.name)] = _slider_position(setting, value)
 
     return typed
+
+
+def _slider_position(setting: Setting, value: float) -> float:
+    """Where a setting's slider shows `value`: the nearest 1-2-5 stop, or the value kept within its ends."""
+    if setting.widget == "log_slider":
+        if value <= 0:
+            return min(setting.stops)
+        return min(setting.stops, key=lambda stop: abs(math.log10(stop) - math.log10(value)))
+    return setting.kind(min(max(value, setting.minimum), _slider_top(setting)))
+
+
+def set_value(name: str, value: Any) -> None:
+    """Put `value` into a setting's widget (and its slider, when it has one): before the widgets are drawn."""
+    st.session_state[key(name)] = value
+    setting = SETTINGS[name]
+    if setting.widget in _PAIRED and value is not None:
+        st.session_state[_scale_key(name)] = _slider_position(setting, value)
 
 
 def live_values() -> dict[str, Any]:

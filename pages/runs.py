@@ -11,6 +11,7 @@ from pages._common import get_run_store, get_sweep_runner, get_worker
 from pages._runs_compare import compare_tab
 from pages._runs_evaluate import evaluate_tab
 from pages._runs_manage import manage_tab
+from pages._settings_link import use_these_settings_link
 from pages._sweep import sweep_tab
 from resnet_mnist.comparison import run_table_rows, table_columns, unreadable_rows
 from resnet_mnist.config import SETTINGS
@@ -87,10 +88,14 @@ else:
         row["best"] = "★" if best is not None and row["id"] == best.id else ""
     table = pd.DataFrame(rows)
     if best is not None:
-        st.markdown(
+        best_row = st.container(horizontal=True, vertical_alignment="center", key="best_run_row")
+        best_row.markdown(
             f"★ **Best run**: {escape_markdown(best.label)} — {100 * best.best_accuracy:.2f}% best test accuracy "
-            f"({best.state.value}, {best.epochs_done} epoch{'s' if best.epochs_done != 1 else ''})."
+            f"({best.state.value}, {best.epochs_done} epoch{'s' if best.epochs_done != 1 else ''}).",
+            width="content",
         )
+        with best_row:
+            use_these_settings_link(best.config)
     event = st.dataframe(
         table,
         key=table_key,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from pages import _settings_form as form
-from pages._common import get_worker, state_badge
-from resnet_mnist import ConfigError, RunState
+from pages import _settings_link as link
+from pages._common import get_run_store, get_worker, state_badge
+from resnet_mnist import ConfigError, RunState, RunStore
 from resnet_mnist.compute_plan import plan_compute
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
@@ -23,6 +26,8 @@ from resnet_mnist.job_status import (
     status_message,
     time_left_text,
 )
+from resnet_mnist.pace import Pace, measured_pace
+from resnet_mnist.setting_notes import SettingNote, Severity, notes_by_field, setting_notes
 from resnet_mnist.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 
 BUTTON_WIDTH = 112  # px: Pause and Resume take the same room, so Stop never moves
@@ -33,14 +38,41 @@ METRIC_WIDTH = 140  # px: room for "10,000" or "99.12%" with its delta
 devices = available_devices()
 usable_devices = [d.name for d in devices if d.available]
 device_labels = {d.name: d.label for d in devices}
-# The fastest device that exists: an accelerator when there is one.
-default_device = next((name for name in usable_devices if name != "cpu"), "cpu")
+default_device = link.default_device()
 
 WIDGET_DEFAULTS = form.widget_defaults(default_device)
 for key, value in WIDGET_DEFAULTS.items():
     st.session_state.setdefault(key, value)
 if st.session_state.train_device not in usable_devices:
     st.session_state.train_device = default_device
+link.read_url(usable_devices, default_device)  # a reload, bookmark or shared link brings its settings
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def machine_pace(runs_root: str, device: str) -> Pace | None:
+    """This machine's training pace on `device`, from its newest run there (re-read twice a minute)."""
+    return measured_pace(RunStore(Path(runs_root)), device)
+
+
+def settings_notes() -> dict[str, list[SettingNote]]:
+    """What to say under each setting now: errors, else warnings; and what a link could not set."""
+    config = form.config_from_widgets()
+    pace = machine_pace(str(get_run_store().root), str(config.device))
+    notes = setting_notes(config, pace, train_size=MNIST_TRAIN_SIZE, test_size=MNIST_TEST_SIZE)
+    from_link = [
+        SettingNote(name, Severity.WARNING, f"Not taken from the link: {why}.")
+        for name, why in link.take_left_out().items()
+    ]
+    return notes_by_field([*notes, *from_link])
+
+
+def show_notes(notes: list[SettingNote]) -> None:
+    """A setting's notes, right under its widget."""
+    for note in notes:
+        if note.severity is Severity.ERROR:
+            st.error(note.text, icon=":material/error:")
+        else:
+            st.warning(note.text, icon=":material/warning:")
 
 
 def reset_to_seed_defaults() -> None:
@@ -81,18 +113,23 @@ def apply_live_settings() -> None:
         st.toast(f"{shown} from the next batch", icon=":material/tune:")
 
 
+notes = settings_notes()
 with st.sidebar:
     st.header(form.GROUP_TITLES["hyperparameters"])
     for setting in form.in_group("hyperparameters"):
         form.setting_widget(setting)
+        show_notes(notes.get(setting.name, []))
         if busy_at_start and setting is form.LIVE[-1]:
             apply_live_settings()
-    with st.expander(form.GROUP_TITLES["advanced"]):
-        for setting in form.in_group("advanced"):
+    advanced = form.in_group("advanced")
+    with st.expander(form.GROUP_TITLES["advanced"], expanded=any(s.name in notes for s in advanced)):
+        for setting in advanced:
             form.setting_widget(setting)
+            show_notes(notes.get(setting.name, []))
     st.header(form.GROUP_TITLES["device"])
     for setting in form.in_group("device"):
         form.setting_widget(setting, choices=usable_devices, format_func=device_labels.get)
+        show_notes(notes.get(setting.name, []))
     for option in devices:
         if not option.available:
             st.caption(f":{palette.NOTE}[~~{option.label}~~ — unavailable: {option.reason}]")
@@ -110,6 +147,9 @@ with st.sidebar:
         )
     else:
         st.warning(f"MNIST {data.message}", icon=":material/warning:")
+
+invalid = {name for name, field_notes in notes.items() if any(n.severity is Severity.ERROR for n in field_notes)}
+link.write_url(form.config_from_widgets(), default_device, invalid)
 
 # Buttons as wide as their labels, in a row that wraps on a narrow screen: never cut to "S…". The line
 # under them has a fixed height, so the job's controls below do not move when it changes.
@@ -134,8 +174,8 @@ if start_clicked:
     config = form.config_from_widgets()
     problems = config.problems(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     if problems:
-        st.error("Not started: fix these settings first.", icon=":material/block:")
-        form.show_problems(problems)
+        fields = " and ".join(dict.fromkeys(problem.label for problem in problems))
+        st.error(f"Not started: fix {fields} first (marked in the sidebar).", icon=":material/block:")
     else:
         try:
             worker.start(config)
@@ -167,13 +207,17 @@ def outcome(snap: WorkerSnapshot) -> None:
             f"({format_duration(snap.elapsed_seconds)}).{where} It is now the model on the Draw page.",
             icon=":material/check_circle:",
         )
-        st.page_link("pages/draw.py", label="Draw a digit for it", icon=":material/draw:")
+        links = st.container(horizontal=True, key="train_outcome_links")
+        with links:
+            st.page_link("pages/draw.py", label="Draw a digit for it", icon=":material/draw:")
+            link.use_these_settings_link(snap.config)
     elif snap.state == RunState.STOPPED:
         done = f" after {len(snap.epochs)} full epochs" if snap.epochs else " before the first epoch ended"
         st.warning(
             f"Stopped ({snap.reason or 'by the user'}){done}; the weights learned so far are kept.{where}",
             icon=":material/stop_circle:",
         )
+        link.use_these_settings_link(snap.config)
     elif snap.state == RunState.FAILED:
         st.error(failure_summary(snap), icon=":material/error:")
 

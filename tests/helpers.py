@@ -73,7 +73,7 @@ def rerun_until(at: AppTest, condition: Callable[[WorkerSnapshot], bool], timeou
 
 def set_quick_run(at: AppTest, *, epochs: int = 1, train_limit: int = 1500, test_limit: int = 500) -> None:
     """Settings on the Train page for a run of seconds: a slice of MNIST, few epochs."""
-    at.slider(key="train_epochs").set_value(epochs)
+    at.number_input(key="train_epochs").set_value(epochs)
     at.number_input(key="train_train_limit").set_value(train_limit)
     at.number_input(key="train_test_limit").set_value(test_limit)
 

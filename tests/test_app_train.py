@@ -39,10 +39,10 @@ def chart_traces(at: AppTest, key: str) -> list[dict]:
 
 
 def test_widgets_start_at_the_seed_defaults(app: AppTest) -> None:
-    assert app.slider(key="train_epochs").value == 10
+    assert app.number_input(key="train_epochs").value == app.slider(key="train_epochs_scale").value == 10
     assert app.number_input(key="train_lr").value == 0.01
     assert app.select_slider(key="train_lr_scale").value == 0.01
-    assert app.slider(key="train_momentum").value == 0.5
+    assert app.number_input(key="train_momentum").value == app.slider(key="train_momentum_scale").value == 0.5
     assert app.select_slider(key="train_batch_size").value == 64
     assert app.number_input(key="train_seed").value == 1
     assert app.number_input(key="train_test_batch_size").value == 1000
@@ -53,17 +53,18 @@ def test_widgets_start_at_the_seed_defaults(app: AppTest) -> None:
 
 
 def test_reset_puts_the_seed_defaults_back(app: AppTest) -> None:
-    app.slider(key="train_epochs").set_value(3)
+    app.slider(key="train_epochs_scale").set_value(3)
     app.select_slider(key="train_lr_scale").set_value(0.1).run()
     assert app.number_input(key="train_lr").value == 0.1  # the log slider drives the exact value
     app.number_input(key="train_lr").set_value(0.003).run()
     assert app.select_slider(key="train_lr_scale").value == 0.002  # and the slider follows a typed value
-    app.slider(key="train_momentum").set_value(0.9)
+    app.slider(key="train_momentum_scale").set_value(0.9)
     app.number_input(key="train_seed").set_value(7).run()
+    assert app.number_input(key="train_epochs").value == 3  # the slider drives the typed box
     app.button(key="train_reset").click().run()
-    assert app.slider(key="train_epochs").value == 10
+    assert app.number_input(key="train_epochs").value == app.slider(key="train_epochs_scale").value == 10
     assert app.number_input(key="train_lr").value == 0.01
-    assert app.slider(key="train_momentum").value == 0.5
+    assert app.number_input(key="train_momentum").value == app.slider(key="train_momentum_scale").value == 0.5
     assert app.number_input(key="train_seed").value == 1
 
 
@@ -137,7 +138,7 @@ def test_lr_and_momentum_apply_to_the_running_job(app: AppTest) -> None:
     app.button(key="train_start").click().run()
     rerun_until(app, lambda s: len(s.batches) >= 1)
     app.number_input(key="train_lr").set_value(0.05)
-    app.slider(key="train_momentum").set_value(0.9).run()
+    app.number_input(key="train_momentum").set_value(0.9).run()
     app.button(key="train_apply").click().run()
     snap = rerun_until(app, lambda s: len(s.hparam_changes) == 1)
     assert (snap.hparam_changes[0].lr, snap.hparam_changes[0].momentum) == (0.05, 0.9)

@@ -247,7 +247,7 @@ def test_a_diverging_run_started_from_the_page_fails_with_the_reason_and_the_pag
     at = open_app("pages/train.py")
     set_quick_run(at, epochs=3, test_limit=300)
     at.number_input(key="train_lr").set_value(10.0)
-    at.slider(key="train_momentum").set_value(0.99).run()
+    at.number_input(key="train_momentum").set_value(0.99).run()
     at.button(key="train_start").click().run()
     assert not at.error, [e.value for e in at.error]
     snap = rerun_until(at, lambda s: s.state.is_final)

@@ -26,6 +26,7 @@ __all__ = [
 Record = Mapping[str, Any]
 
 _HEIGHT = 380
+EMPTY_LOSS_TOP = 2.5  # a fresh network starts near ln(10) ≈ 2.30: where an empty loss axis ends
 
 
 def _record(event: Any) -> dict[str, Any]:
@@ -208,7 +209,8 @@ def loss_figure(
             "x": [batch_x(b) for b in batches],
             "y": [b["loss"] for b in batches],
             "customdata": [[b["step"], b["lr"], b["momentum"]] for b in batches],
-            "mode": "lines",
+            # A lone point (a run that failed at once) would be invisible as a line: draw its marker.
+            "mode": "lines" if len(batches) > 2 else "lines+markers",
             "name": "training loss (logged batches)",
             "line": {"color": palette.TRAIN_LOSS, "width": 1.5},
             "hovertemplate": "training loss %{y:.4f}<br>step %{customdata[0]} · lr %{customdata[1]:.4g}"
@@ -241,6 +243,10 @@ def loss_figure(
     )
     if log_y:
         fig.layout.yaxis.type = "log"
+    elif not batches and not epochs:
+        fig.layout.yaxis.range = [0, EMPTY_LOSS_TOP]  # an empty chart still reads as a loss axis from 0
+    if not epochs_planned and not batches and not epochs:
+        fig.layout.xaxis.range = [0, 1]
     return fig
 
 
@@ -289,7 +295,11 @@ def accuracy_figure(
         annotations=annotations,
     )
     fig.layout.yaxis.ticksuffix = "%"
-    if len(accuracies) == 1:
+    if not accuracies:
+        fig.layout.yaxis.range = [0, 100]  # not plotly's default −1…4 (a "−1%" tick) when there is nothing yet
+        if not epochs_planned:
+            fig.layout.xaxis.range = [0, 1]
+    elif len(accuracies) == 1:
         # One point: give the axis some room instead of a zero-height range.
         fig.layout.yaxis.range = [max(accuracies[0] - 5, 0), min(accuracies[0] + 2, 100.5)]
     return fig

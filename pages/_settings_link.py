@@ -1,0 +1,107 @@
+"""The Train settings in the page's URL (`/train?epochs=2&lr=0.05`): a reload, a bookmark or a shared link
+gives the same settings, and "Use these settings" on a run is a link, or a click, that fills the form.
+
+The URL holds what differs from the seed's recipe (resnet_mnist.settings_url writes it, and reads
+and checks a link's values before any widget gets one). A URL this session wrote itself is not read
+back; an empty one (after a page switch) leaves the form as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from pages import _settings_form as form
+from resnet_mnist import TrainConfig
+from resnet_mnist.config import SETTINGS
+from resnet_mnist.devices import available_devices
+from resnet_mnist.settings_url import SETTINGS_KEYS, settings_from_query, settings_query
+
+_WRITTEN = "train_url_written"  # the query this session last wrote: anything else came from outside
+_LEFT_OUT = "train_url_left_out"  # field → why a link's value for it was not used
+
+
+def default_device() -> str:
+    """The device the Train page picks first: the fastest this machine has (an accelerator when there is one)."""
+    usable = [d.name for d in available_devices() if d.available]
+    return next((name for name in usable if name != "cpu"), "cpu")
+
+
+def _base(default_device: str) -> TrainConfig:
+    """What an empty URL means: the seed's recipe on this machine's default device."""
+    return TrainConfig(device=default_device)
+
+
+def _widget_problem(name: str, value: Any, usable_devices: list[str]) -> str | None:
+    """Why a valid value cannot go into its widget here: a batch between the slider's stops, a device this
+    machine lacks."""
+    setting = SETTINGS[name]
+    if setting.widget == "select_slider" and value not in setting.stops:
+        stops = ", ".join(f"{stop:g}" for stop in setting.stops)
+        return f"the link's {value} is not one of the slider's values ({stops})"
+    if setting.widget == "radio" and value not in usable_devices:
+        return f"the link's {value} cannot be used on this machine"
+    return None
+
+
+def fill_form(config: TrainConfig, usable_devices: list[str], default_device: str) -> dict[str, str]:
+    """Put `config`'s settings into the Train widgets (in a callback, or before they are drawn).
+
+    Returns field → why its value was left out (the widget keeps what it had).
+    """
+    left_out = {}
+    for name in SETTINGS:
+        value = getattr(config, name)
+        if name == "device" and value == "auto":
+            value = default_device
+        problem = _widget_problem(name, value, usable_devices)
+        if problem:
+            left_out[name] = problem
+        else:
+            form.set_value(name, value)
+    return left_out
+
+
+def read_url(usable_devices: list[str], default_device: str) -> None:
+    """Before the widgets are drawn: a URL this session did not write (reload, bookmark, link) fills the form."""
+    query = {k: v for k, v in st.query_params.to_dict().items() if k in SETTINGS_KEYS}
+    if not query or query == st.session_state.get(_WRITTEN):
+        return  # nothing from outside: the widgets keep this session's values (also after a page switch)
+    read = settings_from_query(query)
+    left_out = dict(read.ignored)
+    left_out.update(fill_form(_base(default_device).with_changes(**read.values), usable_devices, default_device))
+    st.session_state[_LEFT_OUT] = left_out
+    st.session_state[_WRITTEN] = query
+
+
+def write_url(config: TrainConfig, default_device: str, invalid: set[str]) -> None:
+    """After the widgets: the URL says what the form says (a field with an error is left out of it)."""
+    query = {k: v for k, v in settings_query(config, base=_base(default_device)).items() if k not in invalid}
+    current = {k: v for k, v in st.query_params.to_dict().items() if k in SETTINGS_KEYS}
+    if current != query:
+        for name in current:
+            del st.query_params[name]
+        st.query_params.update(query)
+    st.session_state[_WRITTEN] = query
+
+
+def take_left_out() -> dict[str, str]:
+    """Field → why the link's value for it was not used; said once, under that field."""
+    return st.session_state.pop(_LEFT_OUT, {})
+
+
+def settings_link_query(config: TrainConfig, default_device: str) -> dict[str, str]:
+    """The Train page's query for `config`: what a "Use these settings" link carries."""
+    return settings_query(config, base=_base(default_device))
+
+
+def use_these_settings_link(config: TrainConfig) -> None:
+    """A link to the Train page with `config`'s settings filled in."""
+    st.page_link(
+        "pages/train.py",
+        label="Use these settings",
+        icon=":material/tune:",
+        query_params=settings_link_query(config, default_device()),
+        help="Open the Train page with this run's settings; change what you like, then Start.",
+    )
