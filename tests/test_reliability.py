@@ -138,9 +138,13 @@ def draw_runs(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 # -- hyperparameters --------------------------------------------------------------------------
 
 # (widget key, bad value, the field's label on the page, words of the message). The page's other
-# controls cannot hold a bad value at all: epochs and momentum are sliders bounded to 1–100 and
-# 0–0.99, batch size a list of choices, and the number inputs for whole numbers take no fractions.
+# controls cannot hold a bad value at all: the sliders are bounded (epochs and momentum can be typed
+# past them, in the box beside), batch size is a list of choices, and the number inputs for whole
+# numbers take no fractions.
 BAD_WIDGET_VALUES = [
+    ("train_epochs", 0, "Epochs", "at least 1"),
+    ("train_epochs", 501, "Epochs", "at most 500"),
+    ("train_momentum", 1.0, "Momentum", "in [0, 1)"),
     ("train_lr", -0.01, "Learning rate", "greater than 0"),
     ("train_lr", 0.0, "Learning rate", "greater than 0"),
     ("train_seed", -1, "Seed", "at least 0"),
@@ -162,9 +166,10 @@ def test_every_bad_value_on_the_train_page_is_refused_naming_its_field_and_nothi
         at.number_input(key=key).set_value(value).run()
         at.button(key="train_start").click().run()
         assert not at.exception, at.exception
-        errors = [e.value for e in at.error]
-        assert errors and errors[0].startswith("Not started"), f"{key}={value}: {errors}"
-        assert any(f"**{label}**" in e and words in e for e in errors), f"{key}={value}: {errors}"
+        errors = [e.value for e in at.main.error]
+        assert errors == [f"Not started: fix {label} first (marked in the sidebar)."], f"{key}={value}: {errors}"
+        field_errors = [e.value for e in at.sidebar.error]  # on the field itself (tests/test_app_settings.py)
+        assert any(words in e and label not in e for e in field_errors), f"{key}={value}: {field_errors}"
         assert not the_page_worker().is_alive() and the_page_worker().snapshot().state is RunState.IDLE
     assert the_page_worker().store.runs() == []
 
@@ -253,7 +258,7 @@ def test_a_diverging_run_started_from_the_page_fails_with_the_reason_and_the_pag
     snap = rerun_until(at, lambda s: s.state.is_final)
     assert snap.state is RunState.FAILED
     errors = " ".join(e.value for e in at.error)
-    assert "Failed: diverged" in errors and "learning rate" in errors
+    assert errors.startswith(f"Failed at step {snap.step} ") and "diverged" in errors and "learning rate" in errors
     assert "failed" in badge(at)
 
     at.button(key="train_reset").click().run()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 from test_draw import MODEL_RUN_ENV, canvas_surface, preview_ink, read_prediction
-from test_train import set_short_job, state_badge
+from test_train import set_number, set_short_job, state_badge
 from test_train import short_job_images as short_job_images  # a fixture, used by name
 
 pytestmark = pytest.mark.e2e
@@ -179,4 +179,43 @@ def test_screenshots_of_train_and_draw_at_three_widths(app, page, shot) -> None:
         expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
         app.wait_until_idle()
         photograph(page, folder, f"draw-{width}", width)
+    assert app.exception_texts() == []
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("laptop", list(LAPTOPS))
+def test_settings_survive_a_reload(app, page, shot, laptop: str) -> None:
+    at_size(page, LAPTOPS[laptop])
+    app.open("train")
+    set_number(page, "Epochs, typed", 3)
+    set_number(page, "Learning rate", 0.05)
+    page.get_by_text("Advanced", exact=True).click()
+    set_number(page, "Training images", 2000)
+    expect(page).to_have_url(re.compile(r"epochs=3"))
+    expect(page).to_have_url(re.compile(r"train_limit=2000"))
+    page.reload()
+    app.wait_until_idle()
+    expect(page.get_by_label("Epochs, typed", exact=True)).to_have_value("3")
+    expect(page.get_by_label("Learning rate", exact=True)).to_have_value("0.05")
+    page.get_by_text("Advanced", exact=True).click()
+    expect(page.get_by_label("Training images", exact=True)).to_have_value("2000")
+    expect(page.get_by_text(re.compile(r"Start trains with lr 0\.05 .*2,000 train images"))).to_be_visible()
+    shot(f"after_reload_{laptop}", whole_page=False)
+    assert app.exception_texts() == []
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("laptop", list(LAPTOPS))
+def test_use_these_settings_fills_the_train_page(app, page, shot, laptop: str) -> None:
+    """The seeded run was trained with lr 0.05, momentum 0.9, 1 epoch: its link puts them into Train."""
+    at_size(page, LAPTOPS[laptop])
+    app.open("runs")
+    page.get_by_role("link", name=re.compile("Use these settings")).first.click()
+    expect(page.get_by_role("heading", name="Train", level=1)).to_be_visible()
+    app.wait_until_idle()
+    expect(page.get_by_label("Epochs, typed", exact=True)).to_have_value("1")
+    expect(page.get_by_label("Learning rate", exact=True)).to_have_value("0.05")
+    expect(page.get_by_label("Momentum, typed", exact=True)).to_have_value("0.9")
+    expect(page).to_have_url(re.compile(r"lr=0\.05"))
+    shot(f"filled_from_the_runs_page_{laptop}", whole_page=False)
     assert app.exception_texts() == []
