@@ -67,12 +67,14 @@ def settings_notes() -> dict[str, list[SettingNote]]:
 
 
 def show_notes(notes: list[SettingNote]) -> None:
-    """A setting's notes, right under its widget."""
+    """A setting's notes, right under its widget, in a slot that is there even when empty: a note that
+    comes or goes must not shift what follows (the Advanced section would close as it moves)."""
+    slot = st.container()
     for note in notes:
         if note.severity is Severity.ERROR:
-            st.error(note.text, icon=":material/error:")
+            slot.error(note.text, icon=":material/error:")
         else:
-            st.warning(note.text, icon=":material/warning:")
+            slot.warning(note.text, icon=":material/warning:")
 
 
 def reset_to_seed_defaults() -> None:

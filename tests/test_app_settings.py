@@ -30,7 +30,7 @@ def notes_under(at: AppTest, widget_key: str) -> list[tuple[str, str]]:
     for element in elements[start:]:
         if element.type in ("error", "warning"):
             notes.append((element.type, element.value))
-        elif getattr(element, "key", None) is not None or element.type in ("flex_container", "header"):
+        elif getattr(element, "key", None) is not None or element.type == "header":
             break
     return notes
 
