@@ -170,7 +170,7 @@ if busy_at_start:
     live = form.live_names().replace("&", "and")
     start_note.caption(f"Next run: {settings_line}. Only {live} apply to the running job.")
 else:
-    start_note.caption(f"Start trains with {settings_line}.")
+    start_note.caption(f"Start trains with {settings_line}")
 
 if start_clicked:
     config = form.config_from_widgets()
