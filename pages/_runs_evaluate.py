@@ -9,6 +9,7 @@ from resnet_mnist.checkpoint import CheckpointError
 from resnet_mnist.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
 from resnet_mnist.evaluation import RunEvaluation, digit_images, evaluate_run
 from resnet_mnist.figures import confusion_figure, per_class_figure
+from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.runs import RunInfo
 
 
@@ -25,7 +26,7 @@ def evaluate_tab(runs: list[RunInfo], focus: str | None) -> None:
         with st.spinner("Testing the checkpoint on the test set…"):
             evaluation = evaluate_run(run, data_root=resolve_data_root(), test_limit=limit_options[scope])
     except (CheckpointError, DatasetError) as exc:
-        st.error(f"Could not evaluate this run: {exc}")
+        st.error(f"Could not evaluate this run: {escape_markdown(exc)}")
         return
     _show_evaluation(evaluation)
     _mistakes(evaluation)

@@ -15,6 +15,7 @@ import streamlit as st
 from resnet_mnist import TrainConfig
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.formatting import format_lr
+from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.settings import Setting
 
 SEED = TrainConfig()  # the seed's recipe: 10 epochs, lr 0.01, momentum 0.5, batch 64, test batch 1000, seed 1
@@ -169,4 +170,4 @@ def live_names() -> str:
 def show_problems(problems: Sequence[Any]) -> None:
     """Each ConfigProblem as one error box: '**Learning rate**: must be greater than 0 (got 0)'."""
     for problem in problems:
-        st.error(f"**{problem.label}**: {problem.message}")
+        st.error(f"**{problem.label}**: {escape_markdown(problem.message)}")

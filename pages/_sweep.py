@@ -15,6 +15,7 @@ from resnet_mnist.comparison import load_curves
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import resolve_data_root
 from resnet_mnist.figures import curves_figure
+from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.ray_runtime import RayUnavailableError, resolve_ray_address
 from resnet_mnist.runs import RunInfo
 from resnet_mnist.sweep import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, parse_axis
@@ -39,7 +40,7 @@ def _space() -> tuple[dict, list[str]]:
     space, problems = {}, []
     columns = st.columns(len(_AXES))
     for column, (name, label, kind, default) in zip(columns, _AXES, strict=True):
-        text = column.text_input(label, default, key=f"sweep_{name}", help=_AXIS_HELP)
+        text = column.text_input(label, default, key=f"sweep_{name}", max_chars=1000, help=_AXIS_HELP)
         try:
             axis = parse_axis(text, kind)
         except ValueError as exc:
@@ -114,9 +115,9 @@ def _start(spec: SweepSpec) -> None:
         with st.spinner("Starting Ray and the sweep…"):
             runner.start(spec, address=st.session_state.get("sweep_address") or None)
     except SweepBusyError as exc:
-        st.warning(str(exc), icon=":material/hourglass_top:")
+        st.warning(escape_markdown(exc), icon=":material/hourglass_top:")
     except (SweepError, RayUnavailableError) as exc:
-        st.error(f"The sweep was not started: {exc}", icon=":material/block:")
+        st.error(f"The sweep was not started: {escape_markdown(exc)}", icon=":material/block:")
     else:
         st.rerun()
 
@@ -150,9 +151,12 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
     """The running (or last) sweep: status, Stop, trials table, curves, best trial."""
     runs_by_id = {r.id: r for r in runs}
     elapsed = snap.elapsed_seconds or 0.0
-    st.markdown(f"**Sweep `{snap.sweep_id}`** — {snap.state} · {elapsed:,.0f} s · {snap.ray}")
+    st.markdown(
+        f"**Sweep {escape_markdown(snap.sweep_id)}** — {escape_markdown(snap.state)} · {elapsed:,.0f} s · "
+        f"{escape_markdown(snap.ray)}"
+    )
     if snap.error:
-        st.error(snap.error)
+        st.error(escape_markdown(snap.error))
     stopping = snap.state == "stopping"
     if snap.busy and st.button("Stop sweep", key="stop_sweep", icon=":material/stop:", disabled=stopping):
         get_sweep_runner().stop()
@@ -177,7 +181,10 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
     if best is not None and best.run_id in runs_by_id:
         left, right = st.columns([3, 1])
         accuracy = f"{100 * best.best_accuracy:.2f}%"
-        left.success(f"Best trial: `{best.trial_id}` (run `{best.run_id}`), {accuracy} test accuracy")
+        left.success(
+            f"Best trial: {escape_markdown(best.trial_id)} (run {escape_markdown(best.run_id)}), "
+            f"{accuracy} test accuracy"
+        )
         if runs_by_id[best.run_id].has_checkpoint and right.button("Use in Draw", key="sweep_use_best"):
             st.session_state["draw_run_id"] = best.run_id
         if st.session_state.get("draw_run_id") == best.run_id:
@@ -195,7 +202,7 @@ def sweep_tab(runs: list[RunInfo]) -> None:
         )
         spec, problems = _spec_from_widgets()
         for problem in problems:
-            st.error(problem)
+            st.error(escape_markdown(problem))
         if not problems:
             _preview(spec)
         if st.button("Start sweep", type="primary", disabled=bool(problems), key="start_sweep"):

@@ -19,6 +19,7 @@ from resnet_mnist.model_choice import (
     load_uploaded_checkpoint,
     usable_runs,
 )
+from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.ranking import best_run
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 pixels
@@ -101,7 +102,7 @@ with st.container(border=True):
             try:
                 _, model = _run_model(*checkpoint_identity(runs_by_id[run_id].checkpoint_path))
             except (CheckpointError, OSError) as exc:
-                st.error(f"This run's checkpoint could not be loaded: {exc}. Pick another run.")
+                st.error(f"This run's checkpoint could not be loaded: {escape_markdown(exc)}. Pick another run.")
     else:
         upload = st.file_uploader(
             "Checkpoint file (.pt, up to 20 MB)",
@@ -115,9 +116,9 @@ with st.container(border=True):
         else:
             try:
                 checkpoint, model = _uploaded_model(upload.getvalue(), upload.name)
-                st.success(f"Using {describe_checkpoint(checkpoint, upload.name)}")
+                st.success(f"Using {escape_markdown(describe_checkpoint(checkpoint, upload.name))}")
             except CheckpointError as exc:
-                st.error(f"That file can't be used: {exc}.")
+                st.error(f"That file can't be used: {escape_markdown(exc)}.")
 
 if model is None:
     st.stop()

@@ -7,8 +7,9 @@ import streamlit as st
 from pages._common import get_run_store, get_worker, state_badge
 from resnet_mnist import Net, RunState
 from resnet_mnist.data import dataset_status, resolve_data_root
-from resnet_mnist.formatting import escape_markdown, format_duration, hyperparams_label, layer_rows
+from resnet_mnist.formatting import format_duration, hyperparams_label, layer_rows
 from resnet_mnist.model import count_parameters
+from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.ranking import best_run
 from resnet_mnist.runs import RunInfo
 
@@ -24,12 +25,13 @@ def run_card(run: RunInfo, *, active_run_id: str | None) -> None:
     tiles.metric("Epochs", f"{run.epochs_done} / {run.config.epochs}")
     tiles.metric("Took", format_duration(run.duration_seconds))
     state = run.state.value
-    if run.state in (RunState.RUNNING, RunState.PAUSED) and run.id != active_run_id:
-        state = "interrupted (the server stopped during it)"
+    if not run.state.is_final and not run.live and run.id != active_run_id:
+        state = "interrupted (the process writing it stopped during it)"
     elif run.state is RunState.FAILED and run.reason:
         state = f"failed: {run.reason}"
     st.caption(
-        f"{escape_markdown(run.label)} · {escape_markdown(state)} · {hyperparams_label(run.config)} · on {run.device}"
+        f"{escape_markdown(run.label)} · {escape_markdown(state)} · {escape_markdown(hyperparams_label(run.config))} · "
+        f"on {escape_markdown(run.device)}"
     )
 
 
@@ -54,7 +56,7 @@ with job:
     elif snapshot.state == RunState.IDLE:
         st.caption("No job since the server started.")
     elif snapshot.state == RunState.FAILED:
-        st.caption(f"The last job failed: {snapshot.reason}")
+        st.caption(f"The last job failed: {escape_markdown(snapshot.reason)}")
     elif snapshot.epochs:
         st.caption(
             f"The last job ended at {100 * snapshot.epochs[-1].test_accuracy:.2f}% test accuracy "
@@ -80,18 +82,18 @@ with job:
             st.caption("No finished or stopped run with a checkpoint yet: the Draw page needs one.")
     else:
         st.subheader("Latest run")
-        st.caption(f"No runs in `{store.root}` yet. Start one on the Train page.")
+        st.caption(f"No runs in {escape_markdown(store.root)} yet. Start one on the Train page.")
 
 with data_col:
     st.subheader("Data")
     data = dataset_status(resolve_data_root())
     if data.found:
         st.success(
-            f"MNIST {data.message}: {data.train_size:,} training and {data.test_size:,} test images.",
+            f"MNIST {escape_markdown(data.message)}: {data.train_size:,} training and {data.test_size:,} test images.",
             icon=":material/check_circle:",
         )
     else:
-        st.warning(f"MNIST {data.message}", icon=":material/warning:")
+        st.warning(f"MNIST {escape_markdown(data.message)}", icon=":material/warning:")
 
     st.subheader("The model")
     model = Net()

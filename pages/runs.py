@@ -15,7 +15,7 @@ from pages._settings_link import use_these_settings_link
 from pages._sweep import sweep_tab
 from resnet_mnist.comparison import run_table_rows, table_columns, unreadable_rows
 from resnet_mnist.config import SETTINGS
-from resnet_mnist.formatting import escape_markdown
+from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.ranking import best_run
 from resnet_mnist.runs import RunInfo
 
@@ -40,7 +40,7 @@ def _live_marker() -> tuple:
 st.session_state["live_marker"] = _live_marker()
 
 st.title("Runs")
-st.caption(f"Every run saved in `{store.root}`: compare them, test one, manage them, or run a sweep.")
+st.caption(f"Every run saved in {escape_markdown(store.root)}: compare them, test one, manage them, or run a sweep.")
 
 
 @st.fragment(run_every=2.0)
@@ -49,12 +49,15 @@ def live_status() -> None:
     snap, sweep = worker.snapshot(), sweeper.snapshot()
     if snap.busy:
         epochs = snap.config.epochs if snap.config else 0
-        st.info(f"Training — run `{snap.run_id}`, epoch {snap.epoch} of {epochs}, {snap.state.value}.")
+        st.info(f"Training — run {escape_markdown(snap.run_id)}, epoch {snap.epoch} of {epochs}, {snap.state.value}.")
         st.progress(snap.run_progress)
     if sweep.busy:
         ended = sum(t.status in ("TERMINATED", "ERROR") for t in sweep.trials)
         total = sweep.spec.trial_count if sweep.spec else len(sweep.trials)
-        st.info(f"Sweep `{sweep.sweep_id}` {sweep.state}: {ended} of {total} trials ended (see the Sweep tab).")
+        st.info(
+            f"Sweep {escape_markdown(sweep.sweep_id)} {sweep.state}: {ended} of {total} trials ended "
+            "(see the Sweep tab)."
+        )
     if st.session_state.get("live_marker") != _live_marker():
         st.rerun(scope="app")
 

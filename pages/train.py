@@ -15,7 +15,7 @@ from resnet_mnist.compute_plan import plan_compute
 from resnet_mnist.config import SETTINGS
 from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
 from resnet_mnist.devices import available_devices
-from resnet_mnist.figures import accuracy_figure, loss_figure, metrics_from_events, palette
+from resnet_mnist.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
 from resnet_mnist.formatting import format_duration, format_lr, hyperparams_label
 from resnet_mnist.job_status import (
     chart_subtitle,
@@ -27,6 +27,7 @@ from resnet_mnist.job_status import (
     time_left_text,
 )
 from resnet_mnist.pace import Pace, measured_pace
+from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.setting_notes import SettingNote, Severity, notes_by_field, setting_notes
 from resnet_mnist.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 
@@ -134,7 +135,8 @@ with st.sidebar:
         show_notes(notes.get(setting.name, []))
     for option in devices:
         if not option.available:
-            st.caption(f":{palette.NOTE}[~~{option.label}~~ — unavailable: {option.reason}]")
+            label, reason = escape_markdown(option.label), escape_markdown(option.reason)
+            st.caption(f":{palette.NOTE}[~~{label}~~ — unavailable: {reason}]")
     plan = plan_compute(form.config_from_widgets())
     if plan is not None:  # otherwise Start names what is wrong
         for line in plan.lines():
@@ -144,11 +146,11 @@ with st.sidebar:
     data = dataset_status(resolve_data_root())
     if data.found:
         st.caption(
-            f":material/check_circle: MNIST {data.message}: "
+            f":material/check_circle: MNIST {escape_markdown(data.message)}: "
             f"{data.train_size:,} training / {data.test_size:,} test images"
         )
     else:
-        st.warning(f"MNIST {data.message}", icon=":material/warning:")
+        st.warning(f"MNIST {escape_markdown(data.message)}", icon=":material/warning:")
 
 invalid = {name for name, field_notes in notes.items() if any(n.severity is Severity.ERROR for n in field_notes)}
 link.write_url(form.config_from_widgets(), default_device, invalid)
@@ -182,7 +184,7 @@ if start_clicked:
         try:
             worker.start(config)
         except WorkerBusyError as exc:
-            st.warning(str(exc), icon=":material/hourglass_top:")
+            st.warning(escape_markdown(exc), icon=":material/hourglass_top:")
         except ConfigError as exc:
             form.show_problems(exc.problems)
         else:
@@ -201,7 +203,7 @@ if (
 
 def outcome(snap: WorkerSnapshot) -> None:
     final = snap.epochs[-1] if snap.epochs else None
-    where = f" Saved to `{snap.run_dir}`." if snap.run_dir else ""
+    where = f" Saved to {escape_markdown(snap.run_dir)}." if snap.run_dir else ""
     if snap.state == RunState.FINISHED and final is not None:
         st.success(
             f"Finished: **{100 * final.test_accuracy:.2f}%** test accuracy after {final.epoch} "
@@ -216,7 +218,8 @@ def outcome(snap: WorkerSnapshot) -> None:
     elif snap.state == RunState.STOPPED:
         done = f" after {len(snap.epochs)} full epochs" if snap.epochs else " before the first epoch ended"
         st.warning(
-            f"Stopped ({snap.reason or 'by the user'}){done}; the weights learned so far are kept.{where}",
+            f"Stopped ({escape_markdown(snap.reason or 'by the user')}){done}; the weights learned so far are kept."
+            f"{where}",
             icon=":material/stop_circle:",
         )
         link.use_these_settings_link(snap.config)
@@ -288,7 +291,7 @@ def chart_figures(snap: WorkerSnapshot, log_y: bool) -> tuple[go.Figure, go.Figu
         return cached[1]
     config = snap.config
     epochs_planned = config.epochs if config else None
-    metrics = metrics_from_events(snap.batches, snap.epochs, snap.hparam_changes)
+    metrics = metrics_from_events(thin_batches(snap.batches), snap.epochs, snap.hparam_changes)  # ≤ 2,000 points
     subtitle = chart_subtitle(snap)
     revision = snap.run_id or "no-run"
     loss = loss_figure(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,9 @@ from .inference import predict
 from .precision import resolve_precision
 from .preprocess import ImageError, load_image, preprocess_image
 from .ray_runtime import RayUnavailableError
+from .run_lock import RunBusyError
 from .runs import CHECKPOINT_FILE, RunStore, resolve_runs_dir
+from .schema import SchemaError, dumps_json
 from .sweep import SweepError
 from .sweep_cli import add_sweep_parser, run_sweep_command
 
@@ -185,7 +186,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     assert result is not None  # no control, so it cannot be stopped
     if args.json:
         print(
-            json.dumps(
+            dumps_json(
                 {
                     "checkpoint": str(args.checkpoint),
                     "accuracy": result.accuracy,
@@ -221,7 +222,7 @@ def _predict(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(results))
+        print(dumps_json(results))
     else:
         for result in results:
             if result["digit"] is None:
@@ -248,8 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         named = "; ".join(f"{SETTINGS[p.field].flag}: {p.message}" for p in exc.problems)
         print(f"error: invalid settings: {named}", file=sys.stderr)
         return 2
-    except (DatasetError, CheckpointError, ImageError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (DatasetError, CheckpointError, ImageError, SchemaError, RunBusyError, OSError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

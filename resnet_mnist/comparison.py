@@ -49,12 +49,12 @@ class RunCurves:
 
 
 def display_state(run: RunInfo, active_run_id: str | Collection[str] | None) -> str:
-    """The state to show: a run on disk that says running but is not training here is 'interrupted'.
+    """The state to show: a run that says running but that no process is writing is 'interrupted'.
 
     `active_run_id`: the worker's run, or every run training now (the worker's and a sweep's trials).
     """
     active = {active_run_id} if isinstance(active_run_id, str) else set(active_run_id or ())
-    if not run.state.is_final and run.id not in active:
+    if not run.state.is_final and not run.live and run.id not in active:
         return INTERRUPTED  # the server stopped (or crashed) while it ran
     return run.state.value
 
@@ -121,7 +121,7 @@ def load_curves(store: RunStore, runs: Sequence[RunInfo]) -> list[RunCurves]:
                 label=labels[run.id],
                 epochs=tuple(int(e["epoch"]) for e in epochs),
                 test_accuracy=tuple(float(e["test_accuracy"]) for e in epochs),
-                test_loss=tuple(float(e["test_loss"]) for e in epochs),
+                test_loss=tuple(math.nan if e["test_loss"] is None else float(e["test_loss"]) for e in epochs),
                 train_x=tuple(b["epoch"] - 1 + b["batch"] / b["batches_per_epoch"] for b in batches),
                 train_loss=tuple(float(b["loss"]) for b in batches),
             )

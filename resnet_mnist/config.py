@@ -11,10 +11,12 @@ from .devices import DEVICE_CHOICES, device_problem
 from .precision import PRECISION_CHOICES, precision_problem
 from .settings import describe, settings_of, value_problem
 
-__all__ = ["MAX_EPOCHS", "SETTINGS", "ConfigError", "ConfigProblem", "TrainConfig"]
+__all__ = ["MAX_EPOCHS", "MAX_LR", "SETTINGS", "ConfigError", "ConfigProblem", "TrainConfig"]
 
 MAX_EPOCHS = 500
 MAX_THREADS = 1024
+# The largest float32: torch applies lr in float32, so a larger one fails inside the optimizer.
+MAX_LR = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,8 @@ class TrainConfig:
                 message = device_problem(value)
             if message is None and name == "precision":
                 message = precision_problem(value, self.device)
+            if message is None and name == "lr" and value > MAX_LR:
+                message = f"must be at most {MAX_LR:.4g}, the largest float32 (got {value:g})"
             if message:
                 found.append(ConfigProblem(name, message))
         return found

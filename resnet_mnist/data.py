@@ -170,15 +170,14 @@ def load_split(
     return _cached_split(root, train).head(limit)
 
 
-_cache: dict[tuple[str, bool, int, int], MnistSplit] = {}
+_cache: dict[tuple, MnistSplit] = {}
 _cache_lock = threading.Lock()
 
 
 def _cached_split(root: Path, train: bool) -> MnistSplit:
     """Each split is parsed and normalised once per process (keyed by the files' identity)."""
-    images_file = _raw_dir(root) / _RAW_FILES[train][0]
-    stat = images_file.stat()
-    key = (str(images_file.resolve()), train, stat.st_size, stat.st_mtime_ns)
+    files = [_raw_dir(root) / name for name in _RAW_FILES[train]]  # images and labels: either may change
+    key = (train, *((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
     with _cache_lock:
         if key not in _cache:
             _cache[key] = _read_split(root, train)
@@ -204,6 +203,14 @@ def _read_split(root: Path, train: bool) -> MnistSplit:
             f"The MNIST {'training' if train else 'test'} files in {_raw_dir(root)} hold "
             f"{len(pixels)} images and {len(labels)} labels, not {expected}: they are incomplete. "
             f"Delete them to download them again."
+        )
+    bad = torch.nonzero((labels < 0) | (labels > 9)).flatten()
+    if len(bad):
+        first = int(bad[0])
+        raise DatasetError(
+            f"The MNIST labels file {_raw_dir(root) / _RAW_FILES[train][1]} holds {len(bad):,} labels that are "
+            f"not digits 0–9 (the first, at position {first:,}, is {int(labels[first])}): it is corrupt. "
+            f"Delete it to download it again, or copy a good one there."
         )
     images = normalize(pixels).unsqueeze(1)  # (N, 1, 28, 28)
     return MnistSplit(images.contiguous(), labels.to(torch.int64).contiguous())

@@ -7,21 +7,30 @@ checkpoint file's size and mtime, so a page rerun reads it back instead of recom
 from __future__ import annotations
 
 import io
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write_bytes, load_checkpoint
+from .checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from .data import MNIST_MEAN, MNIST_STD, load_split
 from .engine import evaluate
 from .precision import resolve_precision
 from .runs import RunInfo
+from .schema import (
+    EVALUATION_FORMAT,
+    MAX_EVALUATION_BYTES,
+    EvaluationKey,
+    Misclassified,
+    SchemaError,
+    dumps_json,
+    parse_evaluation,
+    read_bounded,
+    record_dict,
+)
 
 __all__ = [
     "EVALUATION_FILE",
@@ -37,17 +46,7 @@ __all__ = [
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "evaluation.pt"
 NUM_CLASSES = 10
-_FORMAT = "resnet-mnist-evaluation/1"
-
-
-@dataclass(frozen=True)
-class Misclassified:
-    """One wrongly classified test image: its position in the test set and what the model said."""
-
-    index: int
-    true: int
-    predicted: int
-    confidence: float  # probability the model gave its (wrong) prediction
+_MAX_PREDICTIONS_BYTES = 1_000_000  # two tensors of 10,000 values
 
 
 @dataclass(frozen=True)
@@ -85,30 +84,37 @@ class RunEvaluation:
         return tuple(tuple(v / sum(row) if sum(row) else 0.0 for v in row) for row in self.confusion)
 
 
-def _checkpoint_key(path: Path, test_limit: int | None) -> dict[str, Any]:
+def _checkpoint_key(path: Path, test_limit: int | None) -> EvaluationKey:
     stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "test_limit": test_limit}
+    return EvaluationKey(size=stat.st_size, mtime_ns=stat.st_mtime_ns, test_limit=test_limit)
 
 
-def _read_cache(folder: Path, key: dict[str, Any]) -> RunEvaluation | None:
+def _read_cache(folder: Path, key: EvaluationKey) -> RunEvaluation | None:
+    """The cached evaluation if it is valid and belongs to this checkpoint; None means compute afresh.
+
+    A damaged cache is not a broken run: it is recomputed and overwritten.
+    """
+    path = folder / EVALUATION_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
     try:
-        data = json.loads((folder / EVALUATION_FILE).read_text())
-        if data.get("format") != _FORMAT or data.get("key") != key:
-            return None
-        return RunEvaluation(
-            run_id=folder.name,
-            total=int(data["total"]),
-            correct=int(data["correct"]),
-            loss=float(data["loss"]),
-            confusion=tuple(tuple(int(v) for v in row) for row in data["confusion"]),
-            misclassified=tuple(Misclassified(**m) for m in data["misclassified"]),
-            test_limit=data["key"]["test_limit"],
-            checkpoint_epoch=int(data.get("checkpoint_epoch", 0)),
-            computed_at=str(data.get("computed_at", "")),
-            from_cache=True,
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # absent or damaged: compute afresh
+        data = parse_evaluation(read_bounded(path, MAX_EVALUATION_BYTES), classes=NUM_CLASSES)
+    except SchemaError:
+        return None
+    if data.key != key:
+        return None
+    return RunEvaluation(
+        run_id=folder.name,
+        total=data.total,
+        correct=data.correct,
+        loss=data.loss,
+        confusion=data.confusion,
+        misclassified=data.misclassified,
+        test_limit=data.key.test_limit,
+        checkpoint_epoch=data.checkpoint_epoch,
+        computed_at=data.computed_at,
+        from_cache=True,
+    )
 
 
 def evaluate_run(
@@ -124,6 +130,8 @@ def evaluate_run(
     Raises CheckpointError when the run has no usable checkpoint, DatasetError without MNIST.
     """
     checkpoint_path = run.checkpoint_path
+    if checkpoint_path.is_symlink():
+        raise CheckpointError(f"{checkpoint_path} is a symbolic link; only a real file in the run folder is used")
     key = _checkpoint_key(checkpoint_path, test_limit) if checkpoint_path.is_file() else None
     if key is not None:
         cached = _read_cache(run.path, key)
@@ -165,32 +173,43 @@ def evaluate_run(
 
 
 def _write_cache(
-    folder: Path, key: dict[str, Any], evaluation: RunEvaluation, predictions: torch.Tensor, confidences: torch.Tensor
+    folder: Path, key: EvaluationKey, evaluation: RunEvaluation, predictions: torch.Tensor, confidences: torch.Tensor
 ) -> None:
     buffer = io.BytesIO()
-    torch.save({"predictions": predictions, "confidences": confidences, "key": key}, buffer)
+    torch.save({"predictions": predictions, "confidences": confidences, "key": record_dict(key)}, buffer)
     atomic_write_bytes(folder / PREDICTIONS_FILE, buffer.getvalue())
     data = {
-        "format": _FORMAT,
-        "key": key,
+        "format": EVALUATION_FORMAT,
+        "key": record_dict(key),
         "total": evaluation.total,
         "correct": evaluation.correct,
         "loss": evaluation.loss,
         "confusion": [list(row) for row in evaluation.confusion],
-        "misclassified": [m.__dict__ for m in evaluation.misclassified],
+        "misclassified": [record_dict(m) for m in evaluation.misclassified],
         "checkpoint_epoch": evaluation.checkpoint_epoch,
         "computed_at": evaluation.computed_at,
     }
-    atomic_write_bytes(folder / EVALUATION_FILE, json.dumps(data).encode())
+    atomic_write_bytes(folder / EVALUATION_FILE, dumps_json(data).encode())
 
 
 def cached_predictions(run: RunInfo) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Every test image's prediction and confidence from the cached evaluation, or None."""
+    """Every test image's prediction (N,) and confidence (N,) from the cached evaluation, or None."""
     try:
-        data = torch.load(run.path / PREDICTIONS_FILE, map_location="cpu", weights_only=True)
-        return data["predictions"], data["confidences"]
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError):
+        raw = read_bounded(run.path / PREDICTIONS_FILE, _MAX_PREDICTIONS_BYTES)
+        data = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        predictions, confidences = data["predictions"], data["confidences"]
+    except (SchemaError, OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, IndexError):
         return None
+    shapes_match = (
+        isinstance(predictions, torch.Tensor)
+        and isinstance(confidences, torch.Tensor)
+        and predictions.dim() == 1
+        and predictions.shape == confidences.shape
+        and not predictions.is_floating_point()
+    )
+    if not shapes_match or not bool(((predictions >= 0) & (predictions < NUM_CLASSES)).all()):
+        return None
+    return predictions, confidences
 
 
 def digit_images(indices: list[int], *, data_root: str | os.PathLike[str] | None = None, scale: int = 1) -> np.ndarray:

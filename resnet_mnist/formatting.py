@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import torch
@@ -11,14 +10,7 @@ from torch import nn
 
 from .config import TrainConfig
 
-__all__ = ["escape_markdown", "format_count", "format_duration", "format_lr", "hyperparams_label", "layer_rows"]
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text from a person or an exception, safe inside Markdown: shown as typed, never as links or markup."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+__all__ = ["format_count", "format_duration", "format_lr", "hyperparams_label", "layer_rows"]
 
 
 def format_duration(seconds: float | None, *, compact: bool = False) -> str:

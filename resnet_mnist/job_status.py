@@ -8,7 +8,8 @@ where it failed and what it logged before, not the last batch that happened to b
 from __future__ import annotations
 
 from .events import RunState
-from .formatting import escape_markdown, format_count, format_duration, hyperparams_label
+from .formatting import format_count, format_duration, hyperparams_label
+from .plain_text import escape_markdown
 from .worker import WorkerSnapshot
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .data import normalize
 __all__ = [
     "DIGIT_BOX",
     "FIELD",
+    "MAX_IMAGE_PIXELS",
     "STROKE_WIDTH_BAND",
     "ImageError",
     "PreprocessedDigit",
@@ -57,6 +59,9 @@ STROKE_WIDTH_BAND = (2.25, 3.1)
 _STROKE_WORK = 160  # strokes are measured and redrawn with the digit's longer side at 8 × 20 pixels
 _STROKE_PASSES = 3
 _STROKE_TOLERANCE = 0.05  # pixels of the 20×20 box: close enough to the band to stop redrawing
+
+# A 5000 × 5000 photo; decoding more (as RGBA, then as floats) would take gigabytes for one digit.
+MAX_IMAGE_PIXELS = 25_000_000
 
 
 class ImageError(ValueError):
@@ -93,6 +98,8 @@ def ink_from_image(image: np.ndarray) -> np.ndarray:
     coloured pens all work.
     """
     array = np.asarray(image)
+    if array.ndim >= 2 and array.shape[0] * array.shape[1] > MAX_IMAGE_PIXELS:
+        raise ImageError(_too_many_pixels("the image", array.shape[1], array.shape[0]))
     if array.ndim == 3 and array.shape[2] in (1, 2):  # gray, or gray + alpha
         array = array[:, :, 0] if array.shape[2] == 1 else np.dstack([array[:, :, :1]] * 3 + [array[:, :, 1:]])
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or array.size == 0:
@@ -239,16 +246,33 @@ def preprocess_image(image: np.ndarray, *, even_strokes: bool = True) -> Preproc
     return PreprocessedDigit(tensor=tensor, pixels=field)
 
 
+def _too_many_pixels(what: str, width: int, height: int) -> str:
+    return (
+        f"{what} is {width:,} × {height:,} pixels ({width * height / 1e6:,.0f} megapixels); "
+        f"pictures over {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels are refused"
+    )
+
+
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a PNG/JPEG/… file as an (H, W, 3) or (H, W, 4) uint8 array."""
+    """Read a PNG/JPEG/… file as an (H, W, 3) or (H, W, 4) uint8 array; ImageError over MAX_IMAGE_PIXELS.
+
+    The size is read from the file's header (Image.open decodes nothing), so a small file that
+    claims a huge picture is refused before any pixel is decoded.
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as opened:
-            has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
-            return np.asarray(opened.convert("RGBA" if has_alpha else "RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                if opened.width * opened.height > MAX_IMAGE_PIXELS:
+                    raise ImageError(_too_many_pixels(str(path), opened.width, opened.height))
+                has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
+                return np.asarray(opened.convert("RGBA" if has_alpha else "RGB"))
     except FileNotFoundError:
         raise ImageError(f"no image file at {path}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path} was refused: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageError(f"{path} is not a readable image ({exc})") from None

@@ -9,6 +9,7 @@ import secrets
 import shutil
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +26,30 @@ from .events import (
     RunState,
     StateChanged,
 )
+from .run_lock import RunBusyError, WriterLock, exclusive, is_live, writer_of
+from .schema import (
+    MAX_METRICS_BYTES,
+    MAX_NAME_LENGTH,
+    MAX_RUN_FILE_BYTES,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    RunMetrics,
+    RunRecord,
+    SchemaError,
+    dumps_json,
+    parse_metrics,
+    parse_run_record,
+    read_bounded,
+    record_dict,
+)
 
 __all__ = [
     "CHECKPOINT_FILE",
+    "MAX_CHECKPOINT_BYTES",
     "METRICS_FILE",
     "RUNS_ENV_VAR",
     "RUN_FILE",
+    "RunBusyError",
     "RunInfo",
     "RunNotFoundError",
     "RunRecorder",
@@ -43,6 +62,7 @@ RUNS_ENV_VAR = "RESNET_MNIST_RUNS"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_FILE = "checkpoint.pt"
+MAX_CHECKPOINT_BYTES = 20_000_000  # this network's checkpoints are about 0.2 MB
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -66,29 +86,16 @@ def _now() -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, json.dumps(data, indent=1).encode())
+    atomic_write_bytes(path, dumps_json(data, indent=1).encode())
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """What run.json says about a run, plus where it lives."""
+@dataclass(frozen=True, kw_only=True)
+class RunInfo(RunRecord):
+    """What run.json says about a run (validated), plus where it lives and whether a process is writing it."""
 
     id: str
     path: Path
-    state: RunState
-    config: TrainConfig
-    name: str = ""
-    tags: tuple[str, ...] = ()
-    reason: str | None = None
-    device: str = ""
-    created: str = ""
-    updated: str = ""
-    duration_seconds: float = 0.0
-    epochs_done: int = 0
-    best_accuracy: float | None = None
-    final_accuracy: float | None = None
-    sweep: str | None = None
-    node: str = ""  # the Ray node that trained a sweep trial ("<ip> <node id>"); "" for local runs
+    live: bool = False  # some process (this one or another) holds the run's writer lock
 
     @property
     def checkpoint_path(self) -> Path:
@@ -96,7 +103,8 @@ class RunInfo:
 
     @property
     def has_checkpoint(self) -> bool:
-        return self.checkpoint_path.is_file()
+        """A real checkpoint file in the run folder (a symbolic link is never used or served)."""
+        return self.checkpoint_path.is_file() and not self.checkpoint_path.is_symlink()
 
     @property
     def label(self) -> str:
@@ -113,11 +121,24 @@ class UnreadableRun:
     problem: str
 
 
+_recorders: weakref.WeakValueDictionary[str, RunRecorder] = weakref.WeakValueDictionary()
+_recorders_lock = threading.Lock()
+
+
+def _recorder_for(path: Path) -> RunRecorder | None:
+    """The recorder in this process that is writing the run at `path`, if any."""
+    with _recorders_lock:
+        return _recorders.get(str(path.resolve()))
+
+
 class RunRecorder:
-    """Listens to a run's events and keeps its folder up to date.
+    """Listens to a run's events and keeps its folder up to date: the run's one writer.
 
     Batch events only go to memory; files are written (atomically) at epoch ends and state
-    changes, so the training loop never waits on the disk per batch.
+    changes, so the training loop never waits on the disk per batch. From creation until the
+    final state is written it holds the run's writer lock (run_lock.py): other processes see the
+    run as live and cannot change it, and edits from this process (name, tags) come through
+    `edit`, merged into what it writes.
     """
 
     def __init__(
@@ -132,9 +153,11 @@ class RunRecorder:
     ) -> None:
         self.path = path
         self.config = config
+        self._lock = threading.RLock()
+        self._writer = WriterLock(path)
         self._info: dict[str, Any] = {
             "id": path.name,
-            "name": name,
+            "name": name.strip()[:MAX_NAME_LENGTH],
             "tags": [],
             "state": RunState.IDLE.value,
             "reason": None,
@@ -151,11 +174,18 @@ class RunRecorder:
         }
         self.metrics: dict[str, list[dict[str, Any]]] = {"batches": [], "epochs": [], "hparam_changes": []}
         self._started = time.monotonic()
+        with _recorders_lock:
+            _recorders[str(path.resolve())] = self
         self._write_info()
 
     @property
     def run_id(self) -> str:
         return self.path.name
+
+    @property
+    def is_open(self) -> bool:
+        """Still the run's writer: its final state is not written yet."""
+        return self._writer.held
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BatchLogged):
@@ -169,24 +199,48 @@ class RunRecorder:
         elif isinstance(event, EvaluationStarted):
             pass
 
+    def edit(self, *, name: str | None = None, tags: list[str] | None = None) -> bool:
+        """Merge a user's edit into run.json now and in every later write; False once the run has ended."""
+        with self._lock:
+            if not self.is_open:
+                return False
+            if name is not None:
+                self._info["name"] = name.strip()[:MAX_NAME_LENGTH]
+            if tags is not None:
+                self._info["tags"] = sorted({t.strip()[:MAX_TAG_LENGTH] for t in tags if t.strip()})[:MAX_TAGS]
+            self._write_info()
+            return True
+
+    def close(self) -> None:
+        """Let go of the run (after its final state, or when the process gives up on it)."""
+        with self._lock:
+            self._writer.release()
+        with _recorders_lock:
+            if _recorders.get(str(self.path.resolve())) is self:
+                del _recorders[str(self.path.resolve())]
+
     def _record_epoch(self, event: EpochCompleted) -> None:
         record = {k: v for k, v in asdict(event).items() if k != "model_state"}
-        self.metrics["epochs"].append(record)
-        accuracies = [e["test_accuracy"] for e in self.metrics["epochs"]]
-        self._info.update(epochs_done=event.epoch, best_accuracy=max(accuracies), final_accuracy=accuracies[-1])
-        if event.model_state is not None:
-            self._save_checkpoint(event.model_state, event.epoch)
-        self._write_metrics()
-        self._write_info()
+        with self._lock:
+            self.metrics["epochs"].append(record)
+            accuracies = [e["test_accuracy"] for e in self.metrics["epochs"]]
+            self._info.update(epochs_done=event.epoch, best_accuracy=max(accuracies), final_accuracy=accuracies[-1])
+            if event.model_state is not None:
+                self._save_checkpoint(event.model_state, event.epoch)
+            self._write_metrics()
+            self._write_info()
 
     def _record_state(self, event: StateChanged) -> None:
-        self._info.update(state=event.state.value, reason=event.reason)
-        if event.state is RunState.STOPPED and event.model_state is not None:
-            # Keep what was learned, also the part of an epoch done before the stop.
-            self._save_checkpoint(event.model_state, event.epoch)
-        if event.state.is_final:
-            self._write_metrics()
-        self._write_info()
+        with self._lock:
+            self._info.update(state=event.state.value, reason=event.reason)
+            if event.state is RunState.STOPPED and event.model_state is not None:
+                # Keep what was learned, also the part of an epoch done before the stop.
+                self._save_checkpoint(event.model_state, event.epoch)
+            if event.state.is_final:
+                self._write_metrics()
+            self._write_info()
+            if event.state.is_final:
+                self.close()  # under the lock: an edit either lands before the final write or after the release
 
     def _save_checkpoint(self, state: dict, epoch: int) -> None:
         save_checkpoint(
@@ -205,33 +259,30 @@ class RunRecorder:
         _write_json(self.path / METRICS_FILE, self.metrics)
 
 
-def _parse_info(path: Path, data: dict[str, Any]) -> RunInfo:
-    return RunInfo(
-        id=path.name,
-        path=path,
-        state=RunState(data["state"]),
-        config=TrainConfig.from_dict(data["config"]),
-        name=str(data.get("name") or ""),
-        tags=tuple(str(t) for t in data.get("tags") or ()),
-        reason=data.get("reason"),
-        device=str(data.get("device") or ""),
-        created=str(data.get("created") or ""),
-        updated=str(data.get("updated") or ""),
-        duration_seconds=float(data.get("duration_seconds") or 0.0),
-        epochs_done=int(data.get("epochs_done") or 0),
-        best_accuracy=data.get("best_accuracy"),
-        final_accuracy=data.get("final_accuracy"),
-        sweep=data.get("sweep"),
-        node=str(data.get("node") or ""),
-    )
+_StatKey = tuple[int, int, int]
+
+
+def _stat_key(path: Path) -> _StatKey | None:
+    try:
+        stat = path.lstat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 @dataclass
 class RunStore:
-    """The runs directory: create, list, read, rename, tag and delete runs."""
+    """The runs directory: create, list, read, rename, tag and delete runs.
+
+    Every run.json and metrics.json is validated (schema.py) before anything else sees it; a
+    file that fails makes its run an UnreadableRun. Results are kept per file version (inode,
+    size, mtime), so listing the folder again costs a stat per file.
+    """
 
     root: Path
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _records: dict[Path, tuple[_StatKey, RunRecord | SchemaError]] = field(default_factory=dict, repr=False)
+    _metrics_ok: dict[Path, tuple[_StatKey, SchemaError | None]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -239,7 +290,7 @@ class RunStore:
     def create(
         self, config: TrainConfig, *, device: str, name: str = "", sweep: str | None = None, node: str = ""
     ) -> RunRecorder:
-        """A new run folder with a unique, time-ordered id, and its recorder."""
+        """A new run folder with a unique, time-ordered id, and its recorder (the run's one writer)."""
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
             while True:
@@ -256,6 +307,8 @@ class RunStore:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
             raise RunNotFoundError(f"{run_id!r} is not a run id")
         path = self.root / run_id
+        if path.is_symlink():
+            raise RunNotFoundError(f"{run_id!r} is a symbolic link; runs are real folders inside {self.root}")
         if not path.is_dir():
             raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
         return path
@@ -265,23 +318,45 @@ class RunStore:
         path = self._path(run_id)
         result = self._read(path)
         if isinstance(result, UnreadableRun):
-            raise ValueError(f"run {run_id} is unreadable: {result.problem}")
+            raise ValueError(f"run {run_id} is {result.problem}")
+        return result
+
+    def _validated(self, path: Path, cache: dict, parse: Any) -> Any:
+        """`parse(path)` once per version of the file; SchemaError results are kept too."""
+        key = _stat_key(path)
+        cached = cache.get(path)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            result = parse(path)
+        except SchemaError as exc:
+            result = exc
+        if key is not None:
+            cache[path] = (key, result)
         return result
 
     def _read(self, path: Path) -> RunInfo | UnreadableRun:
+        if path.is_symlink():
+            return UnreadableRun(path.name, path, "unreadable: the folder is a symbolic link; runs are real folders")
         info_file = path / RUN_FILE
-        if not info_file.is_file():
+        if not info_file.exists() and not info_file.is_symlink():
             return UnreadableRun(path.name, path, f"no {RUN_FILE}: not a run, or one whose start was cut short")
-        try:
-            return _parse_info(path, json.loads(info_file.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            return UnreadableRun(path.name, path, f"{RUN_FILE} is damaged ({type(exc).__name__}: {exc})")
+        record = self._validated(info_file, self._records, _read_record)
+        if isinstance(record, SchemaError):
+            return UnreadableRun(path.name, path, f"unreadable: {record}")
+        metrics_file = path / METRICS_FILE
+        if metrics_file.exists() or metrics_file.is_symlink():
+            problem = self._validated(metrics_file, self._metrics_ok, _check_metrics)
+            if problem is not None:
+                return UnreadableRun(path.name, path, f"unreadable: {problem}")
+        live = not record.state.is_final and is_live(path)
+        return RunInfo(**record_dict(record), id=path.name, path=path, live=live)
 
     def list_runs(self) -> list[RunInfo | UnreadableRun]:
         """Every folder in the runs directory, newest first; broken ones as UnreadableRun."""
         if not self.root.is_dir():
             return []
-        entries = [p for p in self.root.iterdir() if p.is_dir() and _RUN_ID.match(p.name)]
+        entries = [p for p in self.root.iterdir() if _RUN_ID.match(p.name) and (p.is_dir() or p.is_symlink())]
         return [self._read(p) for p in sorted(entries, key=lambda p: p.name, reverse=True)]
 
     def runs(self) -> list[RunInfo]:
@@ -296,35 +371,74 @@ class RunStore:
         return None
 
     def metrics(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
-        """The run's metrics history ({'batches', 'epochs', 'hparam_changes'}); empty lists if none yet."""
-        path = self._path(run_id) / METRICS_FILE
-        empty: dict[str, list[dict[str, Any]]] = {"batches": [], "epochs": [], "hparam_changes": []}
-        if not path.is_file():
-            return empty
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return empty
-        return {key: list(data.get(key) or []) for key in empty}
+        """The run's validated metrics ({'batches', 'epochs', 'hparam_changes'}) as dicts; empty if none."""
+        return self.run_metrics(run_id).as_dicts()
 
-    def _update_info(self, run_id: str, **changes: Any) -> RunInfo:
+    def run_metrics(self, run_id: str) -> RunMetrics:
+        """The run's validated metrics as records; empty if there are none yet or the file is unreadable."""
+        path = self._path(run_id) / METRICS_FILE
+        if not path.exists() and not path.is_symlink():
+            return RunMetrics()
+        try:
+            return parse_metrics(read_bounded(path, MAX_METRICS_BYTES))
+        except SchemaError:
+            return RunMetrics()  # the listing names the problem; this run shows no curves
+
+    def checkpoint_bytes(self, run_id: str) -> bytes:
+        """The run's checkpoint file, for download; never through a symbolic link, never over the size limit."""
+        try:
+            return read_bounded(self._path(run_id) / CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES)
+        except SchemaError as exc:
+            raise RunNotFoundError(f"run {run_id}'s {exc}") from None
+
+    def update(self, run_id: str, *, name: str | None = None, tags: list[str] | None = None) -> RunInfo:
+        """Rename and/or retag a run, through its writer while it is being recorded.
+
+        A run recorded in this process takes the edit into everything it writes from now on; a
+        run another process is writing is refused with RunBusyError; an ended run is edited
+        under its lock, so it never races with a writer.
+        """
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name.strip()[:MAX_NAME_LENGTH]
+        if tags is not None:
+            changes["tags"] = sorted({t.strip()[:MAX_TAG_LENGTH] for t in tags if t.strip()})[:MAX_TAGS]
         path = self._path(run_id)
-        with self._lock:
-            data = json.loads((path / RUN_FILE).read_text())
+        recorder = _recorder_for(path)
+        if recorder is not None and recorder.edit(**changes):
+            return self.get(run_id)
+        with exclusive(path) as owned:
+            if not owned:
+                raise RunBusyError(
+                    f"run {run_id} is being recorded by {writer_of(path)}; rename or tag it once it has ended"
+                )
+            raw = read_bounded(path / RUN_FILE, MAX_RUN_FILE_BYTES)
+            parse_run_record(raw)  # never edit a file that is not a readable run
+            data = json.loads(raw)
             data.update(changes)
             _write_json(path / RUN_FILE, data)
         return self.get(run_id)
 
     def rename(self, run_id: str, name: str) -> RunInfo:
-        return self._update_info(run_id, name=name.strip()[:100])
+        return self.update(run_id, name=name)
 
     def set_tags(self, run_id: str, tags: list[str]) -> RunInfo:
-        clean = sorted({t.strip()[:40] for t in tags if t.strip()})
-        return self._update_info(run_id, tags=clean)
+        return self.update(run_id, tags=tags)
 
     def delete(self, run_id: str) -> None:
-        """Remove one run's folder and nothing else."""
+        """Remove one run's folder and nothing else; refused (RunBusyError) while a process records it."""
         path = self._path(run_id)
         if path.resolve().parent != self.root.resolve():
             raise RunNotFoundError(f"{run_id!r} is not inside {self.root}")
-        shutil.rmtree(path)
+        with exclusive(path) as owned:
+            if not owned:
+                raise RunBusyError(f"run {run_id} is being recorded by {writer_of(path)}; stop it before deleting it")
+            shutil.rmtree(path)
+
+
+def _read_record(path: Path) -> RunRecord:
+    return parse_run_record(read_bounded(path, MAX_RUN_FILE_BYTES))
+
+
+def _check_metrics(path: Path) -> None:
+    parse_metrics(read_bounded(path, MAX_METRICS_BYTES))

@@ -16,6 +16,7 @@ from typing import Any
 
 from .config import SETTINGS, ConfigProblem, TrainConfig
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
+from .schema import parse_object
 
 __all__ = [
     "MAX_TRIALS",
@@ -252,14 +253,11 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
-        """Rebuild from to_dict() output; unknown keys are ignored."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "base" in values:
-            values["base"] = TrainConfig.from_dict(values["base"])
-        if "space" in values:
-            values["space"] = {name: Axis.from_dict(axis) for name, axis in dict(values["space"]).items()}
-        return cls(**values)
+        """Rebuild from to_dict() output (e.g. a JSON file), validated: SchemaError names a wrongly typed field.
+
+        Unknown keys are ignored; whether the values make a sweep that can run is `problems()`'s to say.
+        """
+        return parse_object(cls, data, "sweep spec")
 
 
 def _axis_problems(name: str, axis: Axis, search: str) -> list[str]:

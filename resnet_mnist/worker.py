@@ -257,6 +257,7 @@ class TrainingWorker:
             # The recorder hears each event first, so when it fails the run's end never reached
             # the snapshot: say so here, or the page would show a dead job as running forever.
             self._on_event(StateChanged(RunState.FAILED, f"could not save the run in {recorder.path}: {exc}"))
+            recorder.close()  # give up the run: it then reads as interrupted, and can be deleted
 
     def _fresh_control(self) -> TrainingControl | None:
         """A new control for the job, so nothing asked during one job reaches the next; None once stopped."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 
-from resnet_mnist import RunStore, TrainingWorker, load_split
+from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_split, run_training
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -72,3 +74,38 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory):
     outcome = run_training(config, fan_out(recorder), data_root=str(_data_root()))
     assert outcome.state.value == "finished", outcome.reason
     return store.get(recorder.run_id)
+
+
+# -- the reliability tests' fixtures: a fresh app 'server', a tiny trained run, the app pointed at it --
+
+
+@pytest.fixture
+def app_sessions(data_root: Path) -> Iterator[None]:
+    """A fresh app 'server' (cached resources cleared) for tests that open pages; its job stopped after."""
+    load_split(data_root, train=True)
+    load_split(data_root, train=False)
+    st.cache_resource.clear()
+    yield
+    from pages._common import get_worker
+
+    assert get_worker().stop(timeout=30)
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    """A run folder of a model trained on 1,000 images (enough for the Draw page to load)."""
+    store = RunStore(tmp_path_factory.mktemp("tiny") / "runs")
+    config = TrainConfig(epochs=1, train_limit=1000, test_limit=200, device="cpu")
+    recorder = store.create(config, device="cpu", name="tiny")
+    assert run_training(config, recorder, data_root=str(data_root)).state is RunState.FINISHED
+    return recorder.path
+
+
+@pytest.fixture
+def draw_runs(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's runs folder holding a copy of the tiny run."""
+    root = tmp_path / "app" / "runs"
+    shutil.copytree(tiny_run, root / tiny_run.name)
+    monkeypatch.setenv("RESNET_MNIST_RUNS", str(root))
+    return root

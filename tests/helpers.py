@@ -3,16 +3,24 @@ and run folders with chosen results (`record_run`: written by the real recorder 
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
+import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import Net, RunState, RunStore, TrainConfig, TrainingWorker
-from resnet_mnist.events import EpochCompleted, StateChanged
-from resnet_mnist.runs import RunInfo
+from resnet_mnist import Net, RunState, RunStore, TrainConfig, TrainingWorker, load_checkpoint
+from resnet_mnist.engine import build_model
+from resnet_mnist.events import BatchLogged, EpochCompleted, StateChanged
+from resnet_mnist.run_lock import LOCK_FILE
+from resnet_mnist.runs import RunInfo, RunRecorder
 from resnet_mnist.worker import WorkerSnapshot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,11 +91,44 @@ def badge(at: AppTest) -> str:
     return " ".join(m.value for m in at.markdown if "-badge[" in m.value)
 
 
+# -- run folders written by the real RunRecorder from the engine's own events (no training) --
+
+QUICK = TrainConfig(epochs=2, lr=0.05, momentum=0.9, train_limit=1000, test_limit=200, device="cpu")
+
+
+def start_run(store: RunStore, *, name: str = "", config: TrainConfig = QUICK) -> RunRecorder:
+    """A run in progress: created, running, one batch logged; its recorder still holds the run."""
+    recorder = store.create(config, device="cpu", name=name)
+    recorder(StateChanged(RunState.RUNNING))
+    recorder(BatchLogged(1, 1, 1, 16, 2.3, 1000.0, config.lr, config.momentum))
+    return recorder
+
+
+def end_epoch(recorder: RunRecorder, epoch: int, accuracy: float = 0.9) -> None:
+    torch.manual_seed(epoch)
+    recorder(
+        EpochCompleted(
+            epoch, 2.0 / epoch, 0.5 / epoch, accuracy, round(200 * accuracy), 200, 1.0, 0.1, 1000.0,
+            model_state=Net().state_dict(),
+        )
+    )  # fmt: skip
+
+
 def record_run(
-    store: RunStore, accuracies: list[float], state: RunState, *, checkpoint: bool = True, name: str = ""
+    store: RunStore,
+    accuracies: Sequence[float] = (0.9,),
+    state: RunState = RunState.FINISHED,
+    *,
+    checkpoint: bool = True,
+    name: str = "",
+    config: TrainConfig | None = None,
 ) -> RunInfo:
-    """A run folder written by the real recorder from the events a run with these test accuracies sends."""
-    recorder = store.create(TrainConfig(epochs=max(len(accuracies), 1)), device="cpu", name=name)
+    """A run folder written by the real recorder from the events a run with these test accuracies sends.
+
+    A run left RUNNING is one whose writer died (its recorder gives the run up): it reads as interrupted.
+    """
+    config = config or TrainConfig(epochs=max(len(accuracies), 1))
+    recorder = store.create(config, device="cpu", name=name)
     recorder(StateChanged(RunState.RUNNING))
     weights = Net().state_dict() if checkpoint else None
     for epoch, accuracy in enumerate(accuracies, start=1):
@@ -105,6 +146,67 @@ def record_run(
                 model_state=weights,
             )
         )
-    if state is not RunState.RUNNING:
+    if state is RunState.RUNNING:
+        recorder.close()
+    else:
         recorder(StateChanged(state, None if state is RunState.FINISHED else f"{state.value} for the test"))
     return store.get(recorder.run_id)
+
+
+# -- the reliability tests' helpers --
+
+# Small slices of the real MNIST: a job is a second or two.
+SHORT = TrainConfig(epochs=2, train_limit=1500, test_limit=300, log_interval=5, device="cpu")
+
+
+LONG = TrainConfig(epochs=20, train_limit=2000, test_limit=300, log_interval=1, device="cpu")
+
+
+def assert_run_folder_complete(path: Path) -> dict:
+    """run.json and metrics.json parse, the checkpoint (if any) loads, no temp file is left over."""
+    info = json.loads((path / "run.json").read_text())
+    metrics = json.loads((path / "metrics.json").read_text())
+    assert set(metrics) == {"batches", "epochs", "hparam_changes"}
+    assert len(metrics["epochs"]) == info["epochs_done"]
+    if (path / "checkpoint.pt").exists():
+        checkpoint = load_checkpoint(path / "checkpoint.pt")
+        assert all(torch.isfinite(t).all() for t in checkpoint.state_dict.values())
+    leftovers = [p.name for p in path.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+    leftovers = [name for name in leftovers if name != LOCK_FILE]  # the writer's lock file stays, unlocked
+    assert leftovers == [], f"temporary files left in {path}: {leftovers}"
+    return info
+
+
+def open_app(page: str) -> AppTest:
+    """A new browser session on `page` (the cached worker and run store are kept, as on a server)."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+class _CodeCarrier:
+    """Unpickling this creates a marker file: the proof that a checkpoint ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def malicious_checkpoint(marker: Path) -> bytes:
+    """A checkpoint of the right network that also carries code to run on unpickling."""
+    payload = {**build_model(1).state_dict(), "note": _CodeCarrier(marker)}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def canvas_value(image: np.ndarray) -> dict:
+    """What the canvas component sends back: its drawing, with the PNG as a data URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}

@@ -9,8 +9,10 @@ import plotly.graph_objects as go
 
 from ..comparison import RunCurves, ema
 from ..data import MNIST_TRAIN_SIZE
+from ..plain_text import escape_plotly
 from ..runs import RunInfo
 from . import palette
+from .downsample import downsample_xy
 
 __all__ = ["CURVE_METRICS", "curves_figure", "hparams_figure"]
 
@@ -29,10 +31,11 @@ def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float 
         colour = palette.run_colour(index)
         if metric == "train_loss":
             if smoothing > 0:  # the raw curve faintly behind the smoothed one, as TensorBoard draws it
+                raw_x, raw_y = downsample_xy(run.train_x, run.train_loss)
                 figure.add_trace(
                     go.Scatter(
-                        x=run.train_x,
-                        y=run.train_loss,
+                        x=raw_x,
+                        y=raw_y,
                         mode="lines",
                         line={"color": colour, "width": 1},
                         opacity=0.25,
@@ -41,7 +44,7 @@ def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float 
                         hoverinfo="skip",
                     )
                 )
-            x, y = run.train_x, ema(run.train_loss, smoothing)
+            x, y = downsample_xy(run.train_x, ema(run.train_loss, smoothing))  # a few thousand points per trace
             mode = "lines"
         else:
             x, y = run.epochs, getattr(run, metric)
@@ -50,11 +53,11 @@ def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float 
             go.Scatter(
                 x=x,
                 y=y,
-                name=run.label,
+                name=escape_plotly(run.label),
                 mode=mode,
                 line={"color": colour, "width": 2},
                 legendgroup=run.run_id,
-                hovertemplate=f"{run.label}<br>%{{x:.2f}}: %{{y:.4g}}<extra></extra>",
+                hovertemplate="%{fullData.name}<br>%{x:.2f}: %{y:.4g}<extra></extra>",  # the escaped name
             )
         )
     figure.update_layout(
@@ -118,7 +121,7 @@ def _padded(values: Sequence[float]) -> list[float]:
 
 
 def _hparams_scatter(scored: Sequence[RunInfo], accuracy: list[float], x_field: str) -> go.Figure:
-    labels = [r.label for r in scored]
+    labels = [escape_plotly(r.label) for r in scored]
     x = [getattr(r.config, x_field) for r in scored]
     figure = go.Figure(
         go.Scatter(

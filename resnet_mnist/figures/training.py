@@ -7,20 +7,24 @@ Runs page's saved ones are drawn by the same code.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
 from ..formatting import format_lr
 from . import palette
+from .downsample import MAX_POINTS, downsample_indices
 
 __all__ = [
     "accuracy_figure",
     "batch_x",
     "loss_figure",
     "metrics_from_events",
+    "thin_batches",
 ]
 
 Record = Mapping[str, Any]
@@ -55,6 +59,25 @@ def batch_x(record: Record) -> float:
     if not per_epoch:
         return float(record["epoch"])
     return record["epoch"] - 1 + record["batch"] / per_epoch
+
+
+def thin_batches(batches: Sequence[Any], n_out: int = MAX_POINTS) -> list[Any]:
+    """At most `n_out` of the logged batches (events or records), chosen by MinMax-LTTB so spikes stay.
+
+    Cheap enough to run on a live run's whole history each second: only four numbers per batch are read.
+    """
+    if len(batches) <= n_out:
+        return list(batches)
+    getter = operator.itemgetter if isinstance(batches[0], Mapping) else operator.attrgetter
+
+    def column(name: str) -> np.ndarray:  # (N,)
+        read = getter(name)
+        return np.fromiter((read(b) for b in batches), np.float64, len(batches))
+
+    epoch, batch, per_epoch, loss = (column(n) for n in ("epoch", "batch", "batches_per_epoch", "loss"))
+    x = np.where(per_epoch > 0, epoch - 1 + batch / np.maximum(per_epoch, 1), epoch)
+    chosen = downsample_indices(x, loss, n_out)
+    return list(batches) if chosen is None else [batches[i] for i in chosen]
 
 
 def _batches_per_epoch(batches: Sequence[Record]) -> int | None:
@@ -198,11 +221,17 @@ def loss_figure(
     log_y: bool = False,
     uirevision: str | None = None,
     empty_text: str = "No batches logged yet",
+    max_points: int | None = MAX_POINTS,
 ) -> go.Figure:
-    """Training loss of each logged batch and test loss after each epoch, on one epoch axis."""
+    """Training loss of each logged batch and test loss after each epoch, on one epoch axis.
+
+    At most `max_points` batches are drawn (MinMax-LTTB keeps the spikes); None draws every one.
+    """
     shapes, annotations, legend = _change_markers(
         hparam_changes, _batches_per_epoch(batches), batches[0] if batches else None
     )
+    if max_points is not None:
+        batches = thin_batches(batches, max_points)  # a few thousand points, however long the run
     data = [
         {
             "type": "scatter",
