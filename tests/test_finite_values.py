@@ -83,8 +83,8 @@ def test_the_train_page_refuses_a_learning_rate_beyond_float32(data_root: Path) 
     at.number_input(key="train_lr").set_value(1e39)
     at.button(key="train_start").click().run()
     assert not at.exception
-    assert any("Not started" in e.value for e in at.error)
-    assert any("Learning rate" in e.value and "largest float32" in e.value for e in at.error)
+    assert [e.value for e in at.main.error] == ["Not started: fix Learning rate first (marked in the sidebar)."]
+    assert any("largest float32" in e.value for e in at.sidebar.error)  # under the field itself
 
 
 @pytest.fixture

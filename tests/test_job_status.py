@@ -80,5 +80,5 @@ def test_idle_and_loading_lines() -> None:
 def test_an_exception_message_is_shown_as_typed_not_as_markup() -> None:
     snap = WorkerSnapshot(state=RunState.FAILED, reason="[click](http://x) **bold** <b>")
     assert failure_summary(snap) == (
-        r"Failed: \[click\]\(http\://x\) \*\*bold\*\* \<b\>. No training loss was logged before."
+        r"Failed: \[click\](http\://x) \*\*bold\*\* \<b\>. No training loss was logged before."
     )
