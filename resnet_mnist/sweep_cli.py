@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import Any
 
 from .config import SETTINGS, TrainConfig
 from .ray_runtime import RAY_ADDRESS_ENV_VAR, check_address, connect_ray, resolve_ray_address
 from .runs import RunStore, resolve_runs_dir
+from .schema import dumps_json
 from .sweep import SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, new_sweep_id, parse_axis
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
@@ -101,7 +101,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     rows = [_trial_row(store, t) for t in outcome.trials]
     best = _trial_row(store, outcome.best) if outcome.best else None
     if args.json:
-        print(json.dumps({"sweep": outcome.sweep_id, "trials": rows, "best": best}))
+        print(dumps_json({"sweep": outcome.sweep_id, "trials": rows, "best": best}))  # never NaN
     else:
         _print_table(rows, best)
     return 0

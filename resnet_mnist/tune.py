@@ -108,6 +108,8 @@ class RunTrial(tune.Trainable):
             )
             self._results.put(_Ended(outcome, run_id=self._recorder.run_id))
         except Exception as exc:  # an invalid drawn config, or the recorder could not write
+            if self._recorder is not None:
+                self._recorder.close()  # give the run up: it reads as interrupted, not live, in a reused actor
             self._results.put(_Ended(None, f"{type(exc).__name__}: {exc}"))
         finally:
             self._ended.set()
