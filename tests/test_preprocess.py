@@ -92,12 +92,13 @@ def test_an_mnist_digit_comes_back_nearly_unchanged(model, mnist_test) -> None:
     in_band = (widths >= STROKE_WIDTH_BAND[0]) & (widths <= STROKE_WIDTH_BAND[1])
     assert in_band.sum() >= 50 and correlations[in_band].min() > 0.99
     assert np.median(correlations) > 0.97 and np.percentile(correlations, 10) > 0.8
-    # Same place and size: the bounding box moves by at most a pixel on each side.
+    # Same place and size: the bounding box moves by at most a few pixels on each side (evening a bold
+    # digit pulls its outer edges in by up to half the width it loses, then the box is rescaled to 20 px).
     for p, d in zip(processed, digits, strict=True):
         rows, cols = np.nonzero(p.pixels > 0.3)
         rows_d, cols_d = np.nonzero(d > 0.3 * 255)
         box = np.array([rows.min(), rows.max(), cols.min(), cols.max()])
-        assert np.abs(box - [rows_d.min(), rows_d.max(), cols_d.min(), cols_d.max()]).max() <= 2
+        assert np.abs(box - [rows_d.min(), rows_d.max(), cols_d.min(), cols_d.max()]).max() <= 3
     before = [p.digit for p in predict(model, normalize(torch.from_numpy(digits)).unsqueeze(1))]
     after = [p.digit for p in predict(model, torch.cat([p.tensor for p in processed]))]
     assert np.mean(np.array(before) == np.array(after)) >= 0.99

@@ -52,9 +52,11 @@ def test_every_field_has_a_widget_with_its_label_and_help() -> None:
     }
     for name, setting in SETTINGS.items():
         widget = widgets[f"train_{name}"]
+        assert widget.value == at.session_state[f"train_{name}"]
+        if widget.label == f"{setting.widget_label}, typed":  # a box beside a slider: the slider is labelled
+            widget = widgets[f"train_{name}_scale"]
         assert widget.label == setting.widget_label
         assert widget.help == setting.help
-        assert widget.value == at.session_state[f"train_{name}"]
 
 
 def test_every_field_is_a_cli_flag_with_its_help(capsys: pytest.CaptureFixture[str]) -> None:
