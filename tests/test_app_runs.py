@@ -202,7 +202,9 @@ def the_sweep_runner():
 
 def test_a_sweep_is_refused_while_a_job_runs(open_page, runs_root: Path) -> None:
     at = open_page(runs_tab="Sweep")
-    the_page_worker().start(TrainConfig(epochs=20, train_limit=1000, test_limit=100, device="cpu"))
+    # Long enough to outlast the page's run (its preview may measure this machine's pace for 2 s):
+    # 20 epochs of 1,000 cached images could end first, and then nothing holds the cores.
+    the_page_worker().start(TrainConfig(epochs=300, train_limit=1000, test_limit=100, device="cpu"))
     at.button(key="start_sweep").click()
     at.run()
     assert any("Train page" in w.value for w in at.warning), [w.value for w in at.warning]
