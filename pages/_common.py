@@ -5,12 +5,15 @@ Kept outside the package because it uses Streamlit; everything it builds comes f
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages._deep_link_guard import leave_pages_folder_mode
 from resnet_mnist import RunStore, TrainingWorker
 from resnet_mnist.data import resolve_data_root
 from resnet_mnist.figures import palette
+from resnet_mnist.handwriting import resolve_handwriting_dir
 from resnet_mnist.runs import RunInfo, resolve_runs_dir
 from resnet_mnist.sweep_runner import SweepRunner
 from resnet_mnist.worker import WorkerSnapshot
@@ -46,6 +49,11 @@ def _run_holds_the_cores() -> str | None:
 def get_run_store() -> RunStore:
     """The runs folder ($RESNET_MNIST_RUNS or ./runs)."""
     return RunStore(resolve_runs_dir())
+
+
+def handwriting_dir() -> Path:
+    """The handwriting folder ($RESNET_MNIST_HANDWRITING or ./handwriting), read each run: never cached."""
+    return resolve_handwriting_dir()
 
 
 _STATE_ICONS = {

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
-from pages._common import run_choice
+from pages._common import handwriting_dir, run_choice
 from resnet_mnist.checkpoint import CheckpointError
 from resnet_mnist.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
 from resnet_mnist.evaluation import RunEvaluation, digit_images, evaluate_run
 from resnet_mnist.figures import confusion_figure, per_class_figure
+from resnet_mnist.handwriting import HandwritingError, load_digits, read_set
+from resnet_mnist.handwriting_scores import score_run
 from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.runs import RunInfo
 
@@ -21,21 +24,33 @@ def evaluate_tab(runs: list[RunInfo], focus: str | None) -> None:
     limit_options = {f"all {MNIST_TEST_SIZE:,} test images": None}
     if run.config.test_limit:
         limit_options[f"the run's own {run.config.test_limit:,} test images"] = run.config.test_limit
-    scope = st.radio("Evaluate on", list(limit_options), horizontal=True, key="eval_scope")
     try:
-        with st.spinner("Testing the checkpoint on the test set…"):
-            evaluation = evaluate_run(run, data_root=resolve_data_root(), test_limit=limit_options[scope])
-    except (CheckpointError, DatasetError) as exc:
+        hset = read_set(handwriting_dir(), allow_missing=True)
+    except HandwritingError:
+        hset = None  # the page above says what is wrong with the folder
+    if hset is not None and len(hset):
+        limit_options[f"your handwriting ({len(hset)} digits)"] = "handwriting"
+    scope = st.radio("Evaluate on", list(limit_options), horizontal=True, key="eval_scope")
+    on_handwriting = limit_options[scope] == "handwriting"
+    try:
+        with st.spinner("Testing the checkpoint…"):
+            if on_handwriting:
+                evaluation = score_run(run, hset)  # only the digits it never trained on
+            else:
+                evaluation = evaluate_run(run, data_root=resolve_data_root(), test_limit=limit_options[scope])
+    except (CheckpointError, DatasetError, HandwritingError) as exc:
         st.error(f"Could not evaluate this run: {escape_markdown(exc)}")
         return
-    _show_evaluation(evaluation)
-    _mistakes(evaluation)
+    _show_evaluation(evaluation, "Handwriting accuracy" if on_handwriting else "Test accuracy")
+    if on_handwriting and evaluation.total < len(hset):
+        st.caption(f"Scored on the {evaluation.total} of your {len(hset)} digits this fine-tuned run never trained on.")
+    _mistakes(evaluation, load_digits(hset).pixels if on_handwriting else None)
 
 
-def _show_evaluation(evaluation: RunEvaluation) -> None:
+def _show_evaluation(evaluation: RunEvaluation, headline: str = "Test accuracy") -> None:
     """The headline numbers, the confusion matrix and the per-class bars."""
     a, b, c = st.columns(3)
-    a.metric("Test accuracy", f"{evaluation.accuracy:.2%}")
+    a.metric(headline, f"{evaluation.accuracy:.2%}")
     b.metric("Mistakes", f"{len(evaluation.misclassified):,} of {evaluation.total:,}")
     c.metric("Test loss", f"{evaluation.loss:.4f}")
     st.caption(
@@ -48,16 +63,22 @@ def _show_evaluation(evaluation: RunEvaluation) -> None:
     right.plotly_chart(per_class_figure(evaluation), key="chart_per_class")
 
 
-def _mistakes(evaluation: RunEvaluation) -> None:
-    """The misclassified test digits, most confident mistakes first."""
-    st.subheader("Misclassified test digits, most confident mistakes first")
+def _mistakes(evaluation: RunEvaluation, handwriting: np.ndarray | None = None) -> None:
+    """The misclassified digits, most confident mistakes first (`handwriting`: the set's 28×28 inks)."""
+    st.subheader(
+        f"Misclassified {'handwritten' if handwriting is not None else 'test'} digits, most confident mistakes first"
+    )
     if not evaluation.misclassified:
         st.success("No mistakes on these test images.")
         return
     most = min(200, len(evaluation.misclassified))
     count = st.slider("How many", 1, most, min(32, most), key="gallery_count") if most > 1 else 1
     shown = evaluation.misclassified[:count]
-    images = digit_images([m.index for m in shown], data_root=resolve_data_root(), scale=3)
+    if handwriting is not None:
+        pixels = handwriting[[m.index for m in shown]]  # (K, 28, 28) 0..1
+        images = np.kron(np.round(pixels * 255).astype(np.uint8), np.ones((1, 3, 3), dtype=np.uint8))
+    else:
+        images = digit_images([m.index for m in shown], data_root=resolve_data_root(), scale=3)
     captions = [f"{m.true} → {m.predicted} ({m.confidence:.1%})" for m in shown]
     st.image(list(images), caption=captions, width=84)
     st.caption("Caption: true digit → predicted digit (the model's confidence in its prediction).")

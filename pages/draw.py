@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from pages._common import get_run_store
+from pages._draw_handwriting import lineup_block, save_block
 from resnet_mnist import Net, load_checkpoint, preprocess_image
 from resnet_mnist.checkpoint import Checkpoint, CheckpointError
 from resnet_mnist.figures import digit_figure, feature_grid_figure, palette, probability_figure, saliency_figure
@@ -179,6 +180,13 @@ with beside.container(width=PREVIEW_SIZE, key="draw_input_block"):
         st.plotly_chart(
             digit_figure(digit.pixels, size=PREVIEW_SIZE), width="content", config={"displayModeBar": False}
         )
+
+# Handwriting: keep this drawing with its true label; ask several runs at once (pages/_draw_handwriting.py)
+if digit is not None:
+    save_block(image, digit.pixels, prediction)
+    if runs:
+        with st.expander("Line-up: several runs read this drawing", icon=":material/view_column:", expanded=True):
+            lineup_block(runs, digit.tensor, st.session_state.get("draw_run_select") if source == SOURCE_RUN else None)
 
 # Look inside
 if digit is not None:

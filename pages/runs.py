@@ -7,7 +7,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages._common import get_run_store, get_sweep_runner, get_worker
+from pages._common import get_run_store, get_sweep_runner, get_worker, handwriting_dir
 from pages._runs_compare import compare_tab
 from pages._runs_evaluate import evaluate_tab
 from pages._runs_manage import manage_tab
@@ -15,9 +15,22 @@ from pages._settings_link import use_these_settings_link
 from pages._sweep import sweep_tab
 from resnet_mnist.comparison import run_table_rows, table_columns, unreadable_rows
 from resnet_mnist.config import SETTINGS
+from resnet_mnist.handwriting import HandwritingError, read_set
+from resnet_mnist.handwriting_scores import handwriting_accuracies
 from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.ranking import best_run
 from resnet_mnist.runs import RunInfo
+
+
+def handwriting_scores(runs: list[RunInfo]) -> dict[str, float]:
+    """Every run's accuracy on your digits (cached per run), or none when there are none."""
+    try:
+        hset = read_set(handwriting_dir(), allow_missing=True)
+        return handwriting_accuracies(runs, hset) if len(hset) else {}
+    except HandwritingError as exc:
+        st.warning(f"Your handwriting folder could not be read, so runs are not scored on it: {escape_markdown(exc)}")
+        return {}
+
 
 st.session_state.setdefault("compare_ids", [])
 st.session_state.setdefault("confirm_delete", None)
@@ -86,7 +99,7 @@ else:
     # A new key whenever the list changes, so row positions never point at the wrong run.
     table_key = "runs_table_" + hashlib.sha1(",".join(ids).encode()).hexdigest()[:10]
     best = best_run(runs)
-    rows = run_table_rows(runs, active_ids)
+    rows = run_table_rows(runs, active_ids, handwriting_scores(runs))
     for row in rows:
         row["best"] = "★" if best is not None and row["id"] == best.id else ""
     table = pd.DataFrame(rows)

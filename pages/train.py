@@ -225,9 +225,51 @@ def outcome(snap: WorkerSnapshot) -> None:
         link.use_these_settings_link(snap.config)
     elif snap.state == RunState.FAILED:
         st.error(failure_summary(snap), icon=":material/error:")
+    teach_outcome(snap)
 
 
-refresh = 1.0 if snapshot.busy else None
+def teach_outcome(snap: WorkerSnapshot) -> None:
+    """A fine-tune's before and after, on held-out handwriting and on MNIST, once measured."""
+    try:
+        run = get_run_store().get(snap.run_id) if snap.run_id else None
+    except (KeyError, ValueError):
+        return
+    if run is None or run.teach is None:
+        return
+    report = run.teach.get("report")
+    parent = run.parent or {}
+    st.text(
+        f"Fine-tune of {parent.get('run') or parent.get('checkpoint')} (epoch {parent.get('epoch')}) "
+        "on your handwriting"
+    )
+    if not report:
+        if snap.state.is_final:
+            st.info("Measuring the new model on your held-out digits…", icon=":material/hourglass_top:")
+        return
+    st.subheader("Your handwriting, before and after")
+    hw_before, hw_after = report.get("handwriting_before"), report.get("handwriting_after")
+    left, right = st.columns(2)
+    if hw_before is not None and hw_after is not None:
+        how = (
+            "k-fold: each digit scored by a fine-tune that never saw it" if report["method"] == "kfold" else "held out"
+        )
+        left.metric(
+            f"{report['held_out']} of your digits ({how})",
+            f"{100 * hw_after:.1f}%",
+            delta=f"{100 * (hw_after - hw_before):+.1f} pts from {100 * hw_before:.1f}%",
+        )
+    else:
+        left.caption("Nothing was held out, so there is no honest after figure on your handwriting.")
+    if report.get("mnist_after") is not None:
+        right.metric(
+            f"MNIST test set ({report['mnist_total']:,} images)",
+            f"{100 * report['mnist_after']:.2f}%",
+            delta=f"{100 * (report['mnist_after'] - report['mnist_before']):+.2f} pts from "
+            f"{100 * report['mnist_before']:.2f}%",
+        )
+
+
+refresh = 1.0 if snapshot.busy or worker.is_alive() else None  # a fine-tune measures after its last epoch
 
 
 def controls_and_status(snap: WorkerSnapshot) -> None:
@@ -332,7 +374,7 @@ def charts(snap: WorkerSnapshot) -> None:
 @st.fragment(run_every=refresh)
 def live_view() -> None:
     snap = worker.snapshot()
-    if refresh and not snap.busy:
+    if refresh and not snap.busy and not worker.is_alive():
         st.rerun()  # the job just ended: redraw the whole page once, and stop polling
     controls_and_status(snap)
     progress_and_metrics(snap)

@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep`: the package from a terminal."""
+"""`python -m resnet_mnist train | evaluate | predict | sweep | finetune`: the package from a terminal."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from .config import SETTINGS, ConfigError, TrainConfig
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, load_split
+from .devices import DEVICE_CHOICES
 from .engine import evaluate, run_training
 from .events import BatchLogged, EpochCompleted, EvaluationStarted, Event, RunState, StateChanged, fan_out
+from .handwriting import HandwritingError, load_digits, read_set
+from .handwriting_scores import evaluation_from, score_model
 from .inference import predict
 from .precision import resolve_precision
 from .preprocess import ImageError, load_image, preprocess_image
@@ -22,6 +25,7 @@ from .runs import CHECKPOINT_FILE, RunStore, resolve_runs_dir
 from .schema import SchemaError, dumps_json
 from .sweep import SweepError
 from .sweep_cli import add_sweep_parser, run_sweep_command
+from .teach import KFOLD_BELOW, TeachReport, TeachSettings, prepare_teach
 
 __all__ = ["main"]
 
@@ -59,7 +63,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--test-limit", type=_whole_number, metavar="N", help="test on the first N test images only (default: all)"
     )
     evaluate_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate_cmd.add_argument(
+        "--handwriting", type=Path, metavar="DIR", help="test on this handwriting folder instead of MNIST's test set"
+    )
     _add_data_root(evaluate_cmd)
+    _add_finetune(commands)
 
     predict_cmd = commands.add_parser("predict", help="classify image files of digits")
     predict_cmd.add_argument(
@@ -93,6 +101,33 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
             metavar="N" if setting.kind is int else None,
             help=f"{setting.help} (default: {shown})",
         )
+
+
+def _add_finetune(commands: argparse._SubParsersAction) -> None:
+    defaults = TeachSettings()
+    finetune = commands.add_parser("finetune", help="teach a trained model your handwriting, as a new run")
+    finetune.add_argument("--from", dest="source", required=True, metavar="RUN", help="a run id or a checkpoint path")
+    finetune.add_argument("--handwriting", type=Path, required=True, metavar="DIR", help="images + labels.csv")
+    finetune.add_argument("--epochs", type=_whole_number, default=defaults.epochs, help="default: %(default)s")
+    finetune.add_argument(
+        "--holdout",
+        type=float,
+        default=defaults.holdout,
+        metavar="FRACTION",
+        help=f"share of each digit held out to measure on (default: %(default)s; k-fold below {KFOLD_BELOW} digits; "
+        "0: train on all)",
+    )
+    finetune.add_argument("--lr", type=float, default=defaults.lr, help="default: %(default)s")
+    finetune.add_argument("--momentum", type=float, default=defaults.momentum, help="default: %(default)s")
+    finetune.add_argument(
+        "--mnist-images", type=_whole_number, default=defaults.mnist_images, help="MNIST images mixed in per epoch"
+    )
+    finetune.add_argument("--test-limit", type=_whole_number, metavar="N", help="MNIST test images for before/after")
+    finetune.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default: %(default)s")
+    finetune.add_argument("--json", action="store_true", help="print one JSON object")
+    finetune.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_root(finetune)
+    finetune.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
 
 
 def _add_data_root(parser: argparse.ArgumentParser) -> None:
@@ -180,6 +215,8 @@ def _describe(config: TrainConfig) -> str:
 
 def _evaluate(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.checkpoint)
+    if args.handwriting is not None:
+        return _evaluate_handwriting(args, checkpoint)
     test = load_split(args.data_root, train=False, limit=args.test_limit)
     precision = resolve_precision(checkpoint.config.precision, "cpu")  # the run's own, as it recorded its accuracy
     result = evaluate(checkpoint.build_model(), test, checkpoint.config.test_batch_size, precision=precision)
@@ -202,6 +239,109 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"Accuracy: {result.correct}/{result.total} ({100 * result.accuracy:.2f}%)"
         )
     return 0
+
+
+def _evaluate_handwriting(args: argparse.Namespace, checkpoint: Checkpoint) -> int:
+    hset = read_set(args.handwriting)
+    data = load_digits(hset)
+    result = evaluation_from(
+        score_model(checkpoint.build_model(), data, checkpoint.config.precision),
+        data.split.labels,
+        run_id="",
+        epoch=checkpoint.epoch,
+    )
+    mistakes = [
+        {"file": hset.digits[m.index].file, "label": m.true, "predicted": m.predicted, "confidence": m.confidence}
+        for m in result.misclassified
+    ]
+    if args.json:
+        summary = {"checkpoint": str(args.checkpoint), "handwriting": str(args.handwriting)}
+        print(
+            dumps_json(
+                {
+                    **summary,
+                    "accuracy": result.accuracy,
+                    "correct": result.correct,
+                    "total": result.total,
+                    "mistakes": mistakes,
+                }
+            )
+        )
+        return 0
+    print(f"Handwriting {args.handwriting}: Accuracy: {result.correct}/{result.total} ({100 * result.accuracy:.2f}%)")
+    for mistake in mistakes:
+        print(
+            f"  {mistake['file']}: a {mistake['label']} read as {mistake['predicted']} "
+            f"({100 * mistake['confidence']:.1f}%)"
+        )
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from .devices import resolve_device
+
+    settings = TeachSettings(
+        epochs=args.epochs,
+        holdout=args.holdout,
+        lr=args.lr,
+        momentum=args.momentum,
+        mnist_images=args.mnist_images,
+        test_limit=args.test_limit,
+        device=args.device,
+    )
+    store = RunStore(resolve_runs_dir(args.runs_dir))
+    # Every input is checked (settings, parent, folder, images, MNIST) before the run folder exists.
+    job = prepare_teach(
+        args.source, read_set(args.handwriting), store=store, settings=settings, data_root=args.data_root
+    )
+    recorder = store.create(
+        job.config, device=str(resolve_device(job.config.device)), name=job.name, extra=job.run_fields()
+    )
+    log = sys.stderr if args.json else sys.stdout
+    print(
+        f"Run {recorder.run_id}: fine-tuning {args.source} on {args.handwriting}; {job.plan.describe()}",
+        file=log,
+        flush=True,
+    )
+    listeners = [recorder] if args.json else [recorder, _ProgressPrinter(args.quiet)]  # --json: stdout is one object
+    report = job.execute(fan_out(*listeners), annotate=recorder.annotate)
+    checkpoint = recorder.path / CHECKPOINT_FILE
+    if args.json:
+        print(
+            dumps_json(
+                {
+                    "run": recorder.run_id,
+                    "run_dir": str(recorder.path),
+                    "checkpoint": str(checkpoint) if checkpoint.is_file() else None,
+                    "parent": job.parent,
+                    **report.to_dict(),
+                }
+            )
+        )
+    else:
+        _print_report(report)
+        print(f"Run folder: {recorder.path}")
+        if checkpoint.is_file():
+            print(f"Checkpoint: {checkpoint}")
+    return 1 if report.state == RunState.FAILED.value else 0
+
+
+def _print_report(report: TeachReport) -> None:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.2f}%"
+
+    if report.reason:
+        print(f"Run {report.state}: {report.reason}")
+    measured = {"fixed": f"{report.held_out} held-out digits", "kfold": f"{report.held_out} digits, k-fold"}
+    if report.method != "none":
+        print(
+            f"Your handwriting ({measured[report.method]}): before {pct(report.handwriting_before)}, "
+            f"after {pct(report.handwriting_after)}"
+        )
+    print(
+        f"MNIST test set ({report.mnist_total:,} images): before {pct(report.mnist_before)}, "
+        f"after {pct(report.mnist_after)}"
+    )
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -232,10 +372,21 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flag(field: str) -> str:
+    """The flag a setting is typed with: a TrainConfig field's own, or a finetune option's (`holdout`)."""
+    return SETTINGS[field].flag if field in SETTINGS else "--" + field.replace("_", "-")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; known failures print one line on stderr and return non-zero."""
     args = _build_parser().parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "sweep": run_sweep_command}
+    handlers = {
+        "train": _train,
+        "evaluate": _evaluate,
+        "predict": _predict,
+        "sweep": run_sweep_command,
+        "finetune": _finetune,
+    }
     try:
         return handlers[args.command](args)
     except SweepError as exc:
@@ -246,10 +397,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ConfigError as exc:
         # Named by flag, as the user typed them: "--batch-size: must be at most 100 (got 200)".
-        named = "; ".join(f"{SETTINGS[p.field].flag}: {p.message}" for p in exc.problems)
+        named = "; ".join(f"{_flag(p.field)}: {p.message}" for p in exc.problems)
         print(f"error: invalid settings: {named}", file=sys.stderr)
         return 2
-    except (DatasetError, CheckpointError, ImageError, SchemaError, RunBusyError, OSError) as exc:
+    except (DatasetError, CheckpointError, ImageError, HandwritingError, SchemaError, RunBusyError, OSError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ Everything here works on plain data read from the runs folder; figures.compariso
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,8 +136,16 @@ def _local_time(iso: str) -> str:
         return iso
 
 
-def run_table_rows(runs: Iterable[RunInfo], active_run_id: str | Collection[str] | None) -> list[dict[str, Any]]:
-    """One plain row per readable run, for a sortable table; accuracies in percent, a column per setting."""
+def run_table_rows(
+    runs: Iterable[RunInfo],
+    active_run_id: str | Collection[str] | None,
+    handwriting: Mapping[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """One plain row per readable run, for a sortable table; accuracies in percent, a column per setting.
+
+    `handwriting` (run id → accuracy on the user's digits) fills the handwriting column when given.
+    """
+    handwriting = handwriting or {}
     rows = []
     for run in runs:
         rows.append(
@@ -147,6 +155,8 @@ def run_table_rows(runs: Iterable[RunInfo], active_run_id: str | Collection[str]
                 "reason": run.reason or "",
                 "best acc %": None if run.best_accuracy is None else round(100 * run.best_accuracy, 2),
                 "final acc %": None if run.final_accuracy is None else round(100 * run.final_accuracy, 2),
+                "handwriting acc %": round(100 * handwriting[run.id], 2) if run.id in handwriting else None,
+                "parent": (run.parent or {}).get("run") or "",
                 **{setting.table_column: _table_value(run, name) for name, setting in SETTINGS.items()},
                 "duration s": round(run.duration_seconds, 1),
                 "created": _local_time(run.created),
@@ -167,6 +177,7 @@ def table_columns() -> list[str]:
         "state",
         "best acc %",
         "final acc %",
+        "handwriting acc %",
         *settings,
         "duration s",
         "created",
@@ -174,6 +185,7 @@ def table_columns() -> list[str]:
         "reason",
         "sweep",
         "node",
+        "parent",
         "id",
     ]
 

@@ -381,8 +381,12 @@ def run_training(
     data_root: str | None = None,
     train_split: MnistSplit | None = None,
     test_split: MnistSplit | None = None,
+    initial_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainingOutcome:
     """Train `config.epochs` epochs, testing after each, reporting everything through `emit`.
+
+    The splits default to MNIST's; any in-memory split works (a fine-tune passes a mix of MNIST and
+    handwriting). `initial_state` starts from given weights (a fine-tune's parent) instead of the seed's.
 
     Invalid configs raise ConfigError before anything starts; every later failure (missing
     data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
@@ -407,6 +411,8 @@ def run_training(
         train = train_split.head(config.train_limit).to(device)
         test = test_split.head(config.test_limit).to(device)
         run.model = build_model(config.seed, device, config.channels_last)
+        if initial_state is not None:
+            run.model.load_state_dict(initial_state)
         optimizer = make_optimizer(run.model, config)
         for run.epoch, shuffle in enumerate(seed_shuffle_generators(config.seed, config.epochs), start=1):
             stopped_after = _train_and_test(

@@ -150,6 +150,7 @@ class RunRecorder:
         name: str = "",
         sweep: str | None = None,
         node: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.config = config
@@ -171,6 +172,7 @@ class RunRecorder:
             "final_accuracy": None,
             "sweep": sweep,
             "node": node,
+            **(extra or {}),
         }
         self.metrics: dict[str, list[dict[str, Any]]] = {"batches": [], "epochs": [], "hparam_changes": []}
         self._started = time.monotonic()
@@ -186,6 +188,24 @@ class RunRecorder:
     def is_open(self) -> bool:
         """Still the run's writer: its final state is not written yet."""
         return self._writer.held
+
+    def annotate(self, key: str, value: Any) -> None:
+        """Record one more field in run.json (a fine-tune's before/after results) through the run's one writer.
+
+        While the run records, the field joins everything the recorder writes; once its final state is
+        written (a fine-tune measures after training), it is merged under the run's lock like an edit.
+        """
+        with self._lock:
+            self._info[key] = value
+            if self.is_open:
+                self._write_info()
+                return
+        with exclusive(self.path) as owned:
+            if not owned:
+                raise RunBusyError(f"run {self.run_id} is being recorded by {writer_of(self.path)}")
+            data = json.loads(read_bounded(self.path / RUN_FILE, MAX_RUN_FILE_BYTES))
+            data[key] = value
+            _write_json(self.path / RUN_FILE, data)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BatchLogged):
@@ -288,9 +308,17 @@ class RunStore:
         self.root = Path(self.root)
 
     def create(
-        self, config: TrainConfig, *, device: str, name: str = "", sweep: str | None = None, node: str = ""
+        self,
+        config: TrainConfig,
+        *,
+        device: str,
+        name: str = "",
+        sweep: str | None = None,
+        node: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> RunRecorder:
-        """A new run folder with a unique, time-ordered id, and its recorder (the run's one writer)."""
+        """A new run folder with a unique, time-ordered id, and its recorder (the run's one writer;
+        `extra`: more run.json fields, such as a fine-tune's `parent` and `teach`)."""
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
             while True:
@@ -301,7 +329,7 @@ class RunStore:
                     break
                 except FileExistsError:
                     continue
-        return RunRecorder(path, config, device=device, name=name, sweep=sweep, node=node)
+        return RunRecorder(path, config, device=device, name=name, sweep=sweep, node=node, extra=extra)
 
     def _path(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):

@@ -135,6 +135,8 @@ class RunRecord:
     final_accuracy: Fraction | None = None
     sweep: str | None = None
     node: str = ""  # the Ray node that trained a sweep trial ("<ip> <node id>"); "" for local runs
+    parent: dict[str, Any] | None = None  # a fine-tune's origin: {"run": id or None, "checkpoint": path, "epoch": n}
+    teach: dict[str, Any] | None = None  # a fine-tune's handwriting folder, split, settings and before/after report
 
 
 @dataclass(frozen=True)

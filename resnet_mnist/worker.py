@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from .config import ConfigError, TrainConfig
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
@@ -30,7 +31,28 @@ from .events import (
 )
 from .runs import RunStore
 
-__all__ = ["TrainingWorker", "WorkerBusyError", "WorkerIdleError", "WorkerSnapshot"]
+__all__ = ["PreparedJob", "TrainingWorker", "WorkerBusyError", "WorkerIdleError", "WorkerSnapshot"]
+
+
+@runtime_checkable
+class PreparedJob(Protocol):
+    """A job that brings its own data and measures (a fine-tune: resnet_mnist.teach.TeachJob).
+
+    Structural, not a base class: a reloaded module's class is another class (Streamlit reloads edited code).
+    """
+
+    config: TrainConfig
+    name: str
+
+    def validate(self, *sizes: object) -> TrainConfig: ...
+
+    def run_fields(self) -> dict[str, Any]: ...
+
+    def execute(self, emit: Callable[[Event], None], *, control: TrainingControl, annotate: Any) -> object: ...
+
+
+def _job_config(job: TrainConfig | PreparedJob) -> TrainConfig:
+    return job.config if isinstance(job, PreparedJob) else job
 
 
 class WorkerBusyError(RuntimeError):
@@ -141,12 +163,15 @@ class TrainingWorker:
 
     # -- commands ---------------------------------------------------------------------------
 
-    def start(self, config: TrainConfig, *, name: str = "") -> None:
+    def start(self, job: TrainConfig | PreparedJob, *, name: str = "") -> None:
         """Start one job; refused while one runs, or while `busy_elsewhere` names other work (a sweep).
 
         This is where a job enters: its config is validated here, once, and its device resolved.
+        A job is a TrainConfig, or a prepared job (a fine-tune: resnet_mnist.teach.TeachJob) that brings
+        its own config, name, data and measures; see `PreparedJob`.
         """
-        config.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
+        config = _job_config(job)
+        job.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)  # a prepared job checks against its own data sizes
         other_work = self.busy_elsewhere() if self.busy_elsewhere is not None else None
         if other_work:
             raise WorkerBusyError(other_work)
@@ -167,7 +192,10 @@ class TrainingWorker:
                 )
             )
             self._thread = threading.Thread(
-                target=self._run_job, args=(config, name), name="resnet-mnist-training", daemon=True
+                target=self._run_job,
+                args=(job, name or getattr(job, "name", "")),
+                name="resnet-mnist-training",
+                daemon=True,
             )
             self._thread.start()
 
@@ -238,21 +266,26 @@ class TrainingWorker:
 
     # -- the thread -----------------------------------------------------------------------
 
-    def _run_job(self, config: TrainConfig, name: str) -> None:
+    def _run_job(self, job: TrainConfig | PreparedJob, name: str) -> None:
+        config = _job_config(job)
         control = self._fresh_control()
         if control is None:  # stopped before it began
             self._on_event(StateChanged(RunState.STOPPED, "stopped by the user"))
             return
         try:
             device = resolve_device(config.device)  # once per job: for the run's record and for training
-            recorder = self.store.create(config, device=str(device), name=name)
+            extra = job.run_fields() if isinstance(job, PreparedJob) else None
+            recorder = self.store.create(config, device=str(device), name=name, extra=extra)
         except Exception as exc:
             self._on_event(StateChanged(RunState.FAILED, f"could not create the run folder: {exc}"))
             return
         self._begin_job(config, recorder.run_id, recorder.path)
         try:
             listener = fan_out(recorder, self._on_event)
-            run_training(config, listener, control=control, device=device, data_root=self.data_root)
+            if isinstance(job, PreparedJob):  # a fine-tune brings its own data and measures
+                job.execute(listener, control=control, annotate=recorder.annotate)
+            else:
+                run_training(config, listener, control=control, device=device, data_root=self.data_root)
         except Exception as exc:  # the recorder could not write (disk full, run folder removed)
             # The recorder hears each event first, so when it fails the run's end never reached
             # the snapshot: say so here, or the page would show a dead job as running forever.

@@ -49,13 +49,14 @@ def worker(runs_dir: Path, data_root: Path) -> Iterator[TrainingWorker]:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every test sees the shared data folder and a fresh runs folder, never the developer's ./runs.
+    """Every test sees the shared data folder and fresh runs and handwriting folders, never the developer's.
 
     Only tests that read MNIST ask for the `data_root` fixture (or a fixture built on it), which fails
     when the files are missing; pure tests (config, settings, sweep, formatting, preprocessing) run without them.
     """
     monkeypatch.setenv("RESNET_MNIST_DATA", str(Path(os.environ.get("RESNET_MNIST_DATA", SHARED_DATA))))
     monkeypatch.setenv("RESNET_MNIST_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("RESNET_MNIST_HANDWRITING", str(tmp_path / "handwriting"))
 
 
 @pytest.fixture(scope="session")

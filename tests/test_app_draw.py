@@ -118,11 +118,14 @@ def test_drawn_digits_are_read_correctly_with_a_look_inside(open_page, model_run
         correct += predicted_digit(at) == label
     assert correct == 5
     charts = at.get("plotly_chart")
-    # preview, probabilities, saliency overlay, four feature-map grids
-    assert len(charts) == 7
-    assert [e.label for e in at.expander] == ["Look inside: saliency and feature maps"]
+    # preview, probabilities, the line-up's one run, saliency overlay, four feature-map grids
+    assert len(charts) == 8
+    assert [e.label for e in at.expander] == [
+        "Line-up: several runs read this drawing",
+        "Look inside: saliency and feature maps",
+    ]
     at.radio(key="draw_saliency_method").set_value("integrated_gradients").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 7
+    assert not at.exception and len(at.get("plotly_chart")) == 8
 
 
 def test_clear_empties_the_canvas_and_the_prediction(open_page, model_runs: Path, test_digits) -> None:

@@ -17,6 +17,7 @@ from helpers import QUICK, open_app_page, record_run
 from resnet_mnist import Net, RunStore, load_checkpoint, load_split
 from resnet_mnist.checkpoint import CHECKPOINT_FORMAT, CheckpointError
 from resnet_mnist.evaluation import evaluate_run
+from resnet_mnist.events import RunState, StateChanged
 from resnet_mnist.runs import RunInfo, UnreadableRun
 from resnet_mnist.schema import SchemaError, dumps_json
 from resnet_mnist.sweep import Axis, SweepSpec
@@ -123,6 +124,23 @@ def test_older_and_newer_run_formats_are_read(store: RunStore) -> None:
     assert runs[older.name].name == "" and runs[older.name].tags == () and runs[older.name].final_accuracy is None
     assert runs[newer.name].config == QUICK and runs[newer.name].final_accuracy == 0.5
     assert store.metrics(newer.name)["epochs"][0]["test_accuracy"] == 0.5
+
+
+def test_a_fine_tunes_parent_and_teach_fields_are_read_and_validated(store: RunStore) -> None:
+    parent = {"run": "20200101-000000-000001", "checkpoint": "x/checkpoint.pt", "epoch": 2}
+    recorder = store.create(QUICK, device="cpu", extra={"parent": parent, "teach": {"report": None}})
+    recorder(StateChanged(RunState.RUNNING))
+    recorder(StateChanged(RunState.FINISHED))  # the final state lets go of the writer lock
+    store.rename(recorder.run_id, "renamed after it ended")
+    recorder.annotate("teach", {"report": {"mnist_after": 0.5}})  # measured after training, as a fine-tune is
+    run = store.get(recorder.run_id)
+    assert run.parent == parent and run.teach == {"report": {"mnist_after": 0.5}}
+    assert run.name == "renamed after it ended"  # the late annotation merges, it does not write over the edit
+    plain = record_run(store).id
+    assert store.get(plain).parent is None and store.get(plain).teach is None
+    _rewrite(store.root / plain / "run.json", {"parent": ["not", "a", "dict"]})
+    [entry] = [e for e in store.list_runs() if e.id == plain]
+    assert isinstance(entry, UnreadableRun) and entry.problem.startswith("unreadable: run.json: parent: ")
 
 
 def test_a_run_trained_on_a_device_missing_here_is_still_readable(store: RunStore) -> None:

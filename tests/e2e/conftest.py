@@ -180,11 +180,13 @@ def _health_ok(url: str) -> bool:
         return False
 
 
-def start_streamlit(runs_dir: Path, data_root: Path, log_path: Path) -> StreamlitServer:
+def start_streamlit(
+    runs_dir: Path, data_root: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> StreamlitServer:
     """Start the app on a free localhost port and wait (bounded) until its health check says ok."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, RESNET_MNIST_DATA=str(data_root), RESNET_MNIST_RUNS=str(runs_dir))
+    env = dict(os.environ, RESNET_MNIST_DATA=str(data_root), RESNET_MNIST_RUNS=str(runs_dir), **(extra_env or {}))
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port),
@@ -228,12 +230,18 @@ def runs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    """More environment for the module's server (a module overrides this, e.g. for its handwriting folder)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def streamlit_server(
-    runs_folder: Path, data_root: Path, tmp_path_factory: pytest.TempPathFactory
+    runs_folder: Path, data_root: Path, server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StreamlitServer]:
     """One app server per test module, stopped when the module's tests are done."""
     log_path = tmp_path_factory.mktemp("e2e_server") / "streamlit.log"
-    server = start_streamlit(runs_folder, data_root, log_path)
+    server = start_streamlit(runs_folder, data_root, log_path, server_env)
     try:
         yield server
     finally:

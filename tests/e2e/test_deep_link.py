@@ -20,6 +20,6 @@ def test_a_deep_link_opened_first_gets_the_apps_navigation(app, page, shot) -> N
     nav = page.get_by_test_id("stSidebarNav")
     expect(nav.get_by_role("link", name="Overview", exact=True)).to_be_visible()
     links = [text.strip().split("\n")[-1] for text in nav.get_by_role("link").all_inner_texts()]
-    assert links == ["Overview", "Train", "Draw", "Runs"], links
+    assert links == ["Overview", "Train", "Draw", "My digits", "Runs"], links
     assert app.exception_texts() == []
     shot("runs_by_deep_link")

@@ -1,0 +1,107 @@
+"""The Draw page's handwriting blocks: save the drawing with its true label, and the line-up of models.
+
+Kept apart from pages/draw.py so the page's own layout can change without touching them; each
+block is one function the page calls with what it has just computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from pages._common import handwriting_dir
+from resnet_mnist import Net, load_checkpoint
+from resnet_mnist.checkpoint import CheckpointError
+from resnet_mnist.figures import probability_figure
+from resnet_mnist.handwriting import HandwritingError, save_drawing
+from resnet_mnist.inference import Prediction
+from resnet_mnist.lineup import line_up
+from resnet_mnist.model_choice import checkpoint_identity, describe_run
+from resnet_mnist.plain_text import escape_markdown
+from resnet_mnist.runs import RunInfo
+
+MAX_LINEUP = 6
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _lineup_model(path: str, size: int, mtime_ns: int) -> Net:
+    """A saved run's model for the line-up, loaded once per version of its checkpoint file."""
+    return load_checkpoint(path).build_model()
+
+
+def _drawing_key(image: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:16]
+
+
+def save_block(image: np.ndarray, pixels: np.ndarray, prediction: Prediction) -> None:
+    """Ten digit buttons, the model's answer highlighted: one click keeps the drawing with that label."""
+    st.markdown("**Save to my digits as…**")
+    drawing = _drawing_key(image)
+    saved = st.session_state.get("draw_saved", {})
+    buttons = st.columns(10, gap="small")
+    for digit, column in enumerate(buttons):
+        kind = "primary" if digit == prediction.digit else "secondary"
+        if column.button(str(digit), key=f"save_as_{digit}", type=kind, disabled=drawing in saved, width="stretch"):
+            try:
+                kept = save_drawing(handwriting_dir(), image, pixels, digit)
+            except (HandwritingError, OSError) as exc:
+                st.error(f"Not saved: {escape_markdown(exc)}")
+            else:
+                st.session_state["draw_saved"] = {**saved, drawing: (digit, kept.file)}
+                st.rerun()
+    if drawing in saved:
+        st.success(f"Saved as a {saved[drawing][0]} in your digits. Draw the next one, or relabel it on My digits.")
+    else:
+        st.caption("Highlighted: the model's answer. Click the digit you meant; it is kept with that label.")
+    st.page_link("pages/my_digits.py", label="My digits", icon=":material/photo_library:")
+
+
+def _default_lineup(runs: list[RunInfo], current: str | None) -> list[str]:
+    chosen = [current] if current else []
+    return chosen + [r.id for r in runs if r.id != current][: 3 - len(chosen)]
+
+
+def lineup_block(runs: list[RunInfo], tensor, current: str | None) -> None:
+    """The drawing as several runs read it, side by side; the ones that disagree with the rest marked."""
+    by_id = {run.id: run for run in runs}
+    st.session_state.setdefault("lineup_runs", _default_lineup(runs, current))
+    st.session_state["lineup_runs"] = [i for i in st.session_state["lineup_runs"] if i in by_id]
+    chosen = st.multiselect(
+        "Runs to compare on this drawing",
+        list(by_id),
+        format_func=lambda rid: describe_run(by_id[rid]),
+        key="lineup_runs",
+        max_selections=MAX_LINEUP,
+    )
+    models = {}
+    for run_id in chosen:
+        try:
+            models[run_id] = _lineup_model(*checkpoint_identity(by_id[run_id].checkpoint_path))
+        except (CheckpointError, OSError) as exc:
+            st.warning(f"{escape_markdown(run_id)}: its checkpoint could not be loaded ({escape_markdown(exc)})")
+    result = line_up(models, tensor)
+    if not result.entries:
+        st.caption("Choose runs to see how each reads this drawing.")
+        return
+    if not result.unanimous:
+        st.warning(result.summary(), icon=":material/call_split:")
+    elif len(result.entries) > 1:
+        st.success(result.summary())
+    for column, entry in zip(st.columns(len(result.entries)), result.entries, strict=True):
+        with column.container(border=True, key=f"lineup_entry_{entry.label}"):
+            st.text(by_id[entry.label].label)  # a user-given name: plain text, never Markdown
+            color = "#1f77b4" if entry.agrees else "#d62728"
+            st.markdown(
+                f"<span style='font-size:2.6rem;font-weight:700;color:{color}'>{entry.prediction.digit}</span>"
+                f" <span>{100 * entry.prediction.confidence:.1f}%</span>",
+                unsafe_allow_html=True,
+            )
+            if not entry.agrees:
+                st.markdown(":red-badge[:material/priority_high: disagrees]")
+            st.plotly_chart(
+                probability_figure(entry.prediction, height=120),
+                key=f"lineup_chart_{entry.label}",
+                config={"displayModeBar": False, "staticPlot": True},
+            )
