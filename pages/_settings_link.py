@@ -3,11 +3,13 @@ gives the same settings, and "Use these settings" on a run is a link, or a click
 
 The URL holds what differs from the seed's recipe (resnet_mnist.settings_url writes it, and reads
 and checks a link's values before any widget gets one). A URL this session wrote itself is not read
-back; an empty one (after a page switch) leaves the form as it was.
+back, even an older one a lagging rerun brings; an empty one (after a page switch) leaves the form
+as it was; a "Use these settings" link (its own token) is always read.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import streamlit as st
@@ -18,9 +20,11 @@ from resnet_mnist.config import SETTINGS
 from resnet_mnist.devices import available_devices
 from resnet_mnist.settings_url import SETTINGS_KEYS, settings_from_query, settings_query
 
-_WRITTEN = "train_url_written"  # the query this session last wrote: anything else came from outside
+_WRITTEN = "train_url_written"  # the queries this session wrote, newest last: anything else came from outside
 _LEFT_OUT = "train_url_left_out"  # field → why a link's value for it was not used
-
+_LINKS_TAKEN = "train_url_links_taken"  # the tokens of the "Use these settings" links already followed
+LINK_TOKEN = "use"  # a link's own query key: a fresh token marks a click, even to settings written before
+_REMEMBERED = 64  # queries and tokens kept: a lagging rerun brings back one of the last few
 
 def default_device() -> str:
     """The device the Train page picks first: the fastest this machine has (an accelerator when there is one)."""
@@ -64,26 +68,48 @@ def fill_form(config: TrainConfig, usable_devices: list[str], default_device: st
 
 
 def read_url(usable_devices: list[str], default_device: str) -> None:
-    """Before the widgets are drawn: a URL this session did not write (reload, bookmark, link) fills the form."""
-    query = {k: v for k, v in st.query_params.to_dict().items() if k in SETTINGS_KEYS}
-    if not query or query == st.session_state.get(_WRITTEN):
+    """Before the widgets are drawn: a URL this session did not write (reload, bookmark, link) fills the form.
+
+    Every rerun carries the browser's URL, which lags behind the server's writes: moving a slider
+    quickly on a busy machine sends back the URL of a value or two ago. Such a URL was written by
+    this session, so it is not read (it would throw the newer values away). A "Use these settings"
+    link carries a token of its own, so following one is read even when it names settings this
+    session had before.
+    """
+    params = st.query_params.to_dict()
+    query = {k: v for k, v in params.items() if k in SETTINGS_KEYS}
+    token = params.get(LINK_TOKEN)
+    if token is not None:
+        if not _remember(_LINKS_TAKEN, token):
+            return  # a lagging rerun bringing a followed link back
+    elif not query or query in st.session_state.get(_WRITTEN, []):
         return  # nothing from outside: the widgets keep this session's values (also after a page switch)
     read = settings_from_query(query)
     left_out = dict(read.ignored)
     left_out.update(fill_form(_base(default_device).with_changes(**read.values), usable_devices, default_device))
     st.session_state[_LEFT_OUT] = left_out
-    st.session_state[_WRITTEN] = query
+    _remember(_WRITTEN, query)
+
+
+def _remember(name: str, item: Any) -> bool:
+    """Add `item` to the session's list `name` (keeping the last _REMEMBERED); False if it was there."""
+    seen = st.session_state.setdefault(name, [])
+    if item in seen:
+        return False
+    seen.append(item)
+    del seen[:-_REMEMBERED]
+    return True
 
 
 def write_url(config: TrainConfig, default_device: str, invalid: set[str]) -> None:
     """After the widgets: the URL says what the form says (a field with an error is left out of it)."""
     query = {k: v for k, v in settings_query(config, base=_base(default_device)).items() if k not in invalid}
-    current = {k: v for k, v in st.query_params.to_dict().items() if k in SETTINGS_KEYS}
+    current = {k: v for k, v in st.query_params.to_dict().items() if k in SETTINGS_KEYS or k == LINK_TOKEN}
     if current != query:
         for name in current:
             del st.query_params[name]
         st.query_params.update(query)
-    st.session_state[_WRITTEN] = query
+    _remember(_WRITTEN, query)
 
 
 def take_left_out() -> dict[str, str]:
@@ -92,8 +118,8 @@ def take_left_out() -> dict[str, str]:
 
 
 def settings_link_query(config: TrainConfig, default_device: str) -> dict[str, str]:
-    """The Train page's query for `config`: what a "Use these settings" link carries."""
-    return settings_query(config, base=_base(default_device))
+    """The Train page's query for `config`, and a fresh token: what a "Use these settings" link carries."""
+    return {**settings_query(config, base=_base(default_device)), LINK_TOKEN: secrets.token_hex(4)}
 
 
 def use_these_settings_link(config: TrainConfig) -> None:

@@ -3,6 +3,8 @@ warnings for likely mistakes), settings read from and written to the URL, "Use t
 
 from __future__ import annotations
 
+import re
+
 import os
 from pathlib import Path
 
@@ -105,6 +107,36 @@ def test_settings_in_the_url_fill_the_form_and_the_form_writes_the_url() -> None
     assert dict(at.query_params) == {}
 
 
+def test_a_lagging_url_from_this_session_never_undoes_a_newer_value() -> None:
+    """Every rerun carries the browser's URL, which lags the server's writes on a busy machine."""
+    at = open_app_page("pages/train.py")
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.number_input(key="train_epochs").set_value(5).run()
+    assert dict(at.query_params) == {"epochs": "5"}
+    at.query_params.update({"epochs": "3"})  # the URL of a value ago, brought by the next rerun
+    at.number_input(key="train_seed").set_value(7).run()
+    assert at.number_input(key="train_epochs").value == 5 and at.slider(key="train_epochs_scale").value == 5
+    assert dict(at.query_params) == {"epochs": "5", "seed": "7"}
+
+
+def test_a_followed_link_is_read_even_to_settings_this_session_had_before() -> None:
+    at = open_app_page("pages/train.py")
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.number_input(key="train_epochs").set_value(5).run()
+    at.query_params.update({"epochs": "3", "use": "0a1b2c3d"})  # "Use these settings" on a 3-epoch run
+    at.run()
+    assert at.number_input(key="train_epochs").value == 3
+    assert dict(at.query_params) == {"epochs": "3"}  # the token is dropped once read
+    at.number_input(key="train_epochs").set_value(8).run()
+    at.query_params.update({"epochs": "3", "use": "0a1b2c3d"})  # that click's URL again, lagging
+    at.run()
+    assert at.number_input(key="train_epochs").value == 8
+    at.query_params.clear()
+    at.query_params.update({"use": "4e5f6a7b"})  # a link to a run with the seed's own recipe
+    at.run()
+    assert at.number_input(key="train_epochs").value == 10 and dict(at.query_params) == {}
+
+
 def test_a_links_bad_values_are_left_out_and_said_so_under_their_fields() -> None:
     at = open_app_page("pages/train.py")
     at.query_params.update({"epochs": "0", "lr": "fast", "batch_size": "100", "momentum": "0.8"})
@@ -134,6 +166,7 @@ def test_use_these_settings_links_to_train_with_the_runs_settings() -> None:
     assert links, "no 'Use these settings' link on the Manage tab"
     assert links[0].page.endswith("train")
     query = dict(pair.split("=") for pair in links[0].query_string.split("&"))
+    assert re.fullmatch(r"[0-9a-f]{8}", query.pop("use"))  # the token that marks a followed link
     assert query == {"epochs": "2", "lr": "0.05", "momentum": "0.9", "batch_size": "32", "train_limit": "3000"}
     # Following it: the Train page opens with those settings.
     train = open_app_page("pages/train.py")
