@@ -26,6 +26,7 @@ _LINKS_TAKEN = "train_url_links_taken"  # the tokens of the "Use these settings"
 LINK_TOKEN = "use"  # a link's own query key: a fresh token marks a click, even to settings written before
 _REMEMBERED = 64  # queries and tokens kept: a lagging rerun brings back one of the last few
 
+
 def default_device() -> str:
     """The device the Train page picks first: the fastest this machine has (an accelerator when there is one)."""
     usable = [d.name for d in available_devices() if d.available]

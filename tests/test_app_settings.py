@@ -3,9 +3,8 @@ warnings for likely mistakes), settings read from and written to the URL, "Use t
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 from pathlib import Path
 
 from helpers import open_app_page, record_run, the_page_worker
