@@ -200,12 +200,7 @@ class RunRecorder:
             if self.is_open:
                 self._write_info()
                 return
-        with exclusive(self.path) as owned:
-            if not owned:
-                raise RunBusyError(f"run {self.run_id} is being recorded by {writer_of(self.path)}")
-            data = json.loads(read_bounded(self.path / RUN_FILE, MAX_RUN_FILE_BYTES))
-            data[key] = value
-            _write_json(self.path / RUN_FILE, data)
+        _merge_into_ended_run(self.path, {key: value}, "")
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BatchLogged):
@@ -224,10 +219,7 @@ class RunRecorder:
         with self._lock:
             if not self.is_open:
                 return False
-            if name is not None:
-                self._info["name"] = name.strip()[:MAX_NAME_LENGTH]
-            if tags is not None:
-                self._info["tags"] = sorted({t.strip()[:MAX_TAG_LENGTH] for t in tags if t.strip()})[:MAX_TAGS]
+            self._info.update(_edit_changes(name, tags))
             self._write_info()
             return True
 
@@ -426,25 +418,11 @@ class RunStore:
         run another process is writing is refused with RunBusyError; an ended run is edited
         under its lock, so it never races with a writer.
         """
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["name"] = name.strip()[:MAX_NAME_LENGTH]
-        if tags is not None:
-            changes["tags"] = sorted({t.strip()[:MAX_TAG_LENGTH] for t in tags if t.strip()})[:MAX_TAGS]
         path = self._path(run_id)
         recorder = _recorder_for(path)
-        if recorder is not None and recorder.edit(**changes):
+        if recorder is not None and recorder.edit(name=name, tags=tags):
             return self.get(run_id)
-        with exclusive(path) as owned:
-            if not owned:
-                raise RunBusyError(
-                    f"run {run_id} is being recorded by {writer_of(path)}; rename or tag it once it has ended"
-                )
-            raw = read_bounded(path / RUN_FILE, MAX_RUN_FILE_BYTES)
-            parse_run_record(raw)  # never edit a file that is not a readable run
-            data = json.loads(raw)
-            data.update(changes)
-            _write_json(path / RUN_FILE, data)
+        _merge_into_ended_run(path, _edit_changes(name, tags), "; rename or tag it once it has ended")
         return self.get(run_id)
 
     def rename(self, run_id: str, name: str) -> RunInfo:
@@ -462,6 +440,32 @@ class RunStore:
             if not owned:
                 raise RunBusyError(f"run {run_id} is being recorded by {writer_of(path)}; stop it before deleting it")
             shutil.rmtree(path)
+
+
+def _edit_changes(name: str | None, tags: list[str] | None) -> dict[str, Any]:
+    """A user's rename and retag as run.json fields, trimmed and bounded; a None is left as it is."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name.strip()[:MAX_NAME_LENGTH]
+    if tags is not None:
+        changes["tags"] = sorted({t.strip()[:MAX_TAG_LENGTH] for t in tags if t.strip()})[:MAX_TAGS]
+    return changes
+
+
+def _merge_into_ended_run(path: Path, changes: dict[str, Any], busy_hint: str) -> None:
+    """Merge `changes` into a run.json no process records any more, under the run's lock.
+
+    The one way run.json changes after a run has ended (a rename, a fine-tune's results): the file
+    must still read as a run, and a writer that holds the run makes this a RunBusyError instead.
+    """
+    with exclusive(path) as owned:
+        if not owned:
+            raise RunBusyError(f"run {path.name} is being recorded by {writer_of(path)}{busy_hint}")
+        raw = read_bounded(path / RUN_FILE, MAX_RUN_FILE_BYTES)
+        parse_run_record(raw)  # never edit a file that is not a readable run
+        data = json.loads(raw)
+        data.update(changes)
+        _write_json(path / RUN_FILE, data)
 
 
 def _read_record(path: Path) -> RunRecord:
