@@ -18,16 +18,15 @@ from resnet_mnist.figures import curves_figure
 from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.ray_runtime import RayUnavailableError, resolve_ray_address
 from resnet_mnist.runs import RunInfo
+from resnet_mnist.settings import Setting
 from resnet_mnist.sweep import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, parse_axis
 from resnet_mnist.sweep_estimate import MachineSpeed, estimate_sweep, machine_speed
 from resnet_mnist.sweep_runner import SweepBusyError, SweepSnapshot
 
 # The swept settings, their labels and starting values come from the settings' descriptions (config.py).
-_AXES = tuple(
-    (name, SETTINGS[name].label, SETTINGS[name].kind, ", ".join(f"{v:g}" for v in SETTINGS[name].sweep_values))
-    for name in SWEPT_FIELDS
-)
+_AXES = tuple(SETTINGS[name] for name in SWEPT_FIELDS)
 _AXIS_HELP = "values (0.01, 0.05) or a range: low:high, or low:high:log for a log scale (random and Optuna only)"
+_CHOICE_HELP = "the choices each trial may take; none keeps the base setting"
 
 
 @st.cache_resource(ttl=600)
@@ -36,18 +35,26 @@ def _speed(runs_root: str) -> MachineSpeed:
     return machine_speed(get_run_store(), data_root=str(resolve_data_root()))
 
 
+def _axis_text(column, setting: Setting) -> str:
+    """What the person gave for one axis, as text parse_axis reads: a box for numbers, a pick for choices."""
+    key = f"sweep_{setting.name}"
+    if setting.choices:
+        return " ".join(column.multiselect(setting.label, setting.choices, [], key=key, help=_CHOICE_HELP))
+    start = ", ".join(f"{v:g}" for v in setting.sweep_values)
+    return column.text_input(setting.label, start, key=key, max_chars=1000, help=_AXIS_HELP)
+
+
 def _space() -> tuple[dict, list[str]]:
     space, problems = {}, []
     columns = st.columns(len(_AXES))
-    for column, (name, label, kind, default) in zip(columns, _AXES, strict=True):
-        text = column.text_input(label, default, key=f"sweep_{name}", max_chars=1000, help=_AXIS_HELP)
+    for column, setting in zip(columns, _AXES, strict=True):
         try:
-            axis = parse_axis(text, kind)
+            axis = parse_axis(_axis_text(column, setting), setting.kind, setting.choices)
         except ValueError as exc:
-            problems.append(f"{label}: {exc}")
+            problems.append(f"{setting.label}: {exc}")
             continue
         if axis is not None:
-            space[name] = axis
+            space[setting.name] = axis
     return space, problems
 
 

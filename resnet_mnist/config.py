@@ -196,6 +196,7 @@ class TrainConfig:
             short="precision",
             widget="radio",
             choices=PRECISION_CHOICES,
+            sweep_choices=True,  # does bf16 tune to the same optimum? a sweep can answer that
         ),
     )
     threads: int | None = field(

@@ -47,6 +47,7 @@ class Setting:
     live: bool = False  # can change while a job runs (applied from the next batch)
     shapes_result: bool = True  # runs that differ here can learn differently: name it in legends
     sweep_values: tuple[float, ...] = ()  # sweepable when set: the sweep form's starting values
+    sweep_choices: bool = False  # a choice setting a sweep may vary over its choices; the form starts it unswept
     column: str = ""  # the Runs table's header when it differs from `short`
     name: str = ""
     kind: type = object  # int, float, bool or str
@@ -54,7 +55,7 @@ class Setting:
 
     @property
     def sweepable(self) -> bool:
-        return bool(self.sweep_values)
+        return bool(self.sweep_values) or (self.sweep_choices and bool(self.choices))
 
     @property
     def widget_label(self) -> str:

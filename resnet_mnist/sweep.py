@@ -35,8 +35,8 @@ SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("none", "asha")
 # From the settings' own descriptions (config.py): a setting with sweep_values can be swept.
 SWEPT_FIELDS = tuple(name for name, setting in SETTINGS.items() if setting.sweepable)
-_INT_FIELDS = tuple(name for name in SWEPT_FIELDS if SETTINGS[name].kind is int)
 METRIC, METRIC_MODE = "test_accuracy", "max"
+AxisValue = int | float | str  # a number, or a choice setting's choice ("bf16")
 MAX_TRIALS = 1000  # Ray Tune keeps every trial's state in the driver; a bigger sweep is a job for many sweeps
 
 
@@ -48,14 +48,21 @@ class SweepError(ValueError):
         super().__init__("; ".join(problems))
 
 
-def parse_values(text: str, kind: type[int] | type[float]) -> tuple[int | float, ...]:
-    """'0.01, 0.05 0.1' → (0.01, 0.05, 0.1); duplicates dropped, order kept; ValueError names the bad item."""
-    values: list[int | float] = []
+def parse_values(text: str, kind: type, choices: tuple[str, ...] = ()) -> tuple[AxisValue, ...]:
+    """'0.01, 0.05 0.1' → (0.01, 0.05, 0.1), 'fp32 bf16' → ('fp32', 'bf16') when those are the `choices`;
+    duplicates dropped, order kept; ValueError names the bad item."""
+    values: list[AxisValue] = []
     for item in text.replace(",", " ").replace(";", " ").split():
-        value = _number(item, kind)
+        value = _choice(item, choices) if choices else _number(item, kind)
         if value not in values:
             values.append(value)
     return tuple(values)
+
+
+def _choice(item: str, choices: tuple[str, ...]) -> str:
+    if item.lower() not in choices:
+        raise ValueError(f"{item!r} is not one of {', '.join(choices)}")
+    return item.lower()
 
 
 def _number(item: str, kind: type[int] | type[float]) -> int | float:
@@ -76,9 +83,12 @@ def _number(item: str, kind: type[int] | type[float]) -> int | float:
 
 @dataclass(frozen=True)
 class Axis:
-    """One swept setting: a list of values to choose from, or a range [low, high] (log-scaled if `log`)."""
+    """One swept setting: a list of values to choose from, or a range [low, high] (log-scaled if `log`).
 
-    values: tuple[int | float, ...] = ()
+    A choice setting (precision) has only lists, of its choices' names.
+    """
+
+    values: tuple[AxisValue, ...] = ()
     low: int | float | None = None
     high: int | float | None = None
     log: bool = False
@@ -92,7 +102,7 @@ class Axis:
         """How many distinct values a list offers; None for a range."""
         return None if self.is_range else len(self.values)
 
-    def bounds(self) -> tuple[int | float, ...]:
+    def bounds(self) -> tuple[AxisValue, ...]:
         """The values that bound this axis (the list itself, or low and high)."""
         return tuple(v for v in (self.low, self.high) if v is not None) if self.is_range else self.values
 
@@ -113,13 +123,16 @@ class Axis:
         return cls(low=data.get("low"), high=data.get("high"), log=bool(data.get("log", False)))
 
 
-def parse_axis(text: str, kind: type[int] | type[float]) -> Axis | None:
-    """'0.001:0.5:log' → a log range, '0.0:0.95' → a range, '32, 64' → a list, '' → None (not swept)."""
+def parse_axis(text: str, kind: type, choices: tuple[str, ...] = ()) -> Axis | None:
+    """'0.001:0.5:log' → a log range, '0.0:0.95' → a range, '32, 64' → a list, '' → None (not swept).
+
+    With `choices` (a choice setting such as precision) only a list of them is read: 'fp32, bf16'.
+    """
     text = text.strip()
     if not text:
         return None
-    if ":" not in text:
-        return Axis(values=parse_values(text, kind))
+    if ":" not in text or choices:
+        return Axis(values=parse_values(text, kind, choices))
     parts = [p.strip() for p in text.split(":")]
     log = len(parts) == 3 and parts[2].lower() == "log"
     if len(parts) not in (2, 3) or (len(parts) == 3 and not log):
@@ -181,7 +194,7 @@ class SweepSpec:
 
     def trial_config(self, values: dict[str, Any]) -> TrainConfig:
         """The config of one trial: the base with the drawn values (ints made ints again)."""
-        drawn = {k: (round(v) if k in _INT_FIELDS else float(v)) for k, v in values.items() if k in SWEPT_FIELDS}
+        drawn = {k: _as_kind(k, v) for k, v in values.items() if k in SWEPT_FIELDS}
         device = "cuda" if self.gpus_per_trial > 0 else self.base.device
         return self.base.with_changes(**drawn, device=device)
 
@@ -262,6 +275,8 @@ class SweepSpec:
 
 def _axis_problems(name: str, axis: Axis, search: str) -> list[str]:
     if axis.is_range:
+        if SETTINGS[name].choices:
+            return [f"{name}: list the choices to try ({', '.join(SETTINGS[name].choices)}), not a range"]
         if search == "grid":
             return [f"{name}: grid search needs a list of values, not a range ({axis.describe()})"]
         if axis.low is None or axis.high is None or not axis.low < axis.high:
@@ -272,6 +287,14 @@ def _axis_problems(name: str, axis: Axis, search: str) -> list[str]:
     if not axis.values:
         return [f"{name}: give at least one value"]
     return []
+
+
+def _as_kind(name: str, value: Any) -> AxisValue:
+    """A drawn value as its setting's type: Tune's randint and Optuna may hand back floats or numpy types."""
+    kind = SETTINGS[name].kind
+    if kind is int:
+        return round(value)
+    return float(value) if kind is float else str(value)
 
 
 def _whole(value: Any, minimum: int) -> bool:

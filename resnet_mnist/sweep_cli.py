@@ -23,13 +23,15 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser(
         "sweep",
         help="run a hyperparameter sweep on Ray Tune (locally or on a cluster)",
-        description="Each swept setting is a list (0.01,0.05) or a range (low:high, low:high:log).",
+        description="Each swept setting is a list (0.01,0.05) or a range (low:high, low:high:log); "
+        "precision is a list of choices (fp32,bf16).",
     )
     for name, _ in _AXES:
         setting = SETTINGS[name]
-        sweep.add_argument(
-            setting.flag, default="", metavar="VALUES", help=f"{setting.label}: values (a,b) or a range (lo:hi[:log])"
-        )
+        what = "values (a,b) or a range (lo:hi[:log])"
+        if setting.choices:
+            what = f"choices to try ({','.join(setting.choices)})"
+        sweep.add_argument(setting.flag, default="", metavar="VALUES", help=f"{setting.label}: {what}")
     sweep.add_argument("--test-limit", type=int, metavar="N", help="test on the first N test images only")
     sweep.add_argument("--search", choices=SEARCHES, default="random", help="default: %(default)s")
     sweep.add_argument("--samples", type=int, default=8, help="trials for random/optuna (default: %(default)s)")
@@ -54,7 +56,7 @@ def _spec(args: argparse.Namespace) -> SweepSpec:
     space = {}
     for name, kind in _AXES:
         try:
-            axis = parse_axis(getattr(args, name), kind)
+            axis = parse_axis(getattr(args, name), kind, SETTINGS[name].choices)
         except ValueError as exc:
             raise SweepError([f"{name}: {exc}"]) from None
         if axis is not None:

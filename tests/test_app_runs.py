@@ -212,6 +212,18 @@ def test_a_sweep_is_refused_while_a_job_runs(open_page, runs_root: Path) -> None
     assert the_page_worker().stop(timeout=60)
 
 
+def test_precision_is_an_axis_picked_from_its_choices(open_page) -> None:
+    at = open_page(runs_tab="Sweep")
+    at.text_input(key="sweep_lr").set_value("0.01, 0.05")
+    at.text_input(key="sweep_momentum").set_value("0.9")
+    at.radio(key="sweep_search").set_value("grid")
+    at.run()
+    assert at.multiselect(key="sweep_precision").value == []  # not swept unless picked
+    assert at.metric[0].value == "2" and not at.error
+    at.multiselect(key="sweep_precision").set_value(["fp32", "bf16"]).run()
+    assert at.metric[0].value == "4" and not at.error and not at.exception
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.timeout(900)

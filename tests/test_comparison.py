@@ -24,10 +24,11 @@ from resnet_mnist.comparison import (
 from resnet_mnist.figures import curves_figure, hparams_figure
 from resnet_mnist.runs import RunInfo, UnreadableRun
 
+_SMALL = TrainConfig(train_limit=500, test_limit=200, device="cpu", precision="fp32")
 CONFIGS = [
-    TrainConfig(epochs=2, lr=0.01, momentum=0.5, batch_size=64, train_limit=500, test_limit=200, device="cpu"),
-    TrainConfig(epochs=2, lr=0.05, momentum=0.9, batch_size=64, train_limit=500, test_limit=200, device="cpu"),
-    TrainConfig(epochs=1, lr=0.05, momentum=0.9, batch_size=32, train_limit=500, test_limit=200, device="cpu"),
+    _SMALL.with_changes(epochs=2, lr=0.01, momentum=0.5, batch_size=64),
+    _SMALL.with_changes(epochs=2, lr=0.05, momentum=0.9, batch_size=64),
+    _SMALL.with_changes(epochs=1, lr=0.05, momentum=0.9, batch_size=32, precision="bf16"),
 ]
 
 
@@ -135,12 +136,12 @@ def test_a_run_recorded_as_running_that_the_worker_is_not_running_shows_as_inter
 
 def test_labels_name_the_hyperparameters_that_differ(made_runs: Path) -> None:
     runs = sorted(RunStore(made_runs).runs(), key=lambda r: r.name)
-    assert differing_hparams([r.config for r in runs]) == ["lr", "momentum", "batch_size", "epochs"]
+    assert differing_hparams([r.config for r in runs]) == ["lr", "momentum", "batch_size", "epochs", "precision"]
     labels = run_labels(runs)
-    assert labels[runs[0].id] == "lr=0.01 · momentum=0.5 · batch=64 · epochs=2"
-    assert labels[runs[2].id] == "lr=0.05 · momentum=0.9 · batch=32 · epochs=1"
+    assert labels[runs[0].id] == "lr=0.01 · momentum=0.5 · batch=64 · epochs=2 · precision=fp32"
+    assert labels[runs[2].id] == "lr=0.05 · momentum=0.9 · batch=32 · epochs=1 · precision=bf16"
     only_two = run_labels(runs[1:])
-    assert only_two[runs[1].id] == "batch=64 · epochs=2"  # lr and momentum are the same for these two
+    assert only_two[runs[1].id] == "batch=64 · epochs=2 · precision=fp32"  # lr and momentum are the same here
     same = run_labels([runs[0], runs[0]])
     assert same[runs[0].id] == "run 0"  # nothing differs: the name
 
@@ -202,3 +203,13 @@ def test_hparams_figures_plot_every_scored_run(made_runs: Path) -> None:
     assert list(scatter.data[0].x) == [r.config.momentum for r in runs]
     assert list(scatter.data[0].y) == [r.final_accuracy for r in runs]
     assert hparams_figure([]).data == ()  # nothing to plot yet, but no crash
+
+
+def test_precision_is_a_category_in_the_hparams_figures(made_runs: Path) -> None:
+    runs = RunStore(made_runs).runs()
+    [precision] = [d for d in hparams_figure(runs).data[0].dimensions if d.label == "precision"]
+    assert [precision.ticktext[v] for v in precision.values] == [r.config.precision for r in runs]
+    assert sorted(r.config.precision for r in runs) == ["bf16", "fp32", "fp32"]
+    scatter = hparams_figure(runs, kind="scatter", x_field="precision")
+    assert list(scatter.data[0].x) == [r.config.precision for r in runs]
+    assert scatter.layout.xaxis.type == "category"

@@ -86,7 +86,7 @@ def test_every_refused_value_is_named_by_its_field_once() -> None:
 
 def test_the_sweep_space_is_the_sweepable_fields() -> None:
     assert tuple(name for name, s in SETTINGS.items() if s.sweepable) == SWEPT_FIELDS
-    assert set(SWEPT_FIELDS) == {"lr", "momentum", "batch_size", "epochs", "train_limit"}
+    assert set(SWEPT_FIELDS) == {"lr", "momentum", "batch_size", "epochs", "train_limit", "precision"}
 
 
 def test_a_new_described_field_is_read_back_with_its_kind_and_checked_by_its_bounds() -> None:

@@ -9,6 +9,7 @@ import tracemalloc
 import pytest
 
 from resnet_mnist import TrainConfig
+from resnet_mnist.config import SETTINGS
 from resnet_mnist.sweep import MAX_TRIALS, Axis, SweepError, SweepSpec, parse_axis, parse_values
 from resnet_mnist.sweep_estimate import MachineSpeed, estimate_sweep
 
@@ -27,6 +28,21 @@ def test_parse_axis_reads_lists_ranges_and_log_ranges() -> None:
     with pytest.raises(ValueError, match="whole number"):
         parse_axis("32, 48.5", int)
     assert parse_values("0.01, 0.05 0.1; 0.05", float) == (0.01, 0.05, 0.1)
+
+
+def test_a_choice_setting_is_swept_over_its_choices_only() -> None:
+    choices = SETTINGS["precision"].choices
+    assert parse_axis("FP32, bf16 fp32", str, choices) == Axis(values=("fp32", "bf16"))
+    assert parse_axis("", str, choices) is None
+    with pytest.raises(ValueError, match="'fp16' is not one of fp32, bf16, auto"):
+        parse_axis("fp32, fp16", str, choices)
+    with pytest.raises(ValueError, match="is not one of"):
+        parse_axis("0:1", str, choices)  # a choice setting has no ranges
+    spec = SweepSpec(base=BASE, space={"precision": Axis(values=("fp32", "bf16")), "lr": Axis(values=(0.01, 0.05))})
+    spec = SweepSpec(**{**spec.__dict__, "search": "grid"})
+    assert spec.trial_count == 4 and spec.problems() == []
+    assert spec.trial_config({"precision": "bf16", "lr": 0.05}).precision == "bf16"
+    assert SweepSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
 
 def test_grid_counts_its_trials_without_listing_them() -> None:
@@ -63,6 +79,8 @@ def test_random_and_optuna_run_the_number_of_samples() -> None:
         ({"epochs": Axis(values=())}, "grid", "give at least one value"),
         ({"seed": Axis(values=(1, 2))}, "grid", "cannot sweep seed"),
         ({"batch_size": Axis(values=(512,)), "train_limit": Axis(values=(256, 1000))}, "grid", "more than the 256"),
+        ({"precision": Axis(values=("fp32", "fp16"))}, "grid", "precision: must be one of fp32, bf16, auto"),
+        ({"precision": Axis(low=0, high=2)}, "random", "precision: list the choices to try"),
     ],
 )
 def test_bad_spaces_are_refused_naming_the_setting(space: dict, search: str, expected: str) -> None:

@@ -91,6 +91,17 @@ def test_a_diverging_trial_fails_with_its_reason_while_the_others_finish(
     assert statuses[0.05].status == "TERMINATED"
 
 
+def test_a_precision_grid_trains_each_trial_in_its_own_precision(local_ray, runs_dir: Path, data_root: Path) -> None:
+    spec = SweepSpec(base=TINY, space={"precision": Axis(values=("fp32", "bf16"))}, search="grid")
+    outcome = run(spec, runs_dir, data_root)
+    assert sorted(t.values["precision"] for t in outcome.trials) == ["bf16", "fp32"]
+    store = RunStore(runs_dir)
+    for trial_run in sweep_runs(store, "sweep-test"):
+        assert trial_run.state is RunState.FINISHED
+        [epoch] = store.run_metrics(trial_run.id).epochs
+        assert epoch.precision == trial_run.config.precision  # bf16 asked, bf16 computed (any CPU can)
+
+
 def test_optuna_proposes_values_inside_the_bounds(local_ray, runs_dir: Path, data_root: Path) -> None:
     space = {
         "lr": Axis(low=0.001, high=0.2, log=True),

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from ..comparison import RunCurves, ema
+from ..config import SETTINGS
 from ..data import MNIST_TRAIN_SIZE
 from ..plain_text import escape_plotly
+from ..precision import PRECISION_CHOICES
 from ..runs import RunInfo
 from . import palette
 from .downsample import downsample_xy
@@ -100,6 +102,7 @@ def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: 
         {"label": "batch size", "values": [r.config.batch_size for r in scored]},
         {"label": "epochs", "values": [r.config.epochs for r in scored]},
         {"label": "train images", "values": [r.config.train_limit or MNIST_TRAIN_SIZE for r in scored]},
+        _choice_dimension("precision", [r.config.precision for r in scored], PRECISION_CHOICES),
     ]
     # An axis on which every run has the same value says nothing; lr and momentum always stay.
     dimensions = dimensions[:2] + [d for d in dimensions[2:] if len(set(d["values"])) > 1]
@@ -112,6 +115,25 @@ def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: 
     )
     figure.update_layout(height=380, margin={"l": 60, "r": 60, "t": 60, "b": 30})
     return figure
+
+
+def _choice_dimension(label: str, values: list[str], choices: Sequence[str]) -> dict:
+    """A parallel-coordinates axis for a choice setting: each choice a tick, in the choices' order."""
+    order = {choice: index for index, choice in enumerate(choices)}
+    return {
+        "label": label,
+        "values": [order.get(v, len(choices)) for v in values],
+        "tickvals": list(range(len(choices))),
+        "ticktext": list(choices),
+        "range": [-0.5, len(choices) - 0.5],
+    }
+
+
+def _axis_type(field: str) -> str:
+    """lr on a log axis, a choice setting (precision) as categories, the rest linear."""
+    if field == "lr":
+        return "log"
+    return "category" if SETTINGS[field].choices else "linear"
 
 
 def _padded(values: Sequence[float]) -> list[float]:
@@ -145,7 +167,7 @@ def _hparams_scatter(scored: Sequence[RunInfo], accuracy: list[float], x_field: 
         )
     )
     figure.update_layout(
-        xaxis={"title": {"text": x_field}, "type": "log" if x_field == "lr" else "linear"},
+        xaxis={"title": {"text": x_field}, "type": _axis_type(x_field)},
         yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%"},
         height=380,
         margin={"l": 60, "r": 20, "t": 30, "b": 40},
