@@ -41,4 +41,5 @@ def plan_compute(config: TrainConfig) -> ComputePlan | None:
         precision = resolve_precision(config.precision, device)
     except ValueError:
         return None
-    return ComputePlan(device, precision, choose_threads(config.threads))
+    # The page asks at every rerun: a look at the cores from the last 2 s will do.
+    return ComputePlan(device, precision, choose_threads(config.threads, reuse_within=2.0))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
-from resnet_mnist.threads import IDLE_SHARE_FOR_A_THREAD, choose_threads, usable_cpus
+from resnet_mnist.threads import IDLE_SHARE_FOR_A_THREAD, busy_cpus, choose_threads, usable_cpus
 
 
 def test_usable_cpus_are_the_ones_this_process_may_run_on() -> None:
@@ -43,6 +46,31 @@ def test_the_runs_own_threads_are_not_counted_as_others_load() -> None:
     # Between epochs the load includes this run's own 2 threads; alone on the machine it keeps both.
     assert choose_threads(None, own_threads=2, cpus=2, load=2.1).count == 2
     assert choose_threads(None, own_threads=1, cpus=2, load=2.1).count == 1  # someone else took a core
+
+
+def test_a_core_idle_now_counts_even_while_the_average_still_remembers_a_load() -> None:
+    # A minute after the previous run ended the 1-minute average still says 2.1; the cores are idle now.
+    lagging = choose_threads(None, cpus=2, load=2.1, busy=0.05)
+    assert lagging.count == 2
+    assert "load from other programs 0.1 (busy now 0.1, 1-minute average 2.1)" in lagging.reason
+    # A load the look at the cores sees but the average does not yet: the lesser still counts.
+    assert choose_threads(None, cpus=2, load=0.1, busy=1.0).count == 2
+    assert choose_threads(None, cpus=2, load=1.5, busy=1.0).count == 1  # busy on both counts
+    assert choose_threads(None, cpus=2, busy=1.0).count == 1  # no load average (Windows): the look alone
+
+
+def test_a_look_at_the_cores_sees_a_busy_loop() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # let it start
+        busy = busy_cpus(0.3)
+    finally:
+        loop.kill()
+        loop.wait()
+    assert busy is not None and 0.7 <= busy <= cpus + 0.01  # other work here can only add to it
+    reused = busy_cpus(reuse_within=60.0)
+    assert reused == busy  # the page's reruns take the recent look instead of waiting for one
 
 
 def test_the_reason_says_why_fewer_threads_than_cpus() -> None:
