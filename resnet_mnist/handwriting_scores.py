@@ -11,8 +11,8 @@ and they are left out wherever they are (this folder, a copy, an import under an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from .handwriting import HandwritingData, HandwritingError, HandwritingSet, load
 from .model import Net
 from .precision import resolve_precision
 from .runs import RunInfo
-from .schema import dumps_json
+from .schema import MAX_EVALUATION_BYTES, SchemaError, dumps_json, parse_handwriting_score, read_bounded
 
 __all__ = [
     "HANDWRITING_SCORE_FILE",
@@ -98,25 +98,29 @@ def _key(run: RunInfo, hset: HandwritingSet) -> dict[str, Any]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "set": hset.fingerprint}
 
 
-def _read_cache(run: RunInfo, key: dict[str, Any]) -> RunEvaluation | None:
+def _read_cache(run: RunInfo, key: dict[str, Any], set_size: int) -> RunEvaluation | None:
+    """The cached score when it is for this checkpoint and set, and reads as one (schema.py); else None."""
+    path = run.path / HANDWRITING_SCORE_FILE
     try:
-        data = json.loads((run.path / HANDWRITING_SCORE_FILE).read_text())
-        if data.get("format") != _FORMAT or data.get("key") != key:
-            return None
-        return RunEvaluation(
-            run_id=run.id,
-            total=int(data["total"]),
-            correct=int(data["correct"]),
-            loss=float(data["loss"]),
-            confusion=tuple(tuple(int(v) for v in row) for row in data["confusion"]),
-            misclassified=tuple(Misclassified(**m) for m in data["misclassified"]),
-            test_limit=None,
-            checkpoint_epoch=int(data["checkpoint_epoch"]),
-            computed_at=str(data["computed_at"]),
-            from_cache=True,
+        record = parse_handwriting_score(
+            read_bounded(path, MAX_EVALUATION_BYTES), HANDWRITING_SCORE_FILE, set_size=set_size, classes=NUM_CLASSES
         )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # absent, damaged or for another set: compute afresh
+    except SchemaError:
+        return None  # absent, damaged, a link or too big: compute afresh (and write a good one)
+    if asdict(record.key) != key:
+        return None  # for another checkpoint or another set
+    return RunEvaluation(
+        run_id=run.id,
+        total=record.total,
+        correct=record.correct,
+        loss=record.loss,
+        confusion=record.confusion,
+        misclassified=record.misclassified,
+        test_limit=None,
+        checkpoint_epoch=record.checkpoint_epoch,
+        computed_at=record.computed_at,
+        from_cache=True,
+    )
 
 
 def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:
@@ -133,7 +137,7 @@ def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:
         )
     key = _key(run, hset) if run.has_checkpoint else None
     if key is not None:
-        cached = _read_cache(run, key)
+        cached = _read_cache(run, key, len(hset))
         if cached is not None:
             return cached
     checkpoint = load_checkpoint(run.checkpoint_path)

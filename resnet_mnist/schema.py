@@ -1,5 +1,5 @@
-"""The one boundary where files become values: run.json, metrics.json, evaluation caches, a
-checkpoint's config and metrics, sweep specs.
+"""The one boundary where files become values: run.json, metrics.json, evaluation caches (MNIST's and
+the handwriting's), a checkpoint's config and metrics, sweep specs.
 
 Each is parsed once with pydantic in strict JSON mode: a string is not a number, unknown keys
 (from newer versions) are ignored, missing optional keys take their defaults, and ranges are
@@ -35,6 +35,8 @@ __all__ = [
     "EpochRecord",
     "EvaluationKey",
     "EvaluationRecord",
+    "HandwritingScoreKey",
+    "HandwritingScoreRecord",
     "HparamChangeRecord",
     "Misclassified",
     "RunMetrics",
@@ -44,6 +46,7 @@ __all__ = [
     "parse_checkpoint_config",
     "parse_checkpoint_metrics",
     "parse_evaluation",
+    "parse_handwriting_score",
     "parse_json",
     "parse_metrics",
     "parse_object",
@@ -234,6 +237,31 @@ class EvaluationRecord:
     computed_at: str = ""
 
 
+@dataclass(frozen=True)
+class HandwritingScoreKey:
+    """Which checkpoint file (size and mtime) and which handwriting set (its fingerprint) a score is for."""
+
+    size: Count
+    mtime_ns: int
+    set: Annotated[str, Field(max_length=128)]
+
+
+@dataclass(frozen=True)
+class HandwritingScoreRecord:
+    """handwriting.json: a run's cached verdict on the user's handwriting; `misclassified.index` is a
+    digit's place in the set, which holds more digits than were scored when a fine-tune trained on some."""
+
+    format: Literal["resnet-mnist-handwriting-score/1"]
+    key: HandwritingScoreKey
+    total: Count
+    correct: Count
+    loss: Finite
+    confusion: tuple[tuple[Count, ...], ...]
+    misclassified: tuple[Misclassified, ...]
+    checkpoint_epoch: Count = 0
+    computed_at: str = ""
+
+
 def record_dict(record: Any) -> dict[str, Any]:
     """A record as a plain dict, shallow (records hold only plain values)."""
     return {f.name: getattr(record, f.name) for f in fields(record)}
@@ -325,6 +353,22 @@ def parse_checkpoint_metrics(data: Any, source: str) -> CheckpointMetrics:
 def parse_evaluation(raw: bytes, source: str = "evaluation.json", classes: int = 10) -> EvaluationRecord:
     """evaluation.json's bytes → EvaluationRecord, its counts consistent with each other."""
     record = parse_json(EvaluationRecord, raw, source)
+    _check_verdict(record, source, classes, images=record.total)
+    return record
+
+
+def parse_handwriting_score(raw: bytes, source: str, *, set_size: int, classes: int = 10) -> HandwritingScoreRecord:
+    """handwriting.json's bytes → HandwritingScoreRecord, consistent in itself and with a set of `set_size` digits."""
+    record = parse_json(HandwritingScoreRecord, raw, source)
+    if record.total > set_size:
+        raise SchemaError(source, "total", f"is {record.total}, more than the set's {set_size} digits")
+    _check_verdict(record, source, classes, images=set_size)
+    return record
+
+
+def _check_verdict(record: EvaluationRecord | HandwritingScoreRecord, source: str, classes: int, images: int) -> None:
+    """The counts of a cached verdict agree: a classes × classes confusion matrix adding up to the total,
+    its diagonal the correct ones, and one mistake listed (an image among `images`) for every other."""
     if len(record.confusion) != classes or any(len(row) != classes for row in record.confusion):
         raise SchemaError(source, "confusion", f"must be {classes} rows of {classes} counts")
     if sum(map(sum, record.confusion)) != record.total:
@@ -335,10 +379,9 @@ def parse_evaluation(raw: bytes, source: str = "evaluation.json", classes: int =
         raise SchemaError(source, "correct", "does not match the confusion matrix's diagonal")
     if len(record.misclassified) != record.total - record.correct:
         raise SchemaError(source, "misclassified", f"lists {len(record.misclassified)}, not total - correct")
-    outside = [i for i, m in enumerate(record.misclassified) if m.index >= record.total or m.true == m.predicted]
+    outside = [i for i, m in enumerate(record.misclassified) if m.index >= images or m.true == m.predicted]
     if outside:
         raise SchemaError(source, f"misclassified.{outside[0]}", "is not a mistake on one of the tested images")
-    return record
 
 
 # -- writing --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from .config import SETTINGS, ConfigProblem, TrainConfig
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
-from .schema import parse_object
+from .schema import SchemaError, parse_object
 
 __all__ = [
     "MAX_TRIALS",
@@ -269,8 +269,16 @@ class SweepSpec:
         """Rebuild from to_dict() output (e.g. a JSON file), validated: SchemaError names a wrongly typed field.
 
         Unknown keys are ignored; whether the values make a sweep that can run is `problems()`'s to say.
+        An axis's values are text only for a choice setting (precision) and numbers for the rest.
         """
-        return parse_object(cls, data, "sweep spec")
+        spec = parse_object(cls, data, "sweep spec")
+        for name, axis in spec.space.items():
+            text = name in SETTINGS and bool(SETTINGS[name].choices)
+            for index, value in enumerate(axis.values):
+                if isinstance(value, str) != text:
+                    what = "text (one of the choices)" if text else "a number"
+                    raise SchemaError("sweep spec", f"space.{name}.values.{index}", f"must be {what} (got {value!r})")
+        return spec
 
 
 def _axis_problems(name: str, axis: Axis, search: str) -> list[str]:

@@ -224,6 +224,7 @@ def test_a_sweep_spec_is_validated_naming_the_field() -> None:
     assert SweepSpec.from_dict({**spec.to_dict(), "from_a_newer_version": 1}) == spec  # newer keys ignored
     for data, field in (
         ({"space": {"lr": {"values": ["0.1"]}}}, "space.lr.values.0"),
+        ({"space": {"precision": {"values": ["fp32", 16]}}}, "space.precision.values.1"),
         ({"space": {"lr": 0.1}}, "space.lr"),
         ({"samples": "4"}, "samples"),
         ({"base": {"momentum": "high"}}, "base.momentum"),

@@ -131,3 +131,32 @@ def test_scores_are_cached_per_run_and_recomputed_when_the_set_changes(
     relabel_digit(folder, hset.digits[right].file, (hset.digits[right].label + 1) % 10)
     changed = score_run(run, read_set(folder))
     assert not changed.from_cache and changed.correct == first.correct - 1
+
+
+@pytest.mark.parametrize("damage", ["counts that disagree", "a number as text", "a link", "too big"])
+def test_a_damaged_score_cache_is_computed_afresh_never_believed(
+    damage: str, styled_folder: Path, parent_store: tuple[RunStore, str], tmp_path: Path
+) -> None:
+    store, parent_id = parent_store
+    run = store.get(parent_id)
+    hset = read_set(styled_folder)
+    first = score_run(run, hset)
+    cache = run.path / "handwriting.json"
+    data = json.loads(cache.read_text())
+    if damage == "counts that disagree":
+        data["correct"] = data["total"]  # claims a perfect score its confusion matrix does not show
+        cache.write_text(json.dumps(data))
+    elif damage == "a number as text":
+        data["total"] = str(data["total"])
+        cache.write_text(json.dumps(data))
+    elif damage == "a link":
+        data["correct"] = data["total"]
+        (tmp_path / "elsewhere.json").write_text(json.dumps(data))
+        cache.unlink()
+        cache.symlink_to(tmp_path / "elsewhere.json")
+    else:
+        with cache.open("ab") as handle:
+            handle.truncate(20_000_000)  # padded past the size limit (a sparse file)
+    again = score_run(run, hset)
+    assert not again.from_cache and (again.correct, again.total) == (first.correct, first.total)
+    assert score_run(run, hset).from_cache  # a good cache was written in its place
