@@ -39,7 +39,10 @@ def _axis_text(column, setting: Setting) -> str:
     """What the person gave for one axis, as text parse_axis reads: a box for numbers, a pick for choices."""
     key = f"sweep_{setting.name}"
     if setting.choices:
-        return " ".join(column.multiselect(setting.label, setting.choices, [], key=key, help=_CHOICE_HELP))
+        picked = column.multiselect(
+            setting.label, setting.choices, [], key=key, help=_CHOICE_HELP, placeholder="not swept"
+        )
+        return " ".join(picked)
     start = ", ".join(f"{v:g}" for v in setting.sweep_values)
     return column.text_input(setting.label, start, key=key, max_chars=1000, help=_AXIS_HELP)
 
@@ -59,7 +62,10 @@ def _space() -> tuple[dict, list[str]]:
 
 
 def _spec_from_widgets() -> tuple[SweepSpec, list[str]]:
-    st.markdown("**Space** — each setting a list of values or a range; an empty box keeps the seed's value.")
+    st.markdown(
+        "**Space** — each setting a list of values or a range, precision the choices to try; "
+        "an empty box keeps the seed's value."
+    )
     space, problems = _space()
     search_col, samples_col, seed_col, test_col = st.columns(4)
     search = search_col.radio("Search", SEARCHES, index=1, horizontal=True, key="sweep_search")
@@ -130,7 +136,9 @@ def _start(spec: SweepSpec) -> None:
 
 
 def _trial_rows(snap: SweepSnapshot, runs_by_id: dict[str, RunInfo]) -> list[dict]:
+    """One row per trial; of the swept settings only those that differ between trials (the rest say nothing)."""
     best = snap.best
+    varying = [k for k in SWEPT_FIELDS if len({repr(t.values.get(k)) for t in snap.trials}) > 1]
     rows = []
     for trial in snap.trials:
         run = runs_by_id.get(trial.run_id or "")
@@ -141,7 +149,7 @@ def _trial_rows(snap: SweepSnapshot, runs_by_id: dict[str, RunInfo]) -> list[dic
                 "best": "★" if best is not None and trial.trial_id == best.trial_id else "",
                 "trial": trial.trial_id,
                 "state": state,
-                **{k: v for k, v in trial.values.items()},
+                **{k: trial.values.get(k) for k in varying},
                 "epoch": run.epochs_done if run else trial.epoch,
                 "test acc %": None if trial.test_accuracy is None else round(100 * trial.test_accuracy, 2),
                 "best acc %": None if trial.best_accuracy is None else round(100 * trial.best_accuracy, 2),
@@ -179,6 +187,7 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
             "lr": st.column_config.NumberColumn(format="%.4g"),
             "momentum": st.column_config.NumberColumn(format="%.3g"),
             "stopped early": st.column_config.CheckboxColumn(),
+            "node": st.column_config.TextColumn(width="small"),
         },
     )
     trial_runs = [runs_by_id[t.run_id] for t in snap.trials if t.run_id in runs_by_id]

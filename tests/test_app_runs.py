@@ -258,6 +258,7 @@ def test_the_runs_page_lists_sweep_trials_while_they_run(open_page, runs_root: P
     assert all(rows.loc[r.id, "node"].startswith("127.0.0.1 ") for r in trials)
     live = next(df.value for df in at.dataframe if "trial" in df.value.columns)  # the Sweep tab's trial table
     assert set(live["run"]) == {r.id for r in trials} and set(live["state"]) == {"running"}
+    assert "lr" in live.columns and "momentum" not in live.columns  # only the settings that differ
     at.button(key="stop_sweep").click()
     at.run()
     assert runner.join(timeout=120)
