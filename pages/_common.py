@@ -11,6 +11,7 @@ import streamlit as st
 
 from pages._deep_link_guard import leave_pages_folder_mode
 from resnet_mnist import RunStore, TrainingWorker
+from resnet_mnist.cores import CoreClaim
 from resnet_mnist.data import resolve_data_root
 from resnet_mnist.figures import palette
 from resnet_mnist.handwriting import resolve_handwriting_dir
@@ -22,27 +23,21 @@ leave_pages_folder_mode()  # every page imports this module, so a deep link's fi
 
 
 @st.cache_resource
+def get_core_claim() -> CoreClaim:
+    """The server's cores, claimed by the Train page's run or by a sweep: never both at once."""
+    return CoreClaim()
+
+
+@st.cache_resource
 def get_worker() -> TrainingWorker:
     """The server's single training worker: survives reruns, page switches, refreshes and tabs."""
-    return TrainingWorker(get_run_store(), data_root=resolve_data_root(), busy_elsewhere=_sweep_holds_the_cores)
+    return TrainingWorker(get_run_store(), data_root=resolve_data_root(), cores=get_core_claim())
 
 
 @st.cache_resource
 def get_sweep_runner() -> SweepRunner:
     """The server's Ray Tune sweep (one at a time), alive across reruns like the worker."""
-    return SweepRunner(get_run_store(), data_root=resolve_data_root(), busy_elsewhere=_run_holds_the_cores)
-
-
-def _sweep_holds_the_cores() -> str | None:
-    if get_sweep_runner().is_alive():
-        return "A sweep is running on this machine's cores; stop it on the Runs page (Sweep) or wait for it to end."
-    return None
-
-
-def _run_holds_the_cores() -> str | None:
-    if get_worker().is_alive():
-        return "A training run from the Train page is using this machine's cores; stop it or wait for it to end."
-    return None
+    return SweepRunner(get_run_store(), data_root=resolve_data_root(), cores=get_core_claim())
 
 
 @st.cache_resource

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .cores import CoreClaim, CoresBusyError
 from .ray_runtime import RayConnection, connect_ray
 from .runs import RunStore
 from .sweep import SweepError, SweepSpec, new_sweep_id
 
-__all__ = ["SweepBusyError", "SweepRunner", "SweepSnapshot"]
+__all__ = ["SWEEP_HOLDS_THE_CORES", "SweepBusyError", "SweepRunner", "SweepSnapshot"]
+
+SWEEP_HOLDS_THE_CORES = (
+    "A sweep is running on this machine's cores; stop it on the Runs page (Sweep) or wait for it to end."
+)
 
 _ACTIVE = ("running", "stopping")
 
@@ -65,12 +69,12 @@ class SweepRunner:
         store: RunStore,
         *,
         data_root: str | Path | None = None,
-        busy_elsewhere: Callable[[], str | None] | None = None,
+        cores: CoreClaim | None = None,
     ) -> None:
         self.store = store
         self.data_root = data_root
-        # Asked before each start: a sentence when the Train page's run holds the cores, else None.
-        self.busy_elsewhere = busy_elsewhere
+        self.cores = cores  # shared with the training worker: a sweep claims it before connecting to Ray
+        self._sweeps_started = 0
         self._lock = threading.Lock()
         self._snapshot = SweepSnapshot()
         self._thread: threading.Thread | None = None
@@ -85,11 +89,32 @@ class SweepRunner:
         problems = spec.problems()
         if problems:
             raise SweepError(problems)
-        other_work = self.busy_elsewhere() if self.busy_elsewhere is not None else None
-        if other_work:
-            raise SweepBusyError(other_work)
         if self.is_alive():
             raise SweepBusyError("A sweep is already running; stop it (or wait for it to end) before starting another.")
+        holder = self._claim_cores()
+        try:
+            return self._connect_and_start(spec, address, num_cpus, holder)
+        except BaseException:
+            self._release(holder)
+            raise
+
+    def _claim_cores(self) -> str:
+        """Claim the shared cores for the next sweep (SweepBusyError while a run has them); the holder's name."""
+        with self._lock:
+            self._sweeps_started += 1
+            holder = f"sweep {self._sweeps_started}"
+        if self.cores is not None:
+            try:
+                self.cores.claim(holder, SWEEP_HOLDS_THE_CORES)
+            except CoresBusyError as exc:
+                raise SweepBusyError(str(exc)) from None
+        return holder
+
+    def _release(self, holder: str) -> None:
+        if self.cores is not None:
+            self.cores.release(holder)
+
+    def _connect_and_start(self, spec: SweepSpec, address: str | None, num_cpus: int | None, holder: str) -> str:
         connection = connect_ray(address, num_cpus=num_cpus)
         _check_resources(spec, connection)
         sweep_id = new_sweep_id()
@@ -106,7 +131,7 @@ class SweepRunner:
                 version=self._snapshot.version + 1,
             )
             self._thread = threading.Thread(
-                target=self._run, args=(spec, sweep_id), name="resnet-mnist-sweep", daemon=True
+                target=self._run_then_release, args=(spec, sweep_id, holder), name="resnet-mnist-sweep", daemon=True
             )
             self._thread.start()
         return sweep_id
@@ -132,6 +157,12 @@ class SweepRunner:
     def snapshot(self) -> SweepSnapshot:
         with self._lock:
             return self._snapshot
+
+    def _run_then_release(self, spec: SweepSpec, sweep_id: str, holder: str) -> None:
+        try:
+            self._run(spec, sweep_id)
+        finally:
+            self._release(holder)
 
     def _run(self, spec: SweepSpec, sweep_id: str) -> None:
         from .tune import run_sweep

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .config import ConfigError, TrainConfig
+from .cores import CoreClaim, CoresBusyError
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .devices import resolve_device
 from .engine import TrainingControl, run_training
@@ -31,7 +32,18 @@ from .events import (
 )
 from .runs import RunStore
 
-__all__ = ["PreparedJob", "TrainingWorker", "WorkerBusyError", "WorkerIdleError", "WorkerSnapshot"]
+__all__ = [
+    "TRAINING_HOLDS_THE_CORES",
+    "PreparedJob",
+    "TrainingWorker",
+    "WorkerBusyError",
+    "WorkerIdleError",
+    "WorkerSnapshot",
+]
+
+TRAINING_HOLDS_THE_CORES = (
+    "A training run from the Train page is using this machine's cores; stop it or wait for it to end."
+)
 
 
 @runtime_checkable
@@ -148,12 +160,12 @@ class TrainingWorker:
         store: RunStore,
         *,
         data_root: str | Path | None = None,
-        busy_elsewhere: Callable[[], str | None] | None = None,
+        cores: CoreClaim | None = None,
     ) -> None:
         self.store = store
         self.data_root = data_root
-        # Asked before each start: a sentence when other work (a sweep) holds the cores, else None.
-        self.busy_elsewhere = busy_elsewhere
+        self.cores = cores  # shared with the sweep runner: a job claims it before it starts
+        self._jobs_started = 0
         self._lock = threading.Lock()
         self._live = _Live()
         self._thread: threading.Thread | None = None
@@ -164,7 +176,7 @@ class TrainingWorker:
     # -- commands ---------------------------------------------------------------------------
 
     def start(self, job: TrainConfig | PreparedJob, *, name: str = "") -> None:
-        """Start one job; refused while one runs, or while `busy_elsewhere` names other work (a sweep).
+        """Start one job; refused while one runs, or while other work (a sweep) holds the `cores`.
 
         This is where a job enters: its config is validated here, once, and its device resolved.
         A job is a TrainConfig, or a prepared job (a fine-tune: resnet_mnist.teach.TeachJob) that brings
@@ -172,14 +184,12 @@ class TrainingWorker:
         """
         config = _job_config(job)
         job.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)  # a prepared job checks against its own data sizes
-        other_work = self.busy_elsewhere() if self.busy_elsewhere is not None else None
-        if other_work:
-            raise WorkerBusyError(other_work)
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise WorkerBusyError(
                     "A training job is already running; stop it (or wait for it to finish) before starting another."
                 )
+            holder = self._claim_cores()
             self._cancelled.clear()
             self._live = _Live(self._live.snapshot)
             self._publish(
@@ -192,12 +202,23 @@ class TrainingWorker:
                 )
             )
             self._thread = threading.Thread(
-                target=self._run_job,
-                args=(job, name or getattr(job, "name", "")),
+                target=self._run_job_then_release,
+                args=(job, name or getattr(job, "name", ""), holder),
                 name="resnet-mnist-training",
                 daemon=True,
             )
             self._thread.start()
+
+    def _claim_cores(self) -> str:
+        """Claim the shared cores for the next job (WorkerBusyError while a sweep has them); the holder's name."""
+        self._jobs_started += 1
+        holder = f"training job {self._jobs_started}"
+        if self.cores is not None:
+            try:
+                self.cores.claim(holder, TRAINING_HOLDS_THE_CORES)
+            except CoresBusyError as exc:
+                raise WorkerBusyError(str(exc)) from None
+        return holder
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop the running job; True once the thread has ended. Idle: nothing to do."""
@@ -265,6 +286,13 @@ class TrainingWorker:
         self._live.snapshot = replace(snapshot, version=self._live.snapshot.version + 1)
 
     # -- the thread -----------------------------------------------------------------------
+
+    def _run_job_then_release(self, job: TrainConfig | PreparedJob, name: str, holder: str) -> None:
+        try:
+            self._run_job(job, name)
+        finally:
+            if self.cores is not None:
+                self.cores.release(holder)
 
     def _run_job(self, job: TrainConfig | PreparedJob, name: str) -> None:
         config = _job_config(job)

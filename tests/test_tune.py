@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_checkpoint
+from resnet_mnist.cores import CoreClaim
 from resnet_mnist.ray_runtime import RayUnavailableError, connect_ray, shutdown_ray
 from resnet_mnist.sweep import Axis, SweepSpec
 from resnet_mnist.sweep_runner import SweepBusyError, SweepRunner
@@ -124,14 +125,15 @@ def test_stop_mid_sweep_leaves_every_trial_a_stopped_run_with_a_loadable_checkpo
     local_ray, runs_dir: Path, data_root: Path
 ) -> None:
     store = RunStore(runs_dir)
-    runner = SweepRunner(store, data_root=data_root)
-    worker = TrainingWorker(store, data_root=data_root, busy_elsewhere=lambda: "a sweep" if runner.is_alive() else None)
+    cores = CoreClaim()
+    runner = SweepRunner(store, data_root=data_root, cores=cores)
+    worker = TrainingWorker(store, data_root=data_root, cores=cores)
     spec = SweepSpec(base=TINY.with_changes(epochs=50, train_limit=1000), space={"lr": Axis(values=(0.01, 0.05))})
     spec = SweepSpec(**{**spec.__dict__, "search": "grid"})
     sweep_id = runner.start(spec)
     with pytest.raises(SweepBusyError, match="already running"):
         runner.start(spec)
-    with pytest.raises(WorkerBusyError, match="a sweep"):  # the Train page is refused while the sweep runs
+    with pytest.raises(WorkerBusyError, match="A sweep is running"):  # the Train page is refused meanwhile
         worker.start(TINY)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # both trials training, each past its first epoch
@@ -141,6 +143,7 @@ def test_stop_mid_sweep_leaves_every_trial_a_stopped_run_with_a_loadable_checkpo
         time.sleep(0.5)
     assert runner.snapshot().busy
     assert runner.stop(timeout=120), "the sweep did not stop"
+    assert cores.holder is None  # the sweep gave the cores back
     runs = sweep_runs(store, sweep_id)
     assert len(runs) == 2
     for run_info in runs:

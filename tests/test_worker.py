@@ -22,7 +22,10 @@ from resnet_mnist import (
     load_checkpoint,
     load_split,
 )
+from resnet_mnist.cores import CoreClaim
 from resnet_mnist.engine import build_model
+from resnet_mnist.sweep import Axis, SweepSpec
+from resnet_mnist.sweep_runner import SWEEP_HOLDS_THE_CORES, SweepBusyError, SweepRunner
 from resnet_mnist.worker import WorkerBusyError, WorkerIdleError
 
 # A small slice of the real MNIST keeps each job to a second or two on a shared CPU.
@@ -187,3 +190,28 @@ def test_every_change_bumps_the_version_and_an_unchanged_snapshot_is_not_copied_
     final = seen[-1]
     assert final.state is RunState.FINISHED and final.run_id
     assert final.version >= len(final.batches) + len(final.epochs)
+
+
+def test_a_run_and_a_sweep_claim_the_cores_one_at_a_time(runs_dir: Path, data_root: Path) -> None:
+    cores = CoreClaim()
+    store = RunStore(runs_dir)
+    worker = TrainingWorker(store, data_root=data_root, cores=cores)
+    runner = SweepRunner(store, data_root=data_root, cores=cores)
+    cores.claim("sweep 1", SWEEP_HOLDS_THE_CORES)  # a sweep still connecting to Ray: its thread not yet running
+    with pytest.raises(WorkerBusyError, match="A sweep is running on this machine's cores"):
+        worker.start(SHORT)
+    assert not worker.is_alive() and not any(runs_dir.iterdir())
+    cores.release("sweep 1")
+    try:
+        worker.start(LONG)
+        assert cores.holder is not None
+        sweep = SweepSpec(base=SHORT, space={"lr": Axis(values=(0.01,))})
+        with pytest.raises(SweepBusyError, match="A training run from the Train page"):  # before any Ray starts
+            runner.start(sweep)
+        assert not runner.is_alive()
+    finally:
+        assert worker.stop(timeout=60)
+    assert cores.holder is None  # the job's thread gave them back as it ended
+    cores.claim("sweep 2", SWEEP_HOLDS_THE_CORES)
+    cores.release("training job 1")  # a late release by someone who no longer holds them changes nothing
+    assert cores.holder == "sweep 2"
