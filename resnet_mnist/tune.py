@@ -173,6 +173,13 @@ class RunTrial(tune.Trainable):
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Trials are never restored from Tune's checkpoints (a stopped run is final, as on the Train page)."""
 
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Take the next trial in this actor (Tune reuses actors): end the last one as `cleanup` would,
+        then set up afresh. A reused actor keeps its imports and its parsed MNIST, seconds per trial."""
+        self.cleanup()
+        RunTrial.setup(self, new_config, self._context)  # ours, not with_parameters' wrapper (it adds the context)
+        return True
+
     def cleanup(self) -> None:
         if self._thread.is_alive() and not self._last.get("done"):
             # Tune stopped the trial between two epochs: ASHA judged it, or the sweep was stopped.
@@ -182,8 +189,13 @@ class RunTrial(tune.Trainable):
             with contextlib.suppress(Exception):  # the flag is set before Tune stops trials for Stop sweep
                 asked = ray.get(self._context.stop_flag.is_set.remote(), timeout=10)
             self._stop(USER_STOP if asked else f"stopped early by {scheduler} at epoch {epoch}")
+        # A trial's last epoch reaches Tune before its run has written its end: let it finish, so
+        # neither the actor's end nor the next trial in this actor (reset_config) cuts that short.
+        if self._thread.is_alive():
             self._thread.join(timeout=60)
         self._ended.set()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=2 * _POLL_S + 10)
 
 
 @dataclass(frozen=True)
@@ -363,7 +375,7 @@ def run_sweep(
             scheduler=scheduler,
             num_samples=1 if spec.search == "grid" else spec.samples,
             max_concurrent_trials=spec.max_concurrent or None,
-            reuse_actors=False,
+            reuse_actors=True,  # see RunTrial.reset_config
         ),
         run_config=tune.RunConfig(
             name=sweep_id,
