@@ -25,11 +25,12 @@ class CoreClaim:
         self._holder: str | None = None
         self._refusal = ""
 
-    def claim(self, holder: str, refusal: str) -> None:
-        """Take the cores for `holder`; CoresBusyError (the holder's `refusal`) when someone has them."""
+    def claim(self, holder: str, refusal: str, busy: type[Exception] = CoresBusyError) -> None:
+        """Take the cores for `holder`; when someone has them, raise `busy` with the holder's `refusal`
+        (each caller its own error type: WorkerBusyError, SweepBusyError)."""
         with self._lock:
             if self._holder is not None:
-                raise CoresBusyError(self._refusal)
+                raise busy(self._refusal)
             self._holder, self._refusal = holder, refusal
 
     def release(self, holder: str) -> None:

@@ -26,6 +26,7 @@ from .schema import (
     EvaluationKey,
     Misclassified,
     SchemaError,
+    VerdictRecord,
     dumps_json,
     parse_evaluation,
     read_bounded,
@@ -38,6 +39,7 @@ __all__ = [
     "PREDICTIONS_FILE",
     "Misclassified",
     "RunEvaluation",
+    "cached_evaluation",
     "cached_predictions",
     "digit_images",
     "evaluate_run",
@@ -103,16 +105,21 @@ def _read_cache(folder: Path, key: EvaluationKey) -> RunEvaluation | None:
         return None
     if data.key != key:
         return None
+    return cached_evaluation(data, folder.name, test_limit=data.key.test_limit)
+
+
+def cached_evaluation(record: VerdictRecord, run_id: str, *, test_limit: int | None) -> RunEvaluation:
+    """A verdict read back from a cache file (MNIST's evaluation.json, the handwriting's score) as a RunEvaluation."""
     return RunEvaluation(
-        run_id=folder.name,
-        total=data.total,
-        correct=data.correct,
-        loss=data.loss,
-        confusion=data.confusion,
-        misclassified=data.misclassified,
-        test_limit=data.key.test_limit,
-        checkpoint_epoch=data.checkpoint_epoch,
-        computed_at=data.computed_at,
+        run_id=run_id,
+        total=record.total,
+        correct=record.correct,
+        loss=record.loss,
+        confusion=record.confusion,
+        misclassified=record.misclassified,
+        test_limit=test_limit,
+        checkpoint_epoch=record.checkpoint_epoch,
+        computed_at=record.computed_at,
         from_cache=True,
     )
 

@@ -22,7 +22,7 @@ import torch
 from .checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from .data import MnistSplit
 from .engine import Evaluation, evaluate
-from .evaluation import NUM_CLASSES, Misclassified, RunEvaluation
+from .evaluation import NUM_CLASSES, Misclassified, RunEvaluation, cached_evaluation
 from .handwriting import HandwritingData, HandwritingError, HandwritingSet, load_digits
 from .model import Net
 from .precision import resolve_precision
@@ -109,18 +109,7 @@ def _read_cache(run: RunInfo, key: dict[str, Any], set_size: int) -> RunEvaluati
         return None  # absent, damaged, a link or too big: compute afresh (and write a good one)
     if asdict(record.key) != key:
         return None  # for another checkpoint or another set
-    return RunEvaluation(
-        run_id=run.id,
-        total=record.total,
-        correct=record.correct,
-        loss=record.loss,
-        confusion=record.confusion,
-        misclassified=record.misclassified,
-        test_limit=None,
-        checkpoint_epoch=record.checkpoint_epoch,
-        computed_at=record.computed_at,
-        from_cache=True,
-    )
+    return cached_evaluation(record, run.id, test_limit=None)
 
 
 def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:

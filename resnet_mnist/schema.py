@@ -42,6 +42,7 @@ __all__ = [
     "RunMetrics",
     "RunRecord",
     "SchemaError",
+    "VerdictRecord",
     "dumps_json",
     "parse_checkpoint_config",
     "parse_checkpoint_metrics",
@@ -222,12 +223,10 @@ class EvaluationKey:
     test_limit: Annotated[int, Field(ge=1)] | None = None
 
 
-@dataclass(frozen=True)
-class EvaluationRecord:
-    """evaluation.json: a cached test-set verdict on one checkpoint."""
+@dataclass(frozen=True, kw_only=True)
+class VerdictRecord:
+    """What a cached verdict on a checkpoint holds, whatever it was tested on (counts checked by _check_verdict)."""
 
-    format: Literal["resnet-mnist-evaluation/1"]
-    key: EvaluationKey
     total: Count
     correct: Count
     loss: Finite
@@ -235,6 +234,14 @@ class EvaluationRecord:
     misclassified: tuple[Misclassified, ...]
     checkpoint_epoch: Count = 0
     computed_at: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationRecord(VerdictRecord):
+    """evaluation.json: a cached test-set verdict on one checkpoint."""
+
+    format: Literal["resnet-mnist-evaluation/1"]
+    key: EvaluationKey
 
 
 @dataclass(frozen=True)
@@ -246,20 +253,13 @@ class HandwritingScoreKey:
     set: Annotated[str, Field(max_length=128)]
 
 
-@dataclass(frozen=True)
-class HandwritingScoreRecord:
+@dataclass(frozen=True, kw_only=True)
+class HandwritingScoreRecord(VerdictRecord):
     """handwriting.json: a run's cached verdict on the user's handwriting; `misclassified.index` is a
     digit's place in the set, which holds more digits than were scored when a fine-tune trained on some."""
 
     format: Literal["resnet-mnist-handwriting-score/1"]
     key: HandwritingScoreKey
-    total: Count
-    correct: Count
-    loss: Finite
-    confusion: tuple[tuple[Count, ...], ...]
-    misclassified: tuple[Misclassified, ...]
-    checkpoint_epoch: Count = 0
-    computed_at: str = ""
 
 
 def record_dict(record: Any) -> dict[str, Any]:
@@ -366,7 +366,7 @@ def parse_handwriting_score(raw: bytes, source: str, *, set_size: int, classes: 
     return record
 
 
-def _check_verdict(record: EvaluationRecord | HandwritingScoreRecord, source: str, classes: int, images: int) -> None:
+def _check_verdict(record: VerdictRecord, source: str, classes: int, images: int) -> None:
     """The counts of a cached verdict agree: a classes × classes confusion matrix adding up to the total,
     its diagonal the correct ones, and one mistake listed (an image among `images`) for every other."""
     if len(record.confusion) != classes or any(len(row) != classes for row in record.confusion):

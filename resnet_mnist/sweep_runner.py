@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cores import CoreClaim, CoresBusyError
+from .cores import CoreClaim
 from .ray_runtime import RayConnection, connect_ray
 from .runs import RunStore
 from .sweep import SweepError, SweepSpec, new_sweep_id
@@ -104,10 +104,7 @@ class SweepRunner:
             self._sweeps_started += 1
             holder = f"sweep {self._sweeps_started}"
         if self.cores is not None:
-            try:
-                self.cores.claim(holder, SWEEP_HOLDS_THE_CORES)
-            except CoresBusyError as exc:
-                raise SweepBusyError(str(exc)) from None
+            self.cores.claim(holder, SWEEP_HOLDS_THE_CORES, busy=SweepBusyError)
         return holder
 
     def _release(self, holder: str) -> None:

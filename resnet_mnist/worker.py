@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .config import ConfigError, TrainConfig
-from .cores import CoreClaim, CoresBusyError
+from .cores import CoreClaim
 from .data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from .devices import resolve_device
 from .engine import TrainingControl, run_training
@@ -214,10 +214,7 @@ class TrainingWorker:
         self._jobs_started += 1
         holder = f"training job {self._jobs_started}"
         if self.cores is not None:
-            try:
-                self.cores.claim(holder, TRAINING_HOLDS_THE_CORES)
-            except CoresBusyError as exc:
-                raise WorkerBusyError(str(exc)) from None
+            self.cores.claim(holder, TRAINING_HOLDS_THE_CORES, busy=WorkerBusyError)
         return holder
 
     def stop(self, timeout: float | None = None) -> bool:
