@@ -19,7 +19,7 @@ from resnet_mnist.plain_text import escape_markdown
 from resnet_mnist.ray_runtime import RayUnavailableError, resolve_ray_address
 from resnet_mnist.runs import RunInfo
 from resnet_mnist.settings import Setting
-from resnet_mnist.sweep import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, parse_axis
+from resnet_mnist.sweep import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEPT_FIELDS, Axis, SweepError, SweepSpec, parse_axis
 from resnet_mnist.sweep_estimate import MachineSpeed, estimate_sweep, machine_speed
 from resnet_mnist.sweep_runner import SweepBusyError, SweepSnapshot
 
@@ -35,16 +35,16 @@ def _speed(runs_root: str) -> MachineSpeed:
     return machine_speed(get_run_store(), data_root=str(resolve_data_root()))
 
 
-def _axis_text(column, setting: Setting) -> str:
-    """What the person gave for one axis, as text parse_axis reads: a box for numbers, a pick for choices."""
+def _axis(column, setting: Setting) -> Axis | None:
+    """One axis from its widget: a pick of choices, or a box of values or a range (ValueError names what is wrong)."""
     key = f"sweep_{setting.name}"
     if setting.choices:
         picked = column.multiselect(
             setting.label, setting.choices, [], key=key, help=_CHOICE_HELP, placeholder="not swept"
         )
-        return " ".join(picked)
+        return Axis(values=tuple(picked)) if picked else None
     start = ", ".join(f"{v:g}" for v in setting.sweep_values)
-    return column.text_input(setting.label, start, key=key, max_chars=1000, help=_AXIS_HELP)
+    return parse_axis(column.text_input(setting.label, start, key=key, max_chars=1000, help=_AXIS_HELP), setting.kind)
 
 
 def _space() -> tuple[dict, list[str]]:
@@ -52,7 +52,7 @@ def _space() -> tuple[dict, list[str]]:
     columns = st.columns(len(_AXES))
     for column, setting in zip(columns, _AXES, strict=True):
         try:
-            axis = parse_axis(_axis_text(column, setting), setting.kind, setting.choices)
+            axis = _axis(column, setting)
         except ValueError as exc:
             problems.append(f"{setting.label}: {exc}")
             continue
