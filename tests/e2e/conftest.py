@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -180,6 +181,21 @@ def _health_ok(url: str) -> bool:
         return False
 
 
+# `streamlit run`, as `python -m streamlit` starts it, plus: SIGUSR1 writes every thread's stack to the
+# server's log. A test that fails asks for it, so a page found stuck says where the server was.
+_STREAMLIT_WITH_STACK_DUMPS = (
+    "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+    "from streamlit.web.cli import main; main(prog_name='streamlit')"
+)
+
+
+def dump_server_stacks(server: StreamlitServer) -> None:
+    """Have the running server write all its threads' stacks into its log (see _STREAMLIT_WITH_STACK_DUMPS)."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)  # faulthandler writes from its own handler; give it a moment
+
+
 def start_streamlit(
     runs_dir: Path, data_root: Path, log_path: Path, extra_env: dict[str, str] | None = None
 ) -> StreamlitServer:
@@ -188,7 +204,7 @@ def start_streamlit(
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, RESNET_MNIST_DATA=str(data_root), RESNET_MNIST_RUNS=str(runs_dir), **(extra_env or {}))
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, "-c", _STREAMLIT_WITH_STACK_DUMPS, "run", "app.py",
         "--server.port", str(port),
         "--server.headless", "true",
         "--server.address", "127.0.0.1",
@@ -306,6 +322,7 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
             (folder / "console_errors.log").write_text("\n".join(errors) + "\n")
             server = request.node.funcargs.get("streamlit_server")
             if server is not None:
+                dump_server_stacks(server)
                 (folder / "streamlit.log").write_text(server.log())
         context.close()
 
