@@ -368,9 +368,9 @@ def run_sweep(
             scheduler=scheduler,
             num_samples=1 if spec.search == "grid" else spec.samples,
             max_concurrent_trials=spec.max_concurrent or None,
-            # A fresh actor per trial. Reusing them (reset_config) made the quiet bench 3x faster, but in
-            # two of six CI runs the dashboard's server got SIGTERM, and its local Ray died, about 12 s
-            # into a sweep, each time just after a trial's actor was reused; not understood yet.
+            # A fresh actor per trial. Reusing them (with a reset_config) made the quiet bench 3x faster; it
+            # was turned off while a CI failure (the server getting SIGTERM and losing its Ray mid-sweep)
+            # was suspected on it, which then recurred with fresh actors too: a candidate to bring back.
             reuse_actors=False,
         ),
         run_config=tune.RunConfig(
