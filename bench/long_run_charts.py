@@ -13,8 +13,8 @@ import argparse
 import statistics
 import time
 
-from resnet_mnist.events import BatchLogged
-from resnet_mnist.figures import loss_figure, metrics_from_events, thin_batches
+from resnet_mnist.core.events import BatchLogged
+from resnet_mnist.ui.figures import loss_figure, metrics_from_events, thin_batches
 
 
 def _events(epochs: int, per_epoch: int) -> list[BatchLogged]:

@@ -34,10 +34,10 @@ MOST_POINTS_APART = 0.15
 
 def child(training: str, data_root: Path, epochs: int, train_limit: int | None, test_limit: int | None) -> None:
     """Train in `training` precision; print one JSON line per epoch with both test passes."""
-    from resnet_mnist.config import TrainConfig
-    from resnet_mnist.data import load_split
-    from resnet_mnist.engine import build_model, evaluate, make_optimizer, seed_shuffle_generators, train_epoch
-    from resnet_mnist.precision import resolve_precision
+    from resnet_mnist.core.config import TrainConfig
+    from resnet_mnist.core.data import load_split
+    from resnet_mnist.core.engine import build_model, evaluate, make_optimizer, seed_shuffle_generators, train_epoch
+    from resnet_mnist.core.precision import resolve_precision
 
     config = TrainConfig(epochs=epochs)  # the seed's recipe
     train_split = load_split(data_root, train=True, limit=train_limit)
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args.child, args.data_root, args.epochs, args.train_limit, args.test_limit)
         return
-    from resnet_mnist.precision import cpu_native_bf16
+    from resnet_mnist.core.precision import cpu_native_bf16
 
     print(f"machine: {_cpu()}; native bf16: {cpu_native_bf16() or 'none'}; torch {torch.__version__}")
     print(f"load average before: {os.getloadavg()}", flush=True)

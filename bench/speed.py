@@ -49,8 +49,8 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from resnet_mnist.data import MNIST_TEST_SIZE as TEST_IMAGES  # noqa: E402
-from resnet_mnist.data import MNIST_TRAIN_SIZE  # noqa: E402
+from resnet_mnist.core.data import MNIST_TEST_SIZE as TEST_IMAGES  # noqa: E402
+from resnet_mnist.core.data import MNIST_TRAIN_SIZE  # noqa: E402
 
 BATCH_SIZE = 64
 TEST_BATCH_SIZE = 1000
@@ -78,7 +78,7 @@ class Timing:
 
 def forward_flops_per_image() -> int:
     """FLOPs of one forward pass of the seed's Net: 2 × the multiply-adds of every conv and linear layer."""
-    from resnet_mnist.model import Net
+    from resnet_mnist.core.model import Net
 
     macs = 0
 
@@ -143,8 +143,8 @@ def _timing_from(command: list[str], cwd: Path, who: str, env: dict[str, str]) -
 def child(data_root: Path, batches: int, device: str, precision: str, threads: str) -> None:
     """The project side: one run_training epoch over batches × 64 images, then the full test pass."""
     from resnet_mnist import TrainConfig, load_split, run_training
-    from resnet_mnist.compute_plan import plan_compute
-    from resnet_mnist.events import EpochCompleted
+    from resnet_mnist.core.compute_plan import plan_compute
+    from resnet_mnist.core.events import EpochCompleted
 
     train_split = load_split(data_root, train=True)  # read and normalised before the clock starts
     test_split = load_split(data_root, train=False)
@@ -198,9 +198,9 @@ def ablation(data_root: Path, batches: int, repeats: int, clock: Callable[[], fl
     Training: `batches` steps per variant, taken 10 at a time in turn so load drift hits all alike.
     Test: the full test pass per variant, `repeats` times in turn; medians are shown.
     """
-    from resnet_mnist.data import MnistSplit, iterate_batches, load_split
-    from resnet_mnist.engine import build_model, evaluate
-    from resnet_mnist.precision import FP32, resolve_precision
+    from resnet_mnist.core.data import MnistSplit, iterate_batches, load_split
+    from resnet_mnist.core.engine import build_model, evaluate
+    from resnet_mnist.core.precision import FP32, resolve_precision
 
     train_split, test_split = load_split(data_root, train=True), load_split(data_root, train=False)
     # name, seed's DataLoader?, channels-last?, the project's forward (pool before ReLU)?
@@ -392,10 +392,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.hog < 0:
         parser.error("--hog must be 0 or more")
     if args.precision is None:
-        from resnet_mnist.config import TrainConfig
+        from resnet_mnist.core.config import TrainConfig
 
         args.precision = TrainConfig().precision
-    from resnet_mnist.devices import device_problem
+    from resnet_mnist.core.devices import device_problem
 
     problem = device_problem(args.device)
     if problem:

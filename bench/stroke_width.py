@@ -1,12 +1,12 @@
 """Does the pen's width decide the answer? Stroke widths of MNIST and of canvas drawings, with and without evening.
 
 1. MNIST's stroke widths: `box_stroke_width` of N training digits (pixels of the 20×20 box), as
-   percentiles; `STROKE_WIDTH_BAND` in resnet_mnist/preprocess.py comes from these.
+   percentiles; `STROKE_WIDTH_BAND` in resnet_mnist/predict/preprocess.py comes from these.
 2. Canvas drawings (tests/canvas_digits.py: the ten digits drawn with the Draw page's thin, medium
    and thick pens, at random sizes and places): the model's accuracy per pen, how alike the thin and
    thick pens' 28×28 inputs are (median correlation of the same drawing), and their mean ink,
    each with `preprocess_image(even_strokes=False)` and with the default (evened).
-3. MNIST test digits pasted onto large pictures (tests/test_preprocess.py's reference): accuracy,
+3. MNIST test digits pasted onto large pictures (tests/predict/test_preprocess.py's reference): accuracy,
    not evened and evened.
 
     .venv/bin/python bench/stroke_width.py --checkpoint runs/<run>/checkpoint.pt [--mnist 5000] [--per-digit 10]
@@ -30,9 +30,9 @@ from canvas_digits import PASTE_CANVASES, PASTE_VARIANTS, PENS, paste, render, s
 from torchvision.datasets import MNIST  # noqa: E402
 
 from resnet_mnist import load_checkpoint  # noqa: E402
-from resnet_mnist.data import resolve_data_root  # noqa: E402
-from resnet_mnist.inference import predict  # noqa: E402
-from resnet_mnist.preprocess import box_stroke_width, crop_ink, preprocess_image  # noqa: E402
+from resnet_mnist.core.data import resolve_data_root  # noqa: E402
+from resnet_mnist.predict.inference import predict  # noqa: E402
+from resnet_mnist.predict.preprocess import box_stroke_width, crop_ink, preprocess_image  # noqa: E402
 
 
 def mnist_widths(data_root: Path, count: int) -> np.ndarray:
@@ -71,7 +71,7 @@ def pasted_report(model, data_root: Path, count: int) -> None:
     dataset = MNIST(str(data_root), train=False, download=False)
     index = np.random.default_rng(0).choice(len(dataset), count, replace=False)
     digits, labels = dataset.data[index].numpy(), dataset.targets[index].numpy()
-    print(f"\n3. {count} MNIST test digits pasted onto large pictures (tests/test_preprocess.py)")
+    print(f"\n3. {count} MNIST test digits pasted onto large pictures (tests/predict/test_preprocess.py)")
     for variant in PASTE_VARIANTS:
         rng = np.random.default_rng(1)
         images = [paste(d, variant, PASTE_CANVASES[i % len(PASTE_CANVASES)], rng) for i, d in enumerate(digits)]

@@ -24,8 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resnet_mnist import RunState, RunStore, TrainConfig, load_split, run_training
-from resnet_mnist.ray_runtime import connect_ray
-from resnet_mnist.sweep import Axis, SweepSpec
+from resnet_mnist.sweeps.ray_runtime import connect_ray
+from resnet_mnist.sweeps.spec import Axis, SweepSpec
 
 
 def _spec(scheduler: str, args: argparse.Namespace) -> SweepSpec:
@@ -41,7 +41,7 @@ def _spec(scheduler: str, args: argparse.Namespace) -> SweepSpec:
 
 
 def _ray_way(name: str, spec: SweepSpec, root: Path, data_root: str) -> dict:
-    from resnet_mnist.tune import run_sweep
+    from resnet_mnist.sweeps.trainable import run_sweep
 
     started = time.perf_counter()
     run_sweep(spec, sweep_id=name, runs_dir=root, data_root=data_root)

@@ -11,13 +11,13 @@ import streamlit as st
 
 from pages._deep_link_guard import leave_pages_folder_mode
 from resnet_mnist import RunStore, TrainingWorker
-from resnet_mnist.cores import CoreClaim
-from resnet_mnist.data import resolve_data_root
-from resnet_mnist.figures import palette
-from resnet_mnist.handwriting import resolve_handwriting_dir
-from resnet_mnist.runs import RunInfo, resolve_runs_dir
-from resnet_mnist.sweep_runner import SweepRunner
-from resnet_mnist.worker import WorkerSnapshot
+from resnet_mnist.core.data import resolve_data_root
+from resnet_mnist.handwriting.digits import resolve_handwriting_dir
+from resnet_mnist.jobs.cores import CoreClaim
+from resnet_mnist.jobs.sweep_runner import SweepRunner
+from resnet_mnist.jobs.worker import WorkerSnapshot
+from resnet_mnist.runs.store import RunInfo, resolve_runs_dir
+from resnet_mnist.ui.figures import palette
 
 leave_pages_folder_mode()  # every page imports this module, so a deep link's first run is caught here
 

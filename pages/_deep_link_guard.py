@@ -7,7 +7,7 @@ name is part of the layout users were promised, and Streamlit 1.67 offers no pub
 this (no config option; st.navigation is what clears the flag, and it only runs from app.py), so
 the first such run clears the flag itself, exactly as st.navigation does, and reruns through app.py.
 
-tests/test_deep_link_guard.py checks this against the pinned Streamlit (the attribute, what
+tests/pages/test_deep_link_guard.py checks this against the pinned Streamlit (the attribute, what
 st.navigation does with it, the pinned version); tests/e2e/test_deep_link.py checks the result.
 """
 

@@ -13,14 +13,14 @@ import streamlit as st
 
 from pages._common import handwriting_dir
 from resnet_mnist import Net, load_checkpoint
-from resnet_mnist.checkpoint import CheckpointError
-from resnet_mnist.figures import probability_figure
-from resnet_mnist.handwriting import HandwritingError, save_drawing
-from resnet_mnist.inference import Prediction
-from resnet_mnist.lineup import line_up
-from resnet_mnist.model_choice import checkpoint_identity, describe_run
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.runs import RunInfo
+from resnet_mnist.handwriting.digits import HandwritingError, save_drawing
+from resnet_mnist.predict.inference import Prediction
+from resnet_mnist.predict.lineup import line_up
+from resnet_mnist.runs.checkpoint import CheckpointError
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.figures import probability_figure
+from resnet_mnist.ui.model_choice import checkpoint_identity, describe_run
+from resnet_mnist.ui.plain_text import escape_markdown
 
 MAX_LINEUP = 6
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_mnist import RunStore
-from resnet_mnist.comparison import load_curves
-from resnet_mnist.figures import curves_figure, hparams_figure
-from resnet_mnist.runs import RunInfo
-from resnet_mnist.sweep import SWEPT_FIELDS
+from resnet_mnist.runs.comparison import load_curves
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.sweeps.spec import SWEPT_FIELDS
+from resnet_mnist.ui.figures import curves_figure, hparams_figure
 
 
 def compare_tab(store: RunStore, runs: list[RunInfo], selected: list[RunInfo]) -> None:

@@ -6,14 +6,14 @@ import numpy as np
 import streamlit as st
 
 from pages._common import handwriting_dir, run_choice
-from resnet_mnist.checkpoint import CheckpointError
-from resnet_mnist.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
-from resnet_mnist.evaluation import RunEvaluation, digit_images, evaluate_run
-from resnet_mnist.figures import confusion_figure, per_class_figure
-from resnet_mnist.handwriting import HandwritingError, load_digits, read_set
-from resnet_mnist.handwriting_scores import score_run
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.runs import RunInfo
+from resnet_mnist.core.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
+from resnet_mnist.handwriting.digits import HandwritingError, load_digits, read_set
+from resnet_mnist.handwriting.scores import score_run
+from resnet_mnist.runs.checkpoint import CheckpointError
+from resnet_mnist.runs.evaluation import RunEvaluation, digit_images, evaluate_run
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.figures import confusion_figure, per_class_figure
+from resnet_mnist.ui.plain_text import escape_markdown
 
 
 def evaluate_tab(runs: list[RunInfo], focus: str | None) -> None:

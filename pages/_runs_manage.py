@@ -7,8 +7,8 @@ import streamlit as st
 from pages._common import run_choice
 from pages._settings_link import use_these_settings_link
 from resnet_mnist import RunStore
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.runs import RunBusyError, RunInfo, RunNotFoundError
+from resnet_mnist.runs.store import RunBusyError, RunInfo, RunNotFoundError
+from resnet_mnist.ui.plain_text import escape_markdown
 
 
 def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_ids: set[str]) -> None:

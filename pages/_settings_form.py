@@ -13,10 +13,10 @@ from typing import Any
 import streamlit as st
 
 from resnet_mnist import TrainConfig
-from resnet_mnist.config import SETTINGS
-from resnet_mnist.formatting import format_lr
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.settings import Setting
+from resnet_mnist.core.config import SETTINGS
+from resnet_mnist.core.settings import Setting
+from resnet_mnist.ui.formatting import format_lr
+from resnet_mnist.ui.plain_text import escape_markdown
 
 SEED = TrainConfig()  # the seed's recipe: 10 epochs, lr 0.01, momentum 0.5, batch 64, test batch 1000, seed 1
 GROUP_TITLES = {"hyperparameters": "Hyperparameters", "advanced": "Advanced", "device": "Device"}

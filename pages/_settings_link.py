@@ -1,7 +1,7 @@
 """The Train settings in the page's URL (`/train?epochs=2&lr=0.05`): a reload, a bookmark or a shared link
 gives the same settings, and "Use these settings" on a run is a link, or a click, that fills the form.
 
-The URL holds what differs from the seed's recipe (resnet_mnist.settings_url writes it, and reads
+The URL holds what differs from the seed's recipe (resnet_mnist.ui.settings_url writes it, and reads
 and checks a link's values before any widget gets one). A URL this session wrote itself is not read
 back, even an older one a lagging rerun brings; an empty one (after a page switch) leaves the form
 as it was; a "Use these settings" link (its own token) is always read.
@@ -16,9 +16,9 @@ import streamlit as st
 
 from pages import _settings_form as form
 from resnet_mnist import TrainConfig
-from resnet_mnist.config import SETTINGS
-from resnet_mnist.devices import available_devices
-from resnet_mnist.settings_url import SETTINGS_KEYS, settings_from_query, settings_query
+from resnet_mnist.core.config import SETTINGS
+from resnet_mnist.core.devices import available_devices
+from resnet_mnist.ui.settings_url import SETTINGS_KEYS, settings_from_query, settings_query
 
 _WRITTEN = "train_url_written"  # the queries this session wrote, newest last: anything else came from outside
 _LEFT_OUT = "train_url_left_out"  # field → why a link's value for it was not used

@@ -11,17 +11,26 @@ import streamlit as st
 
 from pages._common import get_run_store, get_sweep_runner
 from resnet_mnist import TrainConfig
-from resnet_mnist.comparison import load_curves
-from resnet_mnist.config import SETTINGS
-from resnet_mnist.data import resolve_data_root
-from resnet_mnist.figures import curves_figure
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.ray_runtime import RayUnavailableError, resolve_ray_address
-from resnet_mnist.runs import RunInfo
-from resnet_mnist.settings import Setting
-from resnet_mnist.sweep import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEPT_FIELDS, Axis, SweepError, SweepSpec, parse_axis
-from resnet_mnist.sweep_estimate import MachineSpeed, estimate_sweep, machine_speed
-from resnet_mnist.sweep_runner import SweepBusyError, SweepSnapshot
+from resnet_mnist.core.config import SETTINGS
+from resnet_mnist.core.data import resolve_data_root
+from resnet_mnist.core.settings import Setting
+from resnet_mnist.jobs.sweep_runner import SweepBusyError, SweepSnapshot
+from resnet_mnist.runs.comparison import load_curves
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.sweeps.estimate import MachineSpeed, estimate_sweep, machine_speed
+from resnet_mnist.sweeps.ray_runtime import RayUnavailableError, resolve_ray_address
+from resnet_mnist.sweeps.spec import (
+    MAX_TRIALS,
+    SCHEDULERS,
+    SEARCHES,
+    SWEPT_FIELDS,
+    Axis,
+    SweepError,
+    SweepSpec,
+    parse_axis,
+)
+from resnet_mnist.ui.figures import curves_figure
+from resnet_mnist.ui.plain_text import escape_markdown
 
 # The swept settings, their labels and starting values come from the settings' descriptions (config.py).
 _AXES = tuple(SETTINGS[name] for name in SWEPT_FIELDS)

@@ -8,10 +8,11 @@ from streamlit_drawable_canvas import st_canvas
 from pages._common import get_run_store
 from pages._draw_handwriting import lineup_block, save_block
 from resnet_mnist import Net, load_checkpoint, preprocess_image
-from resnet_mnist.checkpoint import Checkpoint, CheckpointError
-from resnet_mnist.figures import digit_figure, feature_grid_figure, palette, probability_figure, saliency_figure
-from resnet_mnist.inference import FEATURE_STAGES, feature_maps, predict, saliency_map
-from resnet_mnist.model_choice import (
+from resnet_mnist.predict.inference import FEATURE_STAGES, feature_maps, predict, saliency_map
+from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError
+from resnet_mnist.runs.ranking import best_run
+from resnet_mnist.ui.figures import digit_figure, feature_grid_figure, palette, probability_figure, saliency_figure
+from resnet_mnist.ui.model_choice import (
     MAX_UPLOAD_BYTES,
     checkpoint_identity,
     default_run_id,
@@ -20,8 +21,7 @@ from resnet_mnist.model_choice import (
     load_uploaded_checkpoint,
     usable_runs,
 )
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.ranking import best_run
+from resnet_mnist.ui.plain_text import escape_markdown
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 pixels
 PREVIEW_SIZE = 230  # the 28×28 input, enlarged

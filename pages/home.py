@@ -6,12 +6,12 @@ import streamlit as st
 
 from pages._common import get_run_store, get_worker, state_badge
 from resnet_mnist import Net, RunState
-from resnet_mnist.data import dataset_status, resolve_data_root
-from resnet_mnist.formatting import format_duration, hyperparams_label, layer_rows
-from resnet_mnist.model import count_parameters
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.ranking import best_run
-from resnet_mnist.runs import RunInfo
+from resnet_mnist.core.data import dataset_status, resolve_data_root
+from resnet_mnist.core.model import count_parameters
+from resnet_mnist.runs.ranking import best_run
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.formatting import format_duration, hyperparams_label, layer_rows
+from resnet_mnist.ui.plain_text import escape_markdown
 
 worker = get_worker()
 store = get_run_store()

@@ -7,9 +7,8 @@ import streamlit as st
 
 from pages._common import get_run_store, get_worker, handwriting_dir
 from resnet_mnist import ConfigError
-from resnet_mnist.checkpoint import CheckpointError
-from resnet_mnist.data import DatasetError, resolve_data_root
-from resnet_mnist.handwriting import (
+from resnet_mnist.core.data import DatasetError, resolve_data_root
+from resnet_mnist.handwriting.digits import (
     HandwritingData,
     HandwritingError,
     HandwritingSet,
@@ -20,11 +19,12 @@ from resnet_mnist.handwriting import (
     read_set,
     relabel_digit,
 )
-from resnet_mnist.handwriting_scores import score_run
-from resnet_mnist.model_choice import describe_run, usable_runs
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.teach import TeachSettings, plan_holdout, prepare_teach
-from resnet_mnist.worker import WorkerBusyError
+from resnet_mnist.handwriting.scores import score_run
+from resnet_mnist.handwriting.teach import TeachSettings, plan_holdout, prepare_teach
+from resnet_mnist.jobs.worker import WorkerBusyError
+from resnet_mnist.runs.checkpoint import CheckpointError
+from resnet_mnist.ui.model_choice import describe_run, usable_runs
+from resnet_mnist.ui.plain_text import escape_markdown
 
 PER_LABEL_SHOWN = 96
 GRID = 6  # wide enough for a label picker and a delete button side by side

@@ -13,13 +13,13 @@ from pages._runs_evaluate import evaluate_tab
 from pages._runs_manage import manage_tab
 from pages._settings_link import use_these_settings_link
 from pages._sweep import sweep_tab
-from resnet_mnist.comparison import run_table_rows, table_columns, unreadable_rows
-from resnet_mnist.config import SETTINGS
-from resnet_mnist.handwriting import HandwritingError, read_set
-from resnet_mnist.handwriting_scores import handwriting_accuracies
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.ranking import best_run
-from resnet_mnist.runs import RunInfo
+from resnet_mnist.core.config import SETTINGS
+from resnet_mnist.handwriting.digits import HandwritingError, read_set
+from resnet_mnist.handwriting.scores import handwriting_accuracies
+from resnet_mnist.runs.comparison import run_table_rows, table_columns, unreadable_rows
+from resnet_mnist.runs.ranking import best_run
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.plain_text import escape_markdown
 
 
 def handwriting_scores(runs: list[RunInfo]) -> dict[str, float]:

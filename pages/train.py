@@ -11,13 +11,15 @@ from pages import _settings_form as form
 from pages import _settings_link as link
 from pages._common import get_run_store, get_worker, state_badge
 from resnet_mnist import ConfigError, RunState, RunStore
-from resnet_mnist.compute_plan import plan_compute
-from resnet_mnist.config import SETTINGS
-from resnet_mnist.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
-from resnet_mnist.devices import available_devices
-from resnet_mnist.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
-from resnet_mnist.formatting import format_duration, format_lr, hyperparams_label
-from resnet_mnist.job_status import (
+from resnet_mnist.core.compute_plan import plan_compute
+from resnet_mnist.core.config import SETTINGS
+from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
+from resnet_mnist.core.devices import available_devices
+from resnet_mnist.jobs.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
+from resnet_mnist.runs.pace import Pace, measured_pace
+from resnet_mnist.ui.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
+from resnet_mnist.ui.formatting import format_duration, format_lr, hyperparams_label
+from resnet_mnist.ui.job_status import (
     chart_subtitle,
     epoch_progress_text,
     failure_summary,
@@ -26,10 +28,8 @@ from resnet_mnist.job_status import (
     status_message,
     time_left_text,
 )
-from resnet_mnist.pace import Pace, measured_pace
-from resnet_mnist.plain_text import escape_markdown
-from resnet_mnist.setting_notes import SettingNote, Severity, notes_by_field, setting_notes
-from resnet_mnist.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
+from resnet_mnist.ui.plain_text import escape_markdown
+from resnet_mnist.ui.setting_notes import SettingNote, Severity, notes_by_field, setting_notes
 
 BUTTON_WIDTH = 112  # px: Pause and Resume take the same room, so Stop never moves
 STATUS_HEIGHT = 80  # px: the badge line and a status of up to two lines, whatever they say

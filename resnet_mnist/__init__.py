@@ -2,19 +2,19 @@
 
 Importing this package never imports Streamlit; the pages in ../pages are thin layers over it.
 The names below are what a user of the package needs; everything else is in its own module
-(resnet_mnist.config, .data, .engine, .events, .figures, …).
+(resnet_mnist.core.config, .data, .engine, .events, .figures, …).
 """
 
-from .checkpoint import load_checkpoint
-from .config import ConfigError, TrainConfig
-from .data import load_split
-from .engine import evaluate, run_training
-from .events import RunState
-from .inference import predict
-from .model import Net
-from .preprocess import preprocess_image
-from .runs import RunStore
-from .worker import TrainingWorker
+from resnet_mnist.core.config import ConfigError, TrainConfig
+from resnet_mnist.core.data import load_split
+from resnet_mnist.core.engine import evaluate, run_training
+from resnet_mnist.core.events import RunState
+from resnet_mnist.core.model import Net
+from resnet_mnist.jobs.worker import TrainingWorker
+from resnet_mnist.predict.inference import predict
+from resnet_mnist.predict.preprocess import preprocess_image
+from resnet_mnist.runs.checkpoint import load_checkpoint
+from resnet_mnist.runs.store import RunStore
 
 __all__ = [
     "ConfigError",

@@ -67,7 +67,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory):
     Returns the RunInfo; its checkpoint is at `.checkpoint_path`.
     """
     from resnet_mnist import RunStore, TrainConfig, run_training
-    from resnet_mnist.events import fan_out
+    from resnet_mnist.core.events import fan_out
 
     store = RunStore(tmp_path_factory.mktemp("trained") / "runs")
     config = TrainConfig(epochs=1, lr=0.05, momentum=0.9, device="cpu")

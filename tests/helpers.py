@@ -17,11 +17,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import Net, RunState, RunStore, TrainConfig, TrainingWorker, load_checkpoint
-from resnet_mnist.engine import build_model
-from resnet_mnist.events import BatchLogged, EpochCompleted, StateChanged
-from resnet_mnist.run_lock import LOCK_FILE
-from resnet_mnist.runs import RunInfo, RunRecorder
-from resnet_mnist.worker import WorkerSnapshot
+from resnet_mnist.core.engine import build_model
+from resnet_mnist.core.events import BatchLogged, EpochCompleted, StateChanged
+from resnet_mnist.jobs.worker import WorkerSnapshot
+from resnet_mnist.runs.lock import LOCK_FILE
+from resnet_mnist.runs.store import RunInfo, RunRecorder
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 120.0  # generous: the CPU may be shared with other work

@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from test_draw import MODEL_RUN_ENV, canvas_surface, draw_digit, read_prediction
 
 from resnet_mnist import RunStore, TrainConfig, run_training
-from resnet_mnist.events import fan_out
-from resnet_mnist.handwriting import read_set
+from resnet_mnist.core.events import fan_out
+from resnet_mnist.handwriting.digits import read_set
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import expect
 
 from resnet_mnist import TrainConfig, run_training
-from resnet_mnist.data import MNIST_TRAIN_SIZE
-from resnet_mnist.events import BatchLogged
+from resnet_mnist.core.data import MNIST_TRAIN_SIZE
+from resnet_mnist.core.events import BatchLogged
 
 pytestmark = pytest.mark.e2e
 

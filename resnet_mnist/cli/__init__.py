@@ -1,0 +1,1 @@
+"""The command line: python -m resnet_mnist train / evaluate / sweep / ..."""

@@ -1,0 +1,161 @@
+"""`python -m resnet_mnist sweep …`: a Ray Tune sweep from a terminal, with the dashboard's options."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any
+
+from resnet_mnist.core.config import SETTINGS, TrainConfig
+from resnet_mnist.runs.schema import dumps_json
+from resnet_mnist.runs.store import RunStore, resolve_runs_dir
+from resnet_mnist.sweeps.ray_runtime import RAY_ADDRESS_ENV_VAR, check_address, connect_ray, resolve_ray_address
+from resnet_mnist.sweeps.spec import SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, new_sweep_id, parse_axis
+
+__all__ = ["add_sweep_parser", "run_sweep_command"]
+
+_AXES = tuple((name, SETTINGS[name].kind) for name in SWEPT_FIELDS)  # from the settings' descriptions
+
+
+def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
+    """The `sweep` subcommand's options."""
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a hyperparameter sweep on Ray Tune (locally or on a cluster)",
+        description="Each swept setting is a list (0.01,0.05) or a range (low:high, low:high:log); "
+        "precision is a list of choices (fp32,bf16).",
+    )
+    for name, _ in _AXES:
+        setting = SETTINGS[name]
+        what = "values (a,b) or a range (lo:hi[:log])"
+        if setting.choices:
+            what = f"choices to try ({','.join(setting.choices)})"
+        sweep.add_argument(setting.flag, default="", metavar="VALUES", help=f"{setting.label}: {what}")
+    sweep.add_argument("--test-limit", type=int, metavar="N", help="test on the first N test images only")
+    sweep.add_argument("--search", choices=SEARCHES, default="random", help="default: %(default)s")
+    sweep.add_argument("--samples", type=int, default=8, help="trials for random/optuna (default: %(default)s)")
+    sweep.add_argument("--seed", type=int, default=0, help="the search's seed (default: %(default)s)")
+    sweep.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="default: %(default)s")
+    sweep.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before a stop (default: 1)")
+    sweep.add_argument("--reduction-factor", type=int, default=3, help="ASHA: keep 1/N at each rung (default: 3)")
+    sweep.add_argument("--cpus-per-trial", type=float, default=1.0, help="fractions allowed (default: 1)")
+    sweep.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed (default: 0)")
+    sweep.add_argument("--max-concurrent", type=int, default=0, help="0: as many as fit (default)")
+    sweep.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    sweep.add_argument(
+        "--address", help=f"an existing Ray: auto, host:port or ray://host:10001 (default: ${RAY_ADDRESS_ENV_VAR})"
+    )
+    sweep.add_argument("--name", default="", help="a name for the sweep's runs")
+    sweep.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
+    sweep.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    sweep.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+
+def _spec(args: argparse.Namespace) -> SweepSpec:
+    space = {}
+    for name, kind in _AXES:
+        try:
+            axis = parse_axis(getattr(args, name), kind, SETTINGS[name].choices)
+        except ValueError as exc:
+            raise SweepError([f"{name}: {exc}"]) from None
+        if axis is not None:
+            space[name] = axis
+    return SweepSpec(
+        base=TrainConfig(device="cpu", test_limit=args.test_limit),
+        space=space,
+        search=args.search,
+        samples=args.samples,
+        seed=args.seed,
+        scheduler=args.scheduler,
+        grace_period=args.grace_period,
+        reduction_factor=args.reduction_factor,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        name=args.name,
+    )
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """Validate, connect, run; progress on stderr as trials end, then a table (or JSON) on stdout."""
+    from resnet_mnist.core.data import load_split
+
+    spec = _spec(args)
+    problems = spec.problems()
+    if problems:
+        raise SweepError(problems)
+    check_address(resolve_ray_address(args.address))  # a bad address: one line, in seconds
+    load_split(args.data_root, train=False, limit=1)  # missing data: one line, before Ray starts
+    connection = connect_ray(args.address, num_cpus=args.num_cpus)
+    print(f"Sweep of {spec.trial_count} trials on {connection.describe()}", file=sys.stderr, flush=True)
+    from resnet_mnist.sweeps.trainable import run_sweep
+
+    store = RunStore(resolve_runs_dir(args.runs_dir))
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is for the table or the JSON only
+        outcome = run_sweep(
+            spec,
+            sweep_id=new_sweep_id(),
+            runs_dir=store.root,
+            data_root=args.data_root,
+            on_update=_ProgressLines(),
+        )
+    rows = [_trial_row(store, t) for t in outcome.trials]
+    best = _trial_row(store, outcome.best) if outcome.best else None
+    if args.json:
+        print(dumps_json({"sweep": outcome.sweep_id, "trials": rows, "best": best}))  # never NaN
+    else:
+        _print_table(rows, best)
+    return 0
+
+
+class _ProgressLines:
+    """One line on stderr each time a trial ends."""
+
+    def __init__(self) -> None:
+        self._told: set[str] = set()
+
+    def __call__(self, trials: tuple) -> None:
+        for trial in trials:
+            if trial.status in ("TERMINATED", "ERROR") and trial.trial_id not in self._told:
+                self._told.add(trial.trial_id)
+                accuracy = f"{100 * trial.best_accuracy:.2f}%" if trial.best_accuracy is not None else "n/a"
+                what = trial.error or f"best test accuracy {accuracy} after {trial.epoch} epoch(s)"
+                print(f"trial {trial.trial_id} {_values(trial.values)}: {what}", file=sys.stderr, flush=True)
+
+
+def _trial_row(store: RunStore, trial: Any) -> dict[str, Any]:
+    """A trial as the JSON and table show it; the run's own state from its folder."""
+    state, reason = trial.status.lower(), trial.error
+    if trial.run_id:
+        try:
+            run = store.get(trial.run_id)
+            state, reason = run.state.value, run.reason
+        except (KeyError, ValueError):
+            pass
+    return {
+        "trial_id": trial.trial_id,
+        "run_id": trial.run_id,
+        "config": trial.values,
+        "state": state,
+        "reason": reason,
+        "epochs_done": trial.epoch,
+        "best_accuracy": trial.best_accuracy,
+        "node": trial.node,
+    }
+
+
+def _values(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def _print_table(rows: list[dict[str, Any]], best: dict[str, Any] | None) -> None:
+    print(f"{'run':<24} {'state':<9} {'epochs':>6} {'best acc':>9}  hyperparameters")
+    for row in rows:
+        accuracy = f"{100 * row['best_accuracy']:.2f}%" if row["best_accuracy"] is not None else "-"
+        print(
+            f"{row['run_id'] or '-':<24} {row['state']:<9} {row['epochs_done']:>6} {accuracy:>9}  "
+            f"{_values(row['config'])}" + (f"  ({row['reason']})" if row["reason"] else "")
+        )
+    if best:
+        print(f"Best: run {best['run_id']} ({100 * best['best_accuracy']:.2f}%), {_values(best['config'])}")

@@ -1,0 +1,526 @@
+"""The training loop and the test pass: pure computation that reports through events.
+
+Nothing here prints, writes files or touches Streamlit; callers decide what to do with the
+events (see events.py) and steer a run from another thread through a TrainingControl.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from resnet_mnist.core.config import TrainConfig
+from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, MnistSplit, iterate_batches, load_split
+from resnet_mnist.core.devices import resolve_device
+from resnet_mnist.core.events import (
+    BatchLogged,
+    EpochCompleted,
+    EvaluationStarted,
+    HyperparamsChanged,
+    Listener,
+    RunState,
+    StateChanged,
+)
+from resnet_mnist.core.model import Net
+from resnet_mnist.core.precision import FP32, Precision, resolve_precision
+from resnet_mnist.core.threads import choose_threads
+
+__all__ = [
+    "DivergedError",
+    "Evaluation",
+    "TrainingControl",
+    "TrainingOutcome",
+    "build_model",
+    "evaluate",
+    "run_training",
+    "seed_shuffle_generators",
+    "train_epoch",
+]
+
+
+USER_STOP_REASON = "stopped by the user"
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite at optimizer step `step` (0 when not known)."""
+
+    def __init__(self, message: str, step: int = 0) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class TrainingControl:
+    """Thread-safe handles for steering a running training from another thread."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}
+        self.stop_reason = USER_STOP_REASON
+
+    def stop(self, reason: str = "") -> None:
+        """Ask the loop to end; `reason` (default: the user) is what the stopped run will say."""
+        if reason and not self._stop.is_set():
+            self.stop_reason = reason
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can see the stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def pause_requested(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, timeout: float = 0.1) -> None:
+        """Block until resumed or stopped (or `timeout` passes)."""
+        self._running.wait(timeout)
+
+    def set_hyperparams(self, lr: float | None = None, momentum: float | None = None) -> None:
+        """Ask the loop to use a new lr and/or momentum from its next batch on."""
+        with self._lock:
+            if lr is not None:
+                self._pending["lr"] = float(lr)
+            if momentum is not None:
+                self._pending["momentum"] = float(momentum)
+
+    def take_hyperparams(self) -> dict[str, float]:
+        """The changes asked for since the last call (and forget them)."""
+        if not self._pending:  # cheap check on the hot path; a stale read only delays by a batch
+            return {}
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Test-pass results: loss summed over images then averaged (the seed's way), accuracy 0..1."""
+
+    loss: float
+    accuracy: float
+    correct: int
+    total: int
+    predictions: torch.Tensor  # (N,) int64, on the CPU
+    confidences: torch.Tensor  # (N,) float32 probability of the predicted class
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """How a run ended."""
+
+    state: RunState
+    reason: str | None
+    epochs_completed: int
+    best_accuracy: float | None
+    final_accuracy: float | None
+    model: Net | None
+
+
+def build_model(seed: int, device: torch.device | str = "cpu", channels_last: bool = False) -> Net:
+    """A freshly initialised Net; the same seed gives the same weights, without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Net()
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _cpu_state(model: Net) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def _prepare(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    # For MNIST's one channel this is free: a (N, 1, H, W) tensor is already channels-last.
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+# On a CPU, 1,000 test images at once give the first conv 37 MB of activations, more than the
+# caches hold; 256 at a time stay in cache and the test pass runs about 30% faster. Each image's
+# output does not depend on its neighbours, so the results are the same. GPUs want big batches.
+_CPU_EVAL_CHUNK = 256
+
+
+def _eval_chunk(device: torch.device, batch_size: int) -> int:
+    return min(batch_size, _CPU_EVAL_CHUNK) if device.type == "cpu" else batch_size
+
+
+@torch.no_grad()
+def evaluate(
+    model: Net,
+    split: MnistSplit,
+    batch_size: int = 1000,
+    *,
+    channels_last: bool = False,
+    control: TrainingControl | None = None,
+    precision: Precision = FP32,
+) -> Evaluation | None:
+    """Test loss and accuracy over `split`; None when a stop was asked for midway.
+
+    `batch_size` images are taken at a time (the seed's test batch); on a CPU each batch goes
+    through the network in cache-sized chunks. A stop is noticed between chunks. The forward
+    pass runs in `precision` (the run's own), the loss and confidences in fp32.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    chunk = _eval_chunk(device, batch_size)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    predictions, confidences = [], []
+    for batch_images, batch_labels in iterate_batches(split, batch_size, shuffle=False):
+        for images, labels in zip(batch_images.split(chunk), batch_labels.split(chunk), strict=True):
+            if control is not None and control.stop_requested:
+                return None
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            with precision.autocast():
+                log_probs = model(_prepare(images, channels_last))  # (n, 10), fp32
+            loss_sum += F.nll_loss(log_probs, labels, reduction="sum").double()
+            best, predicted = log_probs.max(dim=1)
+            predictions.append(predicted)
+            confidences.append(best.exp())
+    prediction = torch.cat(predictions).cpu()
+    total = len(split)
+    correct = int((prediction == split.labels.cpu()).sum())
+    return Evaluation(
+        loss=float(loss_sum) / total,
+        accuracy=correct / total,
+        correct=correct,
+        total=total,
+        predictions=prediction,
+        confidences=torch.cat(confidences).float().cpu(),
+    )
+
+
+@dataclass(frozen=True)
+class _EpochTraining:
+    mean_loss: float
+    steps: int
+    seconds: float
+    images: int
+    stopped: bool
+
+
+def train_epoch(
+    model: Net,
+    optimizer: torch.optim.Optimizer,
+    split: MnistSplit,
+    *,
+    epoch: int,
+    batch_size: int,
+    log_interval: int,
+    generator: torch.Generator,
+    emit: Listener,
+    step_offset: int = 0,
+    channels_last: bool = False,
+    control: TrainingControl | None = None,
+    precision: Precision = FP32,
+    scaler: torch.amp.GradScaler | None = None,
+) -> _EpochTraining:
+    """One pass over `split` in shuffled batches with the seed's NLL loss.
+
+    Emits a BatchLogged every `log_interval` batches (the seed's rule: batches 1, 1+k, …) and
+    after the last; raises DivergedError when a logged loss is not finite. The forward pass and
+    loss run in `precision`; backward and the SGD step update fp32 weights. `scaler` (float16
+    only) scales the loss so small gradients survive, and skips a step whose gradients overflowed.
+    """
+    model.train()
+    device = next(model.parameters()).device
+    batches_per_epoch = math.ceil(len(split) / batch_size)
+    loss_sum = torch.zeros((), device=device)
+    started = last_log = time.perf_counter()
+    images_since_log = images_seen = 0
+    step = step_offset
+    batch = 0
+    for batch, (images, labels) in enumerate(
+        iterate_batches(split, batch_size, shuffle=True, generator=generator), start=1
+    ):
+        if control is not None and _steer(control, optimizer, emit, epoch, step):
+            seconds = time.perf_counter() - started
+            return _EpochTraining(float(loss_sum) / max(batch - 1, 1), step - step_offset, seconds, images_seen, True)
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with precision.autocast():
+            loss = F.nll_loss(model(_prepare(images, channels_last)), labels)
+        _step(loss, optimizer, scaler)
+        step += 1
+        n = int(labels.shape[0])
+        images_since_log += n
+        images_seen += n
+        loss_sum += loss.detach()
+        if (batch - 1) % log_interval == 0 or batch == batches_per_epoch:
+            position = (epoch, step, batch, batches_per_epoch)
+            last_log = _log_batch(emit, optimizer, loss, position, images_since_log, last_log)
+            images_since_log = 0
+    mean_loss = float(loss_sum) / max(batch, 1)
+    if not math.isfinite(mean_loss):
+        raise DivergedError(f"the training loss became {mean_loss} during epoch {epoch}", step)
+    return _EpochTraining(mean_loss, step - step_offset, time.perf_counter() - started, images_seen, False)
+
+
+def _steer(control: TrainingControl, optimizer: torch.optim.Optimizer, emit: Listener, epoch: int, step: int) -> bool:
+    """Between batches: wait out a pause, take a new lr/momentum; True when the loop must stop."""
+    if control.pause_requested and not control.stop_requested:
+        _pause(control, emit, epoch, step)
+    if control.stop_requested:
+        return True
+    changes = control.take_hyperparams()
+    if changes:
+        _apply_hyperparams(optimizer, changes, emit, epoch, step + 1)
+    return False
+
+
+def _log_batch(
+    emit: Listener,
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    position: tuple[int, int, int, int],
+    images: int,
+    since: float,
+) -> float:
+    """Emit a BatchLogged for `position` (epoch, step, batch, batches per epoch); returns the time it was taken."""
+    epoch, step, batch, batches_per_epoch = position
+    value = loss.item()  # the only host sync of the loop, once per logged batch
+    if not math.isfinite(value):
+        raise DivergedError(f"the training loss became {value} at step {step} (epoch {epoch})", step)
+    now = time.perf_counter()
+    group = optimizer.param_groups[0]
+    rate = images / max(now - since, 1e-9)
+    emit(BatchLogged(epoch, step, batch, batches_per_epoch, value, rate, group["lr"], group["momentum"]))
+    return now
+
+
+def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)  # unscales first; skipped when a gradient is inf/NaN
+    scaler.update()
+
+
+def _pause(control: TrainingControl, emit: Listener, epoch: int, step: int) -> None:
+    emit(StateChanged(RunState.PAUSED, epoch=epoch, step=step))
+    while control.pause_requested and not control.stop_requested:
+        control.wait_while_paused()
+    if not control.stop_requested:
+        emit(StateChanged(RunState.RUNNING, epoch=epoch, step=step))
+
+
+def _apply_hyperparams(
+    optimizer: torch.optim.Optimizer, changes: dict[str, float], emit: Listener, epoch: int, step: int
+) -> None:
+    for group in optimizer.param_groups:
+        group.update(changes)
+    group = optimizer.param_groups[0]
+    emit(HyperparamsChanged(epoch, step, group["lr"], group["momentum"]))
+
+
+def seed_shuffle_generators(seed: int, epochs: int) -> list[torch.Generator]:
+    """One generator per epoch that shuffles the training set exactly as the seed script did.
+
+    The seed calls torch.manual_seed(seed), builds Net() (drawing its initial weights), then per
+    epoch iterates a shuffling DataLoader (which draws a base seed, then its sampler's seed, from
+    the global RNG) and a test DataLoader (one more draw). Replaying those draws in a forked RNG
+    gives the seed's batch order for `torch.randperm(n, generator=...)` without touching ours.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        Net()
+        sampler_seeds = []
+        for _ in range(epochs):
+            torch.empty((), dtype=torch.int64).random_()  # the training iterator's base seed
+            sampler_seeds.append(int(torch.empty((), dtype=torch.int64).random_().item()))
+            torch.empty((), dtype=torch.int64).random_()  # the test iterator's base seed
+    return [torch.Generator().manual_seed(s) for s in sampler_seeds]
+
+
+def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.Optimizer:
+    """The seed's optimizer: plain SGD with momentum.
+
+    On CUDA the fused kernel updates all 14 tensors in one launch. On the CPU it would save only
+    ~0.3% of a step, and it rounds differently from the seed's for-loop (bit-identical at the
+    seed's momentum 0.5, not at 0.9), so the CPU keeps the for-loop and the seed's exact weights.
+    """
+    fused = next(model.parameters()).device.type == "cuda"
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, fused=fused or None)
+
+
+@dataclass
+class _Progress:
+    """How far a run has got, for however it ends."""
+
+    epoch: int = 0
+    step: int = 0
+    best: float | None = None
+    final: float | None = None
+    model: Net | None = None
+
+
+def run_training(
+    config: TrainConfig,
+    emit: Listener,
+    *,
+    control: TrainingControl | None = None,
+    device: torch.device | None = None,
+    data_root: str | None = None,
+    train_split: MnistSplit | None = None,
+    test_split: MnistSplit | None = None,
+    initial_state: dict[str, torch.Tensor] | None = None,
+) -> TrainingOutcome:
+    """Train `config.epochs` epochs, testing after each, reporting everything through `emit`.
+
+    The splits default to MNIST's; any in-memory split works (a fine-tune passes a mix of MNIST and
+    handwriting). `initial_state` starts from given weights (a fine-tune's parent) instead of the seed's.
+
+    Invalid configs raise ConfigError before anything starts; every later failure (missing
+    data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
+    `device`, when the caller has already resolved `config.device` (to record it), is used as is.
+    """
+    config.validate(
+        train_size=len(train_split) if train_split is not None else MNIST_TRAIN_SIZE,
+        test_size=len(test_split) if test_split is not None else MNIST_TEST_SIZE,
+    )
+    control = control or TrainingControl()
+    emit(StateChanged(RunState.RUNNING))
+    run = _Progress()
+    threads_before = torch.get_num_threads()
+    try:
+        device = resolve_device(config.device) if device is None else device
+        precision = resolve_precision(config.precision, device)
+        scaler = precision.grad_scaler()
+        if train_split is None:
+            train_split = load_split(data_root, train=True)
+        if test_split is None:
+            test_split = load_split(data_root, train=False)
+        train = train_split.head(config.train_limit).to(device)
+        test = test_split.head(config.test_limit).to(device)
+        run.model = build_model(config.seed, device, config.channels_last)
+        if initial_state is not None:
+            run.model.load_state_dict(initial_state)
+        optimizer = make_optimizer(run.model, config)
+        for run.epoch, shuffle in enumerate(seed_shuffle_generators(config.seed, config.epochs), start=1):
+            stopped_after = _train_and_test(
+                config, run, optimizer, train, test, shuffle, emit, control, precision=precision, scaler=scaler
+            )
+            if stopped_after is not None:
+                return _stopped(emit, run, stopped_after, control.stop_reason)
+    except Exception as exc:
+        return _failed(emit, run, _failure_reason(exc, config), step=getattr(exc, "step", 0))
+    finally:
+        torch.set_num_threads(threads_before)
+    emit(StateChanged(RunState.FINISHED, epoch=config.epochs, step=run.step))
+    return TrainingOutcome(RunState.FINISHED, None, config.epochs, run.best, run.final, run.model)
+
+
+def _train_and_test(
+    config: TrainConfig,
+    run: _Progress,
+    optimizer: torch.optim.Optimizer,
+    train: MnistSplit,
+    test: MnistSplit,
+    shuffle: torch.Generator,
+    emit: Listener,
+    control: TrainingControl,
+    *,
+    precision: Precision,
+    scaler: torch.amp.GradScaler | None,
+) -> int | None:
+    """Epoch `run.epoch`: train, test, report; the number of whole epochs done when a stop came, else None."""
+    assert run.model is not None
+    # Chosen again each epoch, as others' load comes and goes; this run's own threads are in the load.
+    threads = choose_threads(config.threads, own_threads=torch.get_num_threads() if run.epoch > 1 else 0)
+    torch.set_num_threads(threads.count)
+    trained = train_epoch(
+        run.model,
+        optimizer,
+        train,
+        epoch=run.epoch,
+        batch_size=config.batch_size,
+        log_interval=config.log_interval,
+        generator=shuffle,
+        emit=emit,
+        step_offset=run.step,
+        channels_last=config.channels_last,
+        control=control,
+        precision=precision,
+        scaler=scaler,
+    )
+    run.step += trained.steps
+    if trained.stopped:
+        return run.epoch - 1
+    emit(EvaluationStarted(run.epoch))
+    test_started = time.perf_counter()
+    result = evaluate(
+        run.model,
+        test,
+        config.test_batch_size,
+        channels_last=config.channels_last,
+        control=control,
+        precision=precision,
+    )
+    if result is None:
+        return run.epoch - 1
+    run.final = result.accuracy
+    run.best = run.final if run.best is None else max(run.best, run.final)
+    emit(
+        EpochCompleted(
+            epoch=run.epoch,
+            train_loss=trained.mean_loss,
+            test_loss=result.loss,
+            test_accuracy=result.accuracy,
+            correct=result.correct,
+            total=result.total,
+            train_seconds=trained.seconds,
+            test_seconds=time.perf_counter() - test_started,
+            images_per_second=trained.images / max(trained.seconds, 1e-9),
+            model_state=_cpu_state(run.model),
+            precision=precision.name,
+            threads=threads.count,
+        )
+    )
+    return run.epoch if control.stop_requested else None
+
+
+def _failure_reason(exc: Exception, config: TrainConfig) -> str:
+    """One sentence for how the run failed, saying what to change where there is something to change."""
+    if isinstance(exc, DivergedError):
+        return f"diverged: {exc}. The learning rate or momentum is too high for this run; lower them and start again."
+    if isinstance(exc, torch.OutOfMemoryError):
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        return f"out of memory on {config.device}: {first_line} Lower the batch size."
+    return str(exc) if _is_plain(exc) else f"{type(exc).__name__}: {exc}"
+
+
+def _is_plain(exc: Exception) -> bool:
+    from resnet_mnist.core.data import DatasetError
+
+    return isinstance(exc, DatasetError)
+
+
+def _stopped(emit: Listener, run: _Progress, epochs_done: int, reason: str) -> TrainingOutcome:
+    assert run.model is not None
+    emit(StateChanged(RunState.STOPPED, reason, epoch=epochs_done, step=run.step, model_state=_cpu_state(run.model)))
+    return TrainingOutcome(RunState.STOPPED, reason, epochs_done, run.best, run.final, run.model)
+
+
+def _failed(emit: Listener, run: _Progress, reason: str, step: int = 0) -> TrainingOutcome:
+    """The run ends FAILED; `step` is where it failed when known (a divergence knows), else its last epoch's end."""
+    epochs_done = max(run.epoch - 1, 0)
+    emit(StateChanged(RunState.FAILED, reason, epoch=epochs_done, step=step or run.step))
+    return TrainingOutcome(RunState.FAILED, reason, epochs_done, run.best, run.final, None)

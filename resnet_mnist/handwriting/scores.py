@@ -1,0 +1,174 @@
+"""Every run scored on the user's handwriting: accuracy, confusion and mistakes, cached per run.
+
+The result has the same shape as the MNIST evaluation (a RunEvaluation whose mistakes index the
+set's digits in labels.csv order), so the Runs page shows both alike. It is cached in the run's
+folder keyed by the checkpoint file's size and mtime and by the set's content hash: a new
+drawing, a relabel or a delete changes the hash, and the score is computed afresh.
+
+A fine-tuned run is never scored on digits it trained on: its run.json lists them by content hash,
+and they are left out wherever they are (this folder, a copy, an import under another name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from resnet_mnist.core.data import MnistSplit
+from resnet_mnist.core.engine import Evaluation, evaluate
+from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
+from resnet_mnist.core.model import Net
+from resnet_mnist.core.precision import resolve_precision
+from resnet_mnist.handwriting.digits import HandwritingData, HandwritingError, HandwritingSet, load_digits
+from resnet_mnist.runs.checkpoint import CheckpointError, load_checkpoint
+from resnet_mnist.runs.evaluation import NUM_CLASSES, Misclassified, RunEvaluation, cached_evaluation
+from resnet_mnist.runs.schema import MAX_EVALUATION_BYTES, dumps_json, parse_handwriting_score
+from resnet_mnist.runs.store import RunInfo
+
+__all__ = [
+    "HANDWRITING_SCORE_FILE",
+    "NothingToScoreError",
+    "evaluation_from",
+    "handwriting_accuracies",
+    "score_model",
+    "score_run",
+    "trained_on",
+]
+
+HANDWRITING_SCORE_FILE = "handwriting.json"
+_FORMAT = "resnet-mnist-handwriting-score/1"
+
+
+class NothingToScoreError(HandwritingError):
+    """The run was fine-tuned on every digit of the set: scoring it there would not be honest."""
+
+
+def trained_on(run: RunInfo) -> frozenset[str]:
+    """Content hashes of the handwriting digits a fine-tuned run trained on (empty for other runs)."""
+    split = (run.teach or {}).get("split") or {}
+    hashes = split.get("trained_sha256") or []
+    return frozenset(h for h in hashes if isinstance(h, str))
+
+
+def score_model(model: Net, data: HandwritingData, precision: str = "fp32") -> Evaluation:
+    """The model's answers on the set (the engine's test pass, on the set instead of MNIST's).
+
+    `precision` is the run's own choice (its config's), so the score is what the run itself would give.
+    """
+    device = next(model.parameters()).device
+    result = evaluate(model, data.split.to(device), batch_size=1000, precision=resolve_precision(precision, device))
+    assert result is not None  # no control given, so it cannot be stopped midway
+    return result
+
+
+def evaluation_from(
+    result: Evaluation, labels: torch.Tensor, *, run_id: str, epoch: int, indices: list[int] | None = None
+) -> RunEvaluation:
+    """A test pass's predictions as confusion matrix and mistakes (most confident first).
+
+    `indices` maps each scored digit to its place in the whole set (mistakes name that place).
+    """
+    where = indices if indices is not None else list(range(len(labels)))
+    predictions, confidences = result.predictions, result.confidences  # (N,), (N,)
+    confusion = torch.bincount(labels * NUM_CLASSES + predictions, minlength=NUM_CLASSES**2)
+    wrong = torch.nonzero(predictions != labels).flatten()
+    order = torch.argsort(confidences[wrong], descending=True, stable=True)
+    return RunEvaluation(
+        run_id=run_id,
+        total=result.total,
+        correct=result.correct,
+        loss=result.loss,
+        confusion=tuple(tuple(int(v) for v in row) for row in confusion.reshape(NUM_CLASSES, NUM_CLASSES).tolist()),
+        misclassified=tuple(
+            Misclassified(where[int(i)], int(labels[i]), int(predictions[i]), float(confidences[i]))
+            for i in wrong[order]
+        ),
+        test_limit=None,
+        checkpoint_epoch=epoch,
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _key(run: RunInfo, hset: HandwritingSet) -> dict[str, Any]:
+    stat = run.checkpoint_path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "set": hset.fingerprint}
+
+
+def _read_cache(run: RunInfo, key: dict[str, Any], set_size: int) -> RunEvaluation | None:
+    """The cached score when it is for this checkpoint and set, and reads as one (schema.py); else None."""
+    path = run.path / HANDWRITING_SCORE_FILE
+    try:
+        record = parse_handwriting_score(
+            read_bounded(path, MAX_EVALUATION_BYTES), HANDWRITING_SCORE_FILE, set_size=set_size, classes=NUM_CLASSES
+        )
+    except FileRefused:
+        return None  # absent, damaged, a link or too big: compute afresh (and write a good one)
+    if asdict(record.key) != key:
+        return None  # for another checkpoint or another set
+    return cached_evaluation(record, run.id, test_limit=None)
+
+
+def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:
+    """The run's checkpoint on the set's digits it never trained on, cached until either changes.
+
+    Raises CheckpointError without a usable checkpoint, HandwritingError for a bad image, and
+    NothingToScoreError when a fine-tune trained on every digit of the set.
+    """
+    excluded = trained_on(run)
+    keep = [i for i, digit in enumerate(hset.digits) if digit.sha256 not in excluded]
+    if not keep:
+        raise NothingToScoreError(
+            f"this run was fine-tuned on all {len(hset)} of these digits, so none is left to score it on"
+        )
+    key = _key(run, hset) if run.has_checkpoint else None
+    if key is not None:
+        cached = _read_cache(run, key, len(hset))
+        if cached is not None:
+            return cached
+    checkpoint = load_checkpoint(run.checkpoint_path)
+    data = load_digits(hset)
+    index = torch.as_tensor(keep, dtype=torch.long)
+    unseen = HandwritingData(MnistSplit(data.split.images[index], data.split.labels[index]), data.pixels[keep])
+    evaluation = evaluation_from(
+        score_model(checkpoint.build_model(), unseen, checkpoint.config.precision),
+        unseen.split.labels,
+        run_id=run.id,
+        epoch=checkpoint.epoch,
+        indices=keep,
+    )
+    if key is not None and run.path.is_dir() and _key(run, hset) == key:
+        _write_cache(run.path, key, evaluation)
+    return evaluation
+
+
+def _write_cache(folder: Path, key: dict[str, Any], evaluation: RunEvaluation) -> None:
+    data = {
+        "format": _FORMAT,
+        "key": key,
+        "total": evaluation.total,
+        "correct": evaluation.correct,
+        "loss": evaluation.loss,
+        "confusion": [list(row) for row in evaluation.confusion],
+        "misclassified": [m.__dict__ for m in evaluation.misclassified],
+        "checkpoint_epoch": evaluation.checkpoint_epoch,
+        "computed_at": evaluation.computed_at,
+    }
+    atomic_write_bytes(folder / HANDWRITING_SCORE_FILE, dumps_json(data).encode())
+
+
+def handwriting_accuracies(runs: Iterable[RunInfo], hset: HandwritingSet) -> dict[str, float]:
+    """Run id → accuracy on the set, for every run with a usable checkpoint (from each run's cache)."""
+    scores = {}
+    for run in runs:
+        if not run.has_checkpoint:
+            continue
+        try:
+            scores[run.id] = score_run(run, hset).accuracy
+        except (CheckpointError, NothingToScoreError, OSError):
+            continue  # the Runs page lists what is wrong with such runs elsewhere
+    return scores

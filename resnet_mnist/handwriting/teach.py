@@ -1,0 +1,342 @@
+"""Teach a trained model the user's handwriting: a fine-tune branched from a run, measured honestly.
+
+The new run starts from the parent's weights and trains a few epochs on the handwriting digits
+mixed with MNIST training images (so it learns the style without forgetting MNIST), through the
+same engine, events and recorder as any run. Before and after are measured on handwriting digits
+the fine-tune never trained on: a fixed, deterministic split (stratified by digit, ordered by a
+hash of each file name), or k-fold cross-validation when the set is small, and on the MNIST test set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from resnet_mnist.core.config import MAX_EPOCHS, ConfigError, ConfigProblem, TrainConfig
+from resnet_mnist.core.data import MnistSplit, load_split
+from resnet_mnist.core.engine import TrainingControl, evaluate, run_training
+from resnet_mnist.core.events import Event, Listener, RunState
+from resnet_mnist.core.model import Net
+from resnet_mnist.core.precision import resolve_precision
+from resnet_mnist.handwriting.digits import HandwritingData, HandwritingError, HandwritingSet, load_digits
+from resnet_mnist.handwriting.scores import score_model
+from resnet_mnist.runs.checkpoint import load_checkpoint
+from resnet_mnist.runs.store import RunNotFoundError, RunStore
+
+__all__ = [
+    "KFOLD_BELOW",
+    "HeldOutPlan",
+    "TeachJob",
+    "TeachReport",
+    "TeachSettings",
+    "plan_holdout",
+    "prepare_teach",
+]
+
+KFOLD_BELOW = 40  # digits: fewer, and a fixed split would hold out too few to measure anything
+MAX_FOLDS = 10
+Method = Literal["fixed", "kfold", "none"]
+
+
+@dataclass(frozen=True)
+class TeachSettings:
+    """How to fine-tune: epochs, the held-out fraction, the optimizer, and how much MNIST to mix in."""
+
+    epochs: int = 3
+    holdout: float = 0.25  # fraction of each digit's examples held out (k = 1/holdout folds for small sets)
+    lr: float = 0.01
+    momentum: float = 0.9
+    mnist_images: int = 3000  # MNIST training images mixed into every epoch
+    handwriting_share: float = 0.25  # the handwriting's share of each epoch (its digits are repeated)
+    test_limit: int | None = None  # MNIST test images for before/after (None: all 10,000)
+    device: str = "auto"
+
+    def problems(self) -> list[ConfigProblem]:
+        found = []
+        if not 0 <= self.holdout < 1:
+            found.append(ConfigProblem("holdout", f"holdout must be in [0, 1) (got {self.holdout})"))
+        if not 0 < self.handwriting_share < 1:
+            found.append(ConfigProblem("handwriting_share", f"must be in (0, 1) (got {self.handwriting_share})"))
+        if not 0 <= self.mnist_images <= 60_000:
+            found.append(ConfigProblem("mnist_images", f"must be 0 to 60000 (got {self.mnist_images})"))
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            found.append(ConfigProblem("epochs", f"number of epochs must be 1 to {MAX_EPOCHS} (got {self.epochs})"))
+        return found
+
+
+@dataclass(frozen=True)
+class HeldOutPlan:
+    """Which digits (indices into the set) the delivered run trains on and how it is measured.
+
+    fixed: `held_out` is never trained on and gives the after figure. kfold: the delivered run trains on
+    all; the after figure pools `folds`, each scored by a fine-tune trained without it. none: no figure.
+    """
+
+    method: Method
+    train: tuple[int, ...]
+    held_out: tuple[int, ...] = ()
+    folds: tuple[tuple[int, ...], ...] = ()
+
+    def describe(self) -> str:
+        if self.method == "fixed":
+            return (
+                f"trains on {len(self.train)} of your digits; {len(self.held_out)} are held out (the same ones "
+                f"every time, chosen by file name) and only those measure it"
+            )
+        if self.method == "kfold":
+            return (
+                f"trains on all {len(self.train)} of your digits; measured by {len(self.folds)}-fold "
+                f"cross-validation: {len(self.folds)} more fine-tunes, each scored only on the part it did not see"
+            )
+        return f"trains on all {len(self.train)} of your digits; nothing is held out, so there is no after figure"
+
+    def to_dict(self, hset: HandwritingSet) -> dict[str, Any]:
+        files = [d.file for d in hset.digits]
+        return {
+            "method": self.method,
+            "train": [files[i] for i in self.train],
+            "held_out": [files[i] for i in self.held_out],
+            "folds": [[files[i] for i in fold] for fold in self.folds],
+            # What the delivered run trained on, by content: scores leave these out, wherever they are.
+            "trained_sha256": sorted({hset.digits[i].sha256 for i in self.train}),
+        }
+
+
+def _by_label_in_hash_order(hset: HandwritingSet) -> list[list[int]]:
+    def key(index: int) -> str:
+        return hashlib.sha256(hset.digits[index].file.encode()).hexdigest()
+
+    return [sorted((i for i, d in enumerate(hset.digits) if d.label == c), key=key) for c in range(10)]
+
+
+def plan_holdout(hset: HandwritingSet, fraction: float) -> HeldOutPlan:
+    """A deterministic, stratified split: the same files held out each time, whatever their order."""
+    everything = tuple(range(len(hset)))
+    if fraction <= 0:
+        return HeldOutPlan("none", everything)
+    if len(hset) < 2:
+        raise HandwritingError("at least 2 digits are needed to hold some out (or hold out none: holdout 0)")
+    groups = _by_label_in_hash_order(hset)
+    if len(hset) < KFOLD_BELOW:
+        k = max(2, min(MAX_FOLDS, round(1 / fraction), len(hset)))
+        folds: list[list[int]] = [[] for _ in range(k)]
+        position = 0
+        for group in groups:  # round-robin across digits, so each fold gets a mix of classes
+            for index in group:
+                folds[position % k].append(index)
+                position += 1
+        return HeldOutPlan("kfold", everything, folds=tuple(tuple(sorted(f)) for f in folds))
+    held = [i for group in groups for i in group[: math.floor(fraction * len(group) + 0.5)]]
+    if not held or len(held) == len(hset):
+        raise HandwritingError(f"holding out {fraction:.0%} leaves nothing to train on or to measure")
+    held_set = set(held)
+    return HeldOutPlan("fixed", tuple(i for i in everything if i not in held_set), tuple(sorted(held)))
+
+
+@dataclass(frozen=True)
+class TeachReport:
+    """Before and after, on held-out handwriting (None when nothing is held out) and on MNIST's test set."""
+
+    state: str
+    method: Method
+    held_out: int
+    handwriting_before: float | None
+    handwriting_after: float | None
+    mnist_before: float
+    mnist_after: float | None
+    mnist_total: int
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TeachJob:
+    """Everything a fine-tune needs, prepared and validated; the worker and the CLI run `execute`."""
+
+    config: TrainConfig
+    name: str
+    parent: dict[str, Any]
+    initial_state: dict[str, torch.Tensor]
+    hset: HandwritingSet
+    data: HandwritingData
+    plan: HeldOutPlan
+    mnist_mix: MnistSplit
+    mnist_test: MnistSplit
+    settings: TeachSettings
+
+    def validate(self, *_: object) -> TrainConfig:
+        """The config checked against this job's own data sizes (the worker calls it before starting)."""
+        return self.config.validate(len(self.training_split(self.plan.train)), len(self.mnist_test))
+
+    def run_fields(self) -> dict[str, Any]:
+        """What run.json records from the start: the parent, and which digits were held out."""
+        return {
+            "parent": self.parent,
+            "teach": {
+                "handwriting": str(self.hset.root),
+                "fingerprint": self.hset.fingerprint,
+                "split": self.plan.to_dict(self.hset),
+                "settings": asdict(self.settings),
+                "report": None,
+            },
+        }
+
+    def training_split(self, indices: tuple[int, ...]) -> MnistSplit:
+        """The handwriting digits at `indices`, repeated to their share of the epoch, then the MNIST images."""
+        index = torch.as_tensor(indices, dtype=torch.long)
+        share, n_mnist = self.settings.handwriting_share, len(self.mnist_mix)
+        repeats = max(1, round(share / (1 - share) * n_mnist / max(len(indices), 1)))
+        images = self.data.split.images[index].repeat(repeats, 1, 1, 1)  # (k·r, 1, 28, 28)
+        labels = self.data.split.labels[index].repeat(repeats)
+        return MnistSplit(torch.cat([images, self.mnist_mix.images]), torch.cat([labels, self.mnist_mix.labels]))
+
+    def held_out_split(self, indices: tuple[int, ...]) -> MnistSplit:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return MnistSplit(self.data.split.images[index], self.data.split.labels[index])
+
+    def execute(self, emit: Listener, *, control: TrainingControl | None = None, annotate: Any = None) -> TeachReport:
+        """Measure the parent, fine-tune (reporting through `emit`), measure the result; `annotate(key, value)`
+        records the report in run.json."""
+        control = control or TrainingControl()
+        parent = self._parent_model()
+        before_indices = self.plan.held_out if self.plan.method == "fixed" else self.plan.train
+        hw_before = (
+            None
+            if self.plan.method == "none"
+            else _accuracy(parent, self.config.precision, self.held_out_split(before_indices))
+        )
+        mnist_before = _accuracy(parent, self.config.precision, self.mnist_test)
+        outcome = run_training(
+            self.config,
+            emit,
+            control=control,
+            train_split=self.training_split(self.plan.train),
+            test_split=self.mnist_test,
+            initial_state=self.initial_state,
+        )
+        model, hw_after, mnist_after, reason = outcome.model, None, None, outcome.reason
+        if model is not None:
+            mnist_after = _accuracy(model, self.config.precision, self.mnist_test)
+            if self.plan.method == "fixed":
+                hw_after = _accuracy(model, self.config.precision, self.held_out_split(self.plan.held_out))
+            elif self.plan.method == "kfold" and outcome.state is RunState.FINISHED:
+                hw_after = self._cross_validated(control)
+                reason = reason or (None if hw_after is not None else "stopped before every fold was measured")
+        report = TeachReport(
+            outcome.state.value,
+            self.plan.method,
+            len(before_indices) if self.plan.method != "none" else 0,
+            hw_before,
+            hw_after,
+            mnist_before,
+            mnist_after,
+            len(self.mnist_test),
+            reason,
+        )
+        if annotate is not None:
+            annotate("teach", {**self.run_fields()["teach"], "report": report.to_dict()})
+        return report
+
+    def _parent_model(self) -> Net:
+        model = Net()
+        model.load_state_dict(self.initial_state)
+        return model.eval()
+
+    def _cross_validated(self, control: TrainingControl) -> float | None:
+        """Pooled accuracy of k fine-tunes, each trained without one fold and scored on it alone."""
+        correct = total = 0
+        for fold in self.plan.folds:
+            rest = tuple(i for i in self.plan.train if i not in set(fold))
+            held = self.held_out_split(fold)
+            outcome = run_training(
+                self.config.with_changes(test_batch_size=max(len(held), 1), test_limit=None),
+                _ignore,
+                control=control,
+                train_split=self.training_split(rest),
+                test_split=held,
+                initial_state=self.initial_state,
+            )
+            if outcome.model is None or outcome.state is not RunState.FINISHED:
+                return None
+            result = score_model(
+                outcome.model, HandwritingData(held, self.data.pixels[list(fold)]), self.config.precision
+            )
+            correct, total = correct + result.correct, total + result.total
+        return correct / total if total else None
+
+
+def _ignore(event: Event) -> None:
+    """The cross-validation fine-tunes are measurements, not runs: their events go nowhere."""
+
+
+def _accuracy(model: Net, precision: str, split: MnistSplit) -> float:
+    """Accuracy on `split` in the fine-tune's precision (the parent's, kept by prepare_teach)."""
+    device = next(model.parameters()).device
+    result = evaluate(model, split.to(device), batch_size=1000, precision=resolve_precision(precision, device))
+    assert result is not None  # no control given, so it cannot be stopped midway
+    return result.accuracy
+
+
+def _parent_checkpoint(source: str | Path, store: RunStore) -> tuple[dict[str, Any], Any, str]:
+    """(parent record, checkpoint, label) for a run id in `store` or a checkpoint file's path."""
+    text = str(source)
+    try:
+        run = store.get(text)
+    except (RunNotFoundError, ValueError):
+        run = None
+    if run is not None:
+        checkpoint = load_checkpoint(run.checkpoint_path)
+        return {"run": run.id, "checkpoint": str(run.checkpoint_path), "epoch": checkpoint.epoch}, checkpoint, run.label
+    checkpoint = load_checkpoint(Path(text))  # CheckpointError: "no checkpoint file at …" for an unknown id too
+    return {"run": None, "checkpoint": text, "epoch": checkpoint.epoch}, checkpoint, Path(text).name
+
+
+def prepare_teach(
+    source: str | Path,
+    hset: HandwritingSet,
+    *,
+    store: RunStore,
+    settings: TeachSettings = TeachSettings(),
+    data_root: str | Path | None = None,
+) -> TeachJob:
+    """A fine-tune of `source` (a run id or a checkpoint path) on `hset`, every input checked first.
+
+    Raises ConfigError for bad settings, CheckpointError, HandwritingError or DatasetError for bad inputs.
+    """
+    problems = settings.problems()
+    if problems:
+        raise ConfigError(problems)
+    parent, checkpoint, label = _parent_checkpoint(source, store)
+    data = load_digits(hset)
+    plan = plan_holdout(hset, settings.holdout)
+    config = checkpoint.config.with_changes(
+        epochs=settings.epochs,
+        lr=settings.lr,
+        momentum=settings.momentum,
+        train_limit=None,
+        test_limit=settings.test_limit,
+        device=settings.device,
+    )
+    train = load_split(data_root, train=True)
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed))[: settings.mnist_images]
+    job = TeachJob(
+        config=config,
+        name=f"{label} + my handwriting",
+        parent=parent,
+        initial_state=checkpoint.state_dict,
+        hset=hset,
+        data=data,
+        plan=plan,
+        mnist_mix=MnistSplit(train.images[pick], train.labels[pick]),
+        mnist_test=load_split(data_root, train=False, limit=settings.test_limit),
+        settings=settings,
+    )
+    job.validate()
+    return job

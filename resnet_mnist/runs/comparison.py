@@ -1,0 +1,206 @@
+"""Several runs side by side: the runs table, their curves read back, labels from what differs.
+
+Everything here works on plain data read from the runs folder; figures.comparison draws it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from resnet_mnist.core.config import SETTINGS, TrainConfig
+from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
+from resnet_mnist.runs.store import RunInfo, RunStore, UnreadableRun
+
+__all__ = [
+    "INTERRUPTED",
+    "RunCurves",
+    "differing_hparams",
+    "display_state",
+    "ema",
+    "load_curves",
+    "run_labels",
+    "run_table_rows",
+    "table_columns",
+    "unreadable_rows",
+]
+
+INTERRUPTED = "interrupted"
+_SPLIT_SIZES = {"train_limit": MNIST_TRAIN_SIZE, "test_limit": MNIST_TEST_SIZE}
+
+# The TrainConfig fields worth naming in a label when they differ: those that change what a run learns.
+_LABEL_FIELDS = [name for name, setting in SETTINGS.items() if setting.shapes_result]
+
+
+@dataclass(frozen=True)
+class RunCurves:
+    """One run's learning curves, read from its metrics.json."""
+
+    run_id: str
+    label: str
+    epochs: tuple[int, ...]
+    test_accuracy: tuple[float, ...]  # 0..1 per epoch
+    test_loss: tuple[float, ...]
+    train_x: tuple[float, ...]  # epoch - 1 + batch / batches_per_epoch, so batch sizes line up
+    train_loss: tuple[float, ...]  # every logged batch
+
+
+def display_state(run: RunInfo, active_run_id: str | Collection[str] | None) -> str:
+    """The state to show: a run that says running but that no process is writing is 'interrupted'.
+
+    `active_run_id`: the worker's run, or every run training now (the worker's and a sweep's trials).
+    """
+    active = {active_run_id} if isinstance(active_run_id, str) else set(active_run_id or ())
+    if not run.state.is_final and not run.live and run.id not in active:
+        return INTERRUPTED  # the server stopped (or crashed) while it ran
+    return run.state.value
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return "all"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def differing_hparams(configs: Sequence[TrainConfig]) -> list[str]:
+    """The label-worthy config fields whose values are not all the same."""
+    return [name for name in _LABEL_FIELDS if len({getattr(c, name) for c in configs}) > 1]
+
+
+def run_labels(runs: Sequence[RunInfo]) -> dict[str, str]:
+    """A legend label per run id from the hyperparameters that differ; names or ids when none do."""
+    names = differing_hparams([r.config for r in runs])
+    labels: dict[str, str] = {}
+    for run in runs:
+        parts = [f"{SETTINGS[n].short}={_format_value(getattr(run.config, n))}" for n in names]
+        labels[run.id] = " · ".join(parts) if parts else run.label
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    for run in runs:  # same hyperparameters twice: tell them apart by name or id
+        if counts[labels[run.id]] > 1:
+            labels[run.id] = f"{labels[run.id]} ({run.name or run.id[-6:]})"
+    return labels
+
+
+def ema(values: Sequence[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the start is not pulled to 0.
+
+    weight 0 returns the values unchanged; closer to 1 smooths more.
+    """
+    if not 0 <= weight < 1:
+        raise ValueError(f"smoothing weight must be in [0, 1) (got {weight})")
+    smoothed: list[float] = []
+    last, count = 0.0, 0
+    for value in values:
+        if not math.isfinite(value):
+            smoothed.append(value)
+            continue
+        last = last * weight + (1 - weight) * value
+        count += 1
+        smoothed.append(last / (1 - weight**count))
+    return smoothed
+
+
+def load_curves(store: RunStore, runs: Sequence[RunInfo]) -> list[RunCurves]:
+    """Each run's curves, labelled by what differs between these runs."""
+    labels = run_labels(runs)
+    curves = []
+    for run in runs:
+        metrics = store.metrics(run.id)
+        epochs = metrics["epochs"]
+        batches = [b for b in metrics["batches"] if b.get("batches_per_epoch")]
+        curves.append(
+            RunCurves(
+                run_id=run.id,
+                label=labels[run.id],
+                epochs=tuple(int(e["epoch"]) for e in epochs),
+                test_accuracy=tuple(float(e["test_accuracy"]) for e in epochs),
+                test_loss=tuple(math.nan if e["test_loss"] is None else float(e["test_loss"]) for e in epochs),
+                train_x=tuple(b["epoch"] - 1 + b["batch"] / b["batches_per_epoch"] for b in batches),
+                train_loss=tuple(float(b["loss"]) for b in batches),
+            )
+        )
+    return curves
+
+
+def _local_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def run_table_rows(
+    runs: Iterable[RunInfo],
+    active_run_id: str | Collection[str] | None,
+    handwriting: Mapping[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """One plain row per readable run, for a sortable table; accuracies in percent, a column per setting.
+
+    `handwriting` (run id → accuracy on the user's digits) fills the handwriting column when given.
+    """
+    handwriting = handwriting or {}
+    rows = []
+    for run in runs:
+        rows.append(
+            {
+                "run": run.label,
+                "state": display_state(run, active_run_id),
+                "reason": run.reason or "",
+                "best acc %": None if run.best_accuracy is None else round(100 * run.best_accuracy, 2),
+                "final acc %": None if run.final_accuracy is None else round(100 * run.final_accuracy, 2),
+                "handwriting acc %": round(100 * handwriting[run.id], 2) if run.id in handwriting else None,
+                "parent": (run.parent or {}).get("run") or "",
+                **{setting.table_column: _table_value(run, name) for name, setting in SETTINGS.items()},
+                "duration s": round(run.duration_seconds, 1),
+                "created": _local_time(run.created),
+                "tags": ", ".join(run.tags),
+                "sweep": run.sweep or "",
+                "node": run.node,
+                "id": run.id,
+            }
+        )
+    return rows
+
+
+def table_columns() -> list[str]:
+    """The Runs table's columns in the order shown: the run, its result, every setting, then bookkeeping."""
+    settings = [setting.table_column for setting in SETTINGS.values()]
+    return [
+        "run",
+        "state",
+        "best acc %",
+        "final acc %",
+        "handwriting acc %",
+        *settings,
+        "duration s",
+        "created",
+        "tags",
+        "reason",
+        "sweep",
+        "node",
+        "parent",
+        "id",
+    ]
+
+
+def _table_value(run: RunInfo, name: str) -> Any:
+    if name == "epochs":
+        return f"{run.epochs_done}/{run.config.epochs}"  # how far it got
+    if name == "device":
+        return run.device  # what "auto" became
+    value = getattr(run.config, name)
+    if value is None and name in _SPLIT_SIZES:
+        return _SPLIT_SIZES[name]  # no limit: the whole split
+    return value
+
+
+def unreadable_rows(entries: Iterable[RunInfo | UnreadableRun]) -> list[dict[str, str]]:
+    """The folders that could not be read as runs, with what is wrong with each."""
+    return [{"folder": e.id, "problem": e.problem} for e in entries if isinstance(e, UnreadableRun)]

@@ -1,0 +1,476 @@
+"""Runs on disk: one folder per run with its config, metrics history and checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+import weakref
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
+from resnet_mnist.runs.checkpoint import save_checkpoint
+from resnet_mnist.core.config import TrainConfig
+from resnet_mnist.core.events import (
+    BatchLogged,
+    EpochCompleted,
+    EvaluationStarted,
+    Event,
+    HyperparamsChanged,
+    RunState,
+    StateChanged,
+)
+from resnet_mnist.runs.lock import RunBusyError, WriterLock, exclusive, is_live, writer_of
+from resnet_mnist.runs.schema import (
+    MAX_METRICS_BYTES,
+    MAX_NAME_LENGTH,
+    MAX_RUN_FILE_BYTES,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    RunMetrics,
+    RunRecord,
+    SchemaError,
+    dumps_json,
+    parse_metrics,
+    parse_run_record,
+    record_dict,
+)
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "MAX_CHECKPOINT_BYTES",
+    "METRICS_FILE",
+    "RUNS_ENV_VAR",
+    "RUN_FILE",
+    "RunBusyError",
+    "RunInfo",
+    "RunNotFoundError",
+    "RunRecorder",
+    "RunStore",
+    "UnreadableRun",
+    "resolve_runs_dir",
+]
+
+RUNS_ENV_VAR = "RESNET_MNIST_RUNS"
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+MAX_CHECKPOINT_BYTES = 20_000_000  # this network's checkpoints are about 0.2 MB
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class RunNotFoundError(KeyError):
+    """No run of that id in the runs directory."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the sentence
+        return str(self.args[0]) if self.args else "run not found"
+
+
+def resolve_runs_dir(runs_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The runs folder: the argument, else $RESNET_MNIST_RUNS, else ./runs."""
+    if runs_dir is not None and str(runs_dir) != "":
+        return Path(runs_dir).expanduser()
+    env = os.environ.get(RUNS_ENV_VAR)
+    return Path(env).expanduser() if env else Path("runs")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(path, dumps_json(data, indent=1).encode())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo(RunRecord):
+    """What run.json says about a run (validated), plus where it lives and whether a process is writing it."""
+
+    id: str
+    path: Path
+    live: bool = False  # some process (this one or another) holds the run's writer lock
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT_FILE
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """A real checkpoint file in the run folder (a symbolic link is never used or served)."""
+        return self.checkpoint_path.is_file() and not self.checkpoint_path.is_symlink()
+
+    @property
+    def label(self) -> str:
+        """A short human name: the given name, else the id."""
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class UnreadableRun:
+    """A folder in the runs directory that is not (or not yet, or no longer) a readable run."""
+
+    id: str
+    path: Path
+    problem: str
+
+
+_recorders: weakref.WeakValueDictionary[str, RunRecorder] = weakref.WeakValueDictionary()
+_recorders_lock = threading.Lock()
+
+
+def _recorder_for(path: Path) -> RunRecorder | None:
+    """The recorder in this process that is writing the run at `path`, if any."""
+    with _recorders_lock:
+        return _recorders.get(str(path.resolve()))
+
+
+class RunRecorder:
+    """Listens to a run's events and keeps its folder up to date: the run's one writer.
+
+    Batch events only go to memory; files are written (atomically) at epoch ends and state
+    changes, so the training loop never waits on the disk per batch. From creation until the
+    final state is written it holds the run's writer lock (run_lock.py): other processes see the
+    run as live and cannot change it, and edits from this process (name, tags) come through
+    `edit`, merged into what it writes.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        config: TrainConfig,
+        *,
+        device: str,
+        name: str = "",
+        sweep: str | None = None,
+        node: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.config = config
+        self._lock = threading.RLock()
+        self._writer = WriterLock(path)
+        self._info: dict[str, Any] = {
+            "id": path.name,
+            "name": name.strip()[:MAX_NAME_LENGTH],
+            "tags": [],
+            "state": RunState.IDLE.value,
+            "reason": None,
+            "config": config.to_dict(),
+            "device": device,
+            "created": _now(),
+            "updated": _now(),
+            "duration_seconds": 0.0,
+            "epochs_done": 0,
+            "best_accuracy": None,
+            "final_accuracy": None,
+            "sweep": sweep,
+            "node": node,
+            **(extra or {}),
+        }
+        self.metrics: dict[str, list[dict[str, Any]]] = {"batches": [], "epochs": [], "hparam_changes": []}
+        self._started = time.monotonic()
+        with _recorders_lock:
+            _recorders[str(path.resolve())] = self
+        self._write_info()
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def is_open(self) -> bool:
+        """Still the run's writer: its final state is not written yet."""
+        return self._writer.held
+
+    def annotate(self, key: str, value: Any) -> None:
+        """Record one more field in run.json (a fine-tune's before/after results) through the run's one writer.
+
+        While the run records, the field joins everything the recorder writes; once its final state is
+        written (a fine-tune measures after training), it is merged under the run's lock like an edit.
+        """
+        with self._lock:
+            self._info[key] = value
+            if self.is_open:
+                self._write_info()
+                return
+        _merge_into_ended_run(self.path, {key: value}, "")
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, BatchLogged):
+            self.metrics["batches"].append(asdict(event))
+        elif isinstance(event, HyperparamsChanged):
+            self.metrics["hparam_changes"].append(asdict(event))
+        elif isinstance(event, EpochCompleted):
+            self._record_epoch(event)
+        elif isinstance(event, StateChanged):
+            self._record_state(event)
+        elif isinstance(event, EvaluationStarted):
+            pass
+
+    def edit(self, *, name: str | None = None, tags: list[str] | None = None) -> bool:
+        """Merge a user's edit into run.json now and in every later write; False once the run has ended."""
+        with self._lock:
+            if not self.is_open:
+                return False
+            self._info.update(_edit_changes(name, tags))
+            self._write_info()
+            return True
+
+    def close(self) -> None:
+        """Let go of the run (after its final state, or when the process gives up on it)."""
+        with self._lock:
+            self._writer.release()
+        with _recorders_lock:
+            if _recorders.get(str(self.path.resolve())) is self:
+                del _recorders[str(self.path.resolve())]
+
+    def _record_epoch(self, event: EpochCompleted) -> None:
+        record = {k: v for k, v in asdict(event).items() if k != "model_state"}
+        with self._lock:
+            self.metrics["epochs"].append(record)
+            accuracies = [e["test_accuracy"] for e in self.metrics["epochs"]]
+            self._info.update(epochs_done=event.epoch, best_accuracy=max(accuracies), final_accuracy=accuracies[-1])
+            if event.model_state is not None:
+                self._save_checkpoint(event.model_state, event.epoch)
+            self._write_metrics()
+            self._write_info()
+
+    def _record_state(self, event: StateChanged) -> None:
+        with self._lock:
+            self._info.update(state=event.state.value, reason=event.reason)
+            if event.state is RunState.STOPPED and event.model_state is not None:
+                # Keep what was learned, also the part of an epoch done before the stop.
+                self._save_checkpoint(event.model_state, event.epoch)
+            if event.state.is_final:
+                self._write_metrics()
+            self._write_info()
+            if event.state.is_final:
+                self.close()  # under the lock: an edit either lands before the final write or after the release
+
+    def _save_checkpoint(self, state: dict, epoch: int) -> None:
+        save_checkpoint(
+            self.path / CHECKPOINT_FILE,
+            self.config,
+            state,
+            epoch=epoch,
+            metrics={"epochs": list(self.metrics["epochs"])},
+        )
+
+    def _write_info(self) -> None:
+        self._info.update(updated=_now(), duration_seconds=round(time.monotonic() - self._started, 3))
+        _write_json(self.path / RUN_FILE, self._info)
+
+    def _write_metrics(self) -> None:
+        _write_json(self.path / METRICS_FILE, self.metrics)
+
+
+_StatKey = tuple[int, int, int]
+
+
+def _stat_key(path: Path) -> _StatKey | None:
+    try:
+        stat = path.lstat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+@dataclass
+class RunStore:
+    """The runs directory: create, list, read, rename, tag and delete runs.
+
+    Every run.json and metrics.json is validated (schema.py) before anything else sees it; a
+    file that fails makes its run an UnreadableRun. Results are kept per file version (inode,
+    size, mtime), so listing the folder again costs a stat per file.
+    """
+
+    root: Path
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _records: dict[Path, tuple[_StatKey, RunRecord | FileRefused]] = field(default_factory=dict, repr=False)
+    _metrics_ok: dict[Path, tuple[_StatKey, FileRefused | None]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    def create(
+        self,
+        config: TrainConfig,
+        *,
+        device: str,
+        name: str = "",
+        sweep: str | None = None,
+        node: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> RunRecorder:
+        """A new run folder with a unique, time-ordered id, and its recorder (the run's one writer;
+        `extra`: more run.json fields, such as a fine-tune's `parent` and `teach`)."""
+        with self._lock:
+            self.root.mkdir(parents=True, exist_ok=True)
+            while True:
+                run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+                path = self.root / run_id
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+        return RunRecorder(path, config, device=device, name=name, sweep=sweep, node=node, extra=extra)
+
+    def _path(self, run_id: str) -> Path:
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise RunNotFoundError(f"{run_id!r} is not a run id")
+        path = self.root / run_id
+        if path.is_symlink():
+            raise RunNotFoundError(f"{run_id!r} is a symbolic link; runs are real folders inside {self.root}")
+        if not path.is_dir():
+            raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
+        return path
+
+    def get(self, run_id: str) -> RunInfo:
+        """One run's info; RunNotFoundError if absent, ValueError if unreadable."""
+        path = self._path(run_id)
+        result = self._read(path)
+        if isinstance(result, UnreadableRun):
+            raise ValueError(f"run {run_id} is {result.problem}")
+        return result
+
+    def _validated(self, path: Path, cache: dict, parse: Any) -> Any:
+        """`parse(path)` once per version of the file; a refusal is kept too."""
+        key = _stat_key(path)
+        cached = cache.get(path)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            result = parse(path)
+        except FileRefused as exc:
+            result = exc
+        if key is not None:
+            cache[path] = (key, result)
+        return result
+
+    def _read(self, path: Path) -> RunInfo | UnreadableRun:
+        if path.is_symlink():
+            return UnreadableRun(path.name, path, "unreadable: the folder is a symbolic link; runs are real folders")
+        info_file = path / RUN_FILE
+        if not info_file.exists() and not info_file.is_symlink():
+            return UnreadableRun(path.name, path, f"no {RUN_FILE}: not a run, or one whose start was cut short")
+        record = self._validated(info_file, self._records, _read_record)
+        if isinstance(record, FileRefused):
+            return UnreadableRun(path.name, path, f"unreadable: {record}")
+        metrics_file = path / METRICS_FILE
+        if metrics_file.exists() or metrics_file.is_symlink():
+            problem = self._validated(metrics_file, self._metrics_ok, _check_metrics)
+            if problem is not None:
+                return UnreadableRun(path.name, path, f"unreadable: {problem}")
+        live = not record.state.is_final and is_live(path)
+        return RunInfo(**record_dict(record), id=path.name, path=path, live=live)
+
+    def list_runs(self) -> list[RunInfo | UnreadableRun]:
+        """Every folder in the runs directory, newest first; broken ones as UnreadableRun."""
+        if not self.root.is_dir():
+            return []
+        entries = [p for p in self.root.iterdir() if _RUN_ID.match(p.name) and (p.is_dir() or p.is_symlink())]
+        return [self._read(p) for p in sorted(entries, key=lambda p: p.name, reverse=True)]
+
+    def runs(self) -> list[RunInfo]:
+        """Only the readable runs, newest first."""
+        return [r for r in self.list_runs() if isinstance(r, RunInfo)]
+
+    def latest_usable(self) -> RunInfo | None:
+        """The newest finished or stopped run that has a checkpoint: the default model to use."""
+        for run in self.runs():
+            if run.state in (RunState.FINISHED, RunState.STOPPED) and run.has_checkpoint:
+                return run
+        return None
+
+    def metrics(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The run's validated metrics ({'batches', 'epochs', 'hparam_changes'}) as dicts; empty if none."""
+        return self.run_metrics(run_id).as_dicts()
+
+    def run_metrics(self, run_id: str) -> RunMetrics:
+        """The run's validated metrics as records; empty if there are none yet or the file is unreadable."""
+        path = self._path(run_id) / METRICS_FILE
+        if not path.exists() and not path.is_symlink():
+            return RunMetrics()
+        try:
+            return parse_metrics(read_bounded(path, MAX_METRICS_BYTES))
+        except FileRefused:
+            return RunMetrics()  # the listing names the problem; this run shows no curves
+
+    def checkpoint_bytes(self, run_id: str) -> bytes:
+        """The run's checkpoint file, for download; never through a symbolic link, never over the size limit."""
+        try:
+            return read_bounded(self._path(run_id) / CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES)
+        except FileRefused as exc:
+            raise RunNotFoundError(f"run {run_id}'s {exc}") from None
+
+    def update(self, run_id: str, *, name: str | None = None, tags: list[str] | None = None) -> RunInfo:
+        """Rename and/or retag a run, through its writer while it is being recorded.
+
+        A run recorded in this process takes the edit into everything it writes from now on; a
+        run another process is writing is refused with RunBusyError; an ended run is edited
+        under its lock, so it never races with a writer.
+        """
+        path = self._path(run_id)
+        recorder = _recorder_for(path)
+        if recorder is not None and recorder.edit(name=name, tags=tags):
+            return self.get(run_id)
+        _merge_into_ended_run(path, _edit_changes(name, tags), "; rename or tag it once it has ended")
+        return self.get(run_id)
+
+    def rename(self, run_id: str, name: str) -> RunInfo:
+        return self.update(run_id, name=name)
+
+    def set_tags(self, run_id: str, tags: list[str]) -> RunInfo:
+        return self.update(run_id, tags=tags)
+
+    def delete(self, run_id: str) -> None:
+        """Remove one run's folder and nothing else; refused (RunBusyError) while a process records it."""
+        path = self._path(run_id)
+        if path.resolve().parent != self.root.resolve():
+            raise RunNotFoundError(f"{run_id!r} is not inside {self.root}")
+        with exclusive(path) as owned:
+            if not owned:
+                raise RunBusyError(f"run {run_id} is being recorded by {writer_of(path)}; stop it before deleting it")
+            shutil.rmtree(path)
+
+
+def _edit_changes(name: str | None, tags: list[str] | None) -> dict[str, Any]:
+    """A user's rename and retag as run.json fields, trimmed and bounded; a None is left as it is."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name.strip()[:MAX_NAME_LENGTH]
+    if tags is not None:
+        changes["tags"] = sorted({t.strip()[:MAX_TAG_LENGTH] for t in tags if t.strip()})[:MAX_TAGS]
+    return changes
+
+
+def _merge_into_ended_run(path: Path, changes: dict[str, Any], busy_hint: str) -> None:
+    """Merge `changes` into a run.json no process records any more, under the run's lock.
+
+    The one way run.json changes after a run has ended (a rename, a fine-tune's results): the file
+    must still read as a run, and a writer that holds the run makes this a RunBusyError instead.
+    """
+    with exclusive(path) as owned:
+        if not owned:
+            raise RunBusyError(f"run {path.name} is being recorded by {writer_of(path)}{busy_hint}")
+        raw = read_bounded(path / RUN_FILE, MAX_RUN_FILE_BYTES)
+        parse_run_record(raw)  # never edit a file that is not a readable run
+        data = json.loads(raw)
+        data.update(changes)
+        _write_json(path / RUN_FILE, data)
+
+
+def _read_record(path: Path) -> RunRecord:
+    return parse_run_record(read_bounded(path, MAX_RUN_FILE_BYTES))
+
+
+def _check_metrics(path: Path) -> None:
+    parse_metrics(read_bounded(path, MAX_METRICS_BYTES))

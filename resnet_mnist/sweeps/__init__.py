@@ -1,0 +1,4 @@
+"""Hyperparameter sweeps: the spec, the Ray Tune trainable, the local Ray, the time estimate.
+
+Ray is imported only here (an import-linter contract in pyproject.toml says so).
+"""

@@ -1,0 +1,404 @@
+"""A SweepSpec run as a Ray Tune experiment; every trial an ordinary run in the runs folder.
+
+The trial is a thin adapter (`RunTrial`): it trains with the engine's `run_training`, records
+through a RunStore's RunRecorder (so the Runs page, Compare, Evaluate, Draw and the CLI see it
+like any run, live), and hands each epoch's results to Tune. It is a class trainable rather than
+a function so that, when Tune stops it (ASHA, or Stop sweep), `cleanup` can let the run save
+itself as stopped, with its checkpoint, before the actor goes away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import BasicVariantGenerator
+
+from resnet_mnist.core.engine import TrainingControl, TrainingOutcome, run_training
+from resnet_mnist.core.events import EpochCompleted, Event, RunState, fan_out
+from resnet_mnist.runs.store import RunRecorder, RunStore
+from resnet_mnist.sweeps.spec import METRIC, SweepSpec
+
+__all__ = ["SweepOutcome", "TrialView", "run_sweep"]
+
+USER_STOP = "stopped with the sweep (Stop sweep)"
+# Tune looks for its own result files, which we do not write (the runs folder holds the results).
+logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+_POLL_S = 0.5
+
+
+@ray.remote(num_cpus=0)
+class _StopFlag:
+    """Set once by the driver's Stop sweep; trials on any node poll it."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+@dataclass(frozen=True)
+class _TrialContext:
+    """What every trial needs besides its drawn values; plain and picklable."""
+
+    spec: SweepSpec
+    sweep_id: str
+    runs_dir: str
+    data_root: str | None
+    stop_flag: Any  # an actor handle of _StopFlag
+
+
+@dataclass
+class _Ended:
+    outcome: TrainingOutcome | None
+    error: str | None = None
+    run_id: str | None = None
+
+
+class RunTrial(tune.Trainable):
+    """One trial: run_training in a thread, one Tune step per epoch, the run recorded as usual."""
+
+    def setup(self, config: dict[str, Any], context: _TrialContext) -> None:
+        self._context = context
+        self._train_config = context.spec.trial_config(config)
+        torch.set_num_threads(max(1, int(context.spec.cpus_per_trial)))
+        self._node = f"{ray.util.get_node_ip_address()} {ray.get_runtime_context().get_node_id()}"
+        self._recorder: RunRecorder | None = None  # the run folder is made when training starts
+        self._control = TrainingControl()
+        self._results: queue.Queue[dict[str, Any] | _Ended] = queue.Queue()
+        self._resume = threading.Semaphore(0)
+        self._last: dict[str, Any] = {METRIC: 0.0, "epoch": 0}
+        self._started = False
+        self._ended = threading.Event()
+        self._thread = threading.Thread(target=self._train, name="resnet-mnist-trial", daemon=True)
+        self._watcher = threading.Thread(target=self._watch_stop_flag, name="resnet-mnist-trial-stop", daemon=True)
+
+    def _create_run(self) -> RunRecorder:
+        label = self._context.spec.name or self._context.sweep_id
+        return RunStore(Path(self._context.runs_dir)).create(
+            self._train_config,
+            device=self._train_config.device,
+            name=f"{label} · {self.trial_id}",
+            sweep=self._context.sweep_id,
+            node=self._node,
+        )
+
+    def _train(self) -> None:
+        try:
+            self._recorder = self._create_run()
+            outcome = run_training(
+                self._train_config,
+                fan_out(self._recorder, self._on_event),
+                control=self._control,
+                data_root=self._context.data_root,
+            )
+            self._results.put(_Ended(outcome, run_id=self._recorder.run_id))
+        except Exception as exc:  # an invalid drawn config, or the recorder could not write
+            if self._recorder is not None:
+                self._recorder.close()  # give the run up: it reads as interrupted, not live, in a reused actor
+            self._results.put(_Ended(None, f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._ended.set()
+
+    def _on_event(self, event: Event) -> None:
+        if not isinstance(event, EpochCompleted):
+            return
+        last = event.epoch == self._train_config.epochs
+        assert self._recorder is not None  # made before training
+        self._results.put(
+            {
+                METRIC: event.test_accuracy,
+                "test_loss": event.test_loss,
+                "train_loss": event.train_loss,
+                "epoch": event.epoch,
+                "run_id": self._recorder.run_id,
+                "node": self._node,
+                "done": last,
+            }
+        )
+        if not last:
+            # Wait, as Tune's function API does, until Tune asks for the next epoch or stops the trial:
+            # a trial ASHA stops keeps exactly the weights of the epoch it was judged on.
+            self._resume.acquire()
+
+    def _watch_stop_flag(self) -> None:
+        while not self._ended.wait(_POLL_S):
+            try:
+                stop = ray.get(self._context.stop_flag.is_set.remote(), timeout=10)
+            except Exception:  # the driver is gone: Tune will stop this trial anyway
+                stop = False
+            if stop:
+                self._stop(USER_STOP)
+                return
+
+    def _stop(self, reason: str) -> None:
+        self._control.stop(reason)
+        self._resume.release()
+
+    def step(self) -> dict[str, Any]:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+            self._watcher.start()
+        else:
+            self._resume.release()
+        item = self._results.get()
+        if isinstance(item, dict):
+            self._last = item
+            return item
+        if item.outcome is None:
+            raise RuntimeError(f"the trial could not run: {item.error}")
+        if item.outcome.state is RunState.FAILED:
+            raise RuntimeError(f"run {item.run_id} failed: {item.outcome.reason}")
+        return {**self._last, "run_id": item.run_id, "node": self._node, "done": True}
+
+    def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
+        """Tune's own checkpoint holds only the run id: the weights are in the run folder's checkpoint.pt."""
+        return {"run_id": self._recorder.run_id if self._recorder else None}
+
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Trials are never restored from Tune's checkpoints (a stopped run is final, as on the Train page)."""
+
+    def cleanup(self) -> None:
+        if self._thread.is_alive() and not self._last.get("done"):
+            # Tune stopped the trial between two epochs: ASHA judged it, or the sweep was stopped.
+            epoch = self._last["epoch"]
+            scheduler = "ASHA" if self._context.spec.scheduler == "asha" else "Ray Tune"
+            asked = False
+            with contextlib.suppress(Exception):  # the flag is set before Tune stops trials for Stop sweep
+                asked = ray.get(self._context.stop_flag.is_set.remote(), timeout=10)
+            self._stop(USER_STOP if asked else f"stopped early by {scheduler} at epoch {epoch}")
+        # A trial's last epoch reaches Tune before its run has written its end: let it finish before
+        # the actor ends, so the run's final state and checkpoint are never cut short.
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
+        self._ended.set()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=2 * _POLL_S + 10)
+
+
+@dataclass(frozen=True)
+class TrialView:
+    """One trial as the dashboard and the CLI show it."""
+
+    trial_id: str
+    status: str  # Tune's: PENDING, RUNNING, TERMINATED, ERROR
+    values: dict[str, Any]  # the drawn hyperparameters
+    run_id: str | None = None
+    epoch: int = 0
+    test_accuracy: float | None = None
+    best_accuracy: float | None = None
+    node: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """Every trial at the end, and the best by the sweep's metric."""
+
+    sweep_id: str
+    trials: tuple[TrialView, ...]
+    stopped: bool
+
+    @property
+    def best(self) -> TrialView | None:
+        scored = [t for t in self.trials if t.best_accuracy is not None and t.run_id]
+        return max(scored, key=lambda t: t.best_accuracy) if scored else None
+
+
+class _TrialWatcher(tune.Callback):
+    """Keeps a copy of every trial's state for whoever watches the sweep (a page, the CLI)."""
+
+    def __init__(self, on_update: Callable[[tuple[TrialView, ...]], None] | None = None) -> None:
+        self.on_update = on_update
+        self._best: dict[str, float] = {}
+        self.views: tuple[TrialView, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The Tuner pickles its callbacks for a resume we never do; the page's listener stays here.
+        return {**self.__dict__, "on_update": None}
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
+        accuracy = result.get(METRIC)
+        if accuracy is not None and result.get("epoch", 0) > 0:
+            self._best[trial.trial_id] = max(self._best.get(trial.trial_id, 0.0), float(accuracy))
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self._publish(trials)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._publish(trials)
+
+    def _publish(self, trials: list) -> None:
+        views = tuple(self._view(t) for t in trials)
+        if views != self.views:
+            self.views = views
+            if self.on_update is not None:
+                self.on_update(views)
+
+    def _view(self, trial) -> TrialView:
+        result = trial.last_result or {}
+        error = None
+        if trial.status == "ERROR":
+            error = _first_line(trial.error_file)
+        return TrialView(
+            trial_id=trial.trial_id,
+            status=str(trial.status),
+            values={k: v for k, v in (trial.config or {}).items()},
+            run_id=result.get("run_id"),
+            epoch=int(result.get("epoch") or 0),
+            test_accuracy=result.get(METRIC) if result.get("epoch") else None,
+            best_accuracy=self._best.get(trial.trial_id),
+            node=str(result.get("node") or ""),
+            error=error,
+        )
+
+
+class _StopWhenAsked(tune.Stopper):
+    def __init__(self, event: threading.Event, flag: Any) -> None:
+        self._event = event
+        self._flag = flag
+        self._flag_set = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # see _TrialWatcher.__getstate__
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._event, self._flag, self._flag_set = threading.Event(), None, False
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        if self._event.is_set() and not self._flag_set:
+            # Set the trials' flag before Tune stops them, so each saves "stopped with the sweep".
+            with contextlib.suppress(Exception):
+                ray.get(self._flag.set.remote(), timeout=10)
+            self._flag_set = True
+        return self._event.is_set()
+
+
+def _first_line(path: str | None) -> str:
+    """The last meaningful line of a Tune error file: the exception's message."""
+    if not path:
+        return "the trial failed"
+    try:
+        lines = [line.strip() for line in Path(path).read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "the trial failed"
+    return lines[-1][:500] if lines else "the trial failed"
+
+
+def param_space(spec: SweepSpec) -> dict[str, Any]:
+    """The spec's space in Tune's terms; nothing enumerated (grid_search keeps the lists as they are)."""
+    space: dict[str, Any] = {}
+    for name, axis in spec.space.items():
+        if spec.search == "grid":
+            space[name] = tune.grid_search(list(axis.values))
+        elif not axis.is_range:
+            space[name] = tune.choice(list(axis.values))
+        elif isinstance(axis.low, int) and isinstance(axis.high, int):
+            space[name] = (tune.lograndint if axis.log else tune.randint)(axis.low, axis.high + 1)
+        else:
+            space[name] = (tune.loguniform if axis.log else tune.uniform)(float(axis.low), float(axis.high))
+    return space
+
+
+def _search_and_scheduler(spec: SweepSpec) -> tuple[Any, Any]:
+    if spec.search == "optuna":
+        from ray.tune.search.optuna import OptunaSearch
+
+        search = OptunaSearch(seed=spec.seed)
+    else:
+        search = BasicVariantGenerator(random_state=spec.seed)
+    if spec.scheduler == "asha":
+        scheduler = ASHAScheduler(
+            time_attr="epoch",
+            max_t=spec.max_epochs,
+            grace_period=min(spec.grace_period, spec.max_epochs),
+            reduction_factor=spec.reduction_factor,
+        )
+    else:
+        scheduler = FIFOScheduler()
+    return search, scheduler
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    sweep_id: str,
+    runs_dir: Path,
+    data_root: str | Path | None = None,
+    on_update: Callable[[tuple[TrialView, ...]], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> SweepOutcome:
+    """Run the sweep on the Ray this process is connected to (ray_runtime.connect_ray) until it ends.
+
+    Setting `stop_event` stops every running trial; each saves itself as a stopped run.
+    """
+    runs_dir = Path(runs_dir).resolve()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stop_event = stop_event or threading.Event()
+    flag = _StopFlag.remote()
+    context = _TrialContext(spec, sweep_id, str(runs_dir), str(data_root) if data_root else None, flag)
+    watcher = _TrialWatcher(on_update)
+    search, scheduler = _search_and_scheduler(spec)
+    resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(RunTrial, context=context), resources),
+        param_space=param_space(spec),
+        tune_config=tune.TuneConfig(
+            metric=METRIC,
+            mode=spec.mode,
+            search_alg=search,
+            scheduler=scheduler,
+            num_samples=1 if spec.search == "grid" else spec.samples,
+            max_concurrent_trials=spec.max_concurrent or None,
+            # A fresh actor per trial. Reusing them (with a reset_config) made the quiet bench 3x faster; it
+            # was turned off while a CI failure (the server getting SIGTERM and losing its Ray mid-sweep)
+            # was suspected on it, which then recurred with fresh actors too: a candidate to bring back.
+            reuse_actors=False,
+        ),
+        run_config=tune.RunConfig(
+            name=sweep_id,
+            storage_path=str(runs_dir / ".tune"),  # Tune's own bookkeeping, beside (not among) the runs
+            stop=_StopWhenAsked(stop_event, flag),
+            callbacks=[watcher],
+            failure_config=tune.FailureConfig(max_failures=0),
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
+            verbose=0,
+        ),
+    )
+    fit_ended = threading.Event()
+    relay = threading.Thread(target=_relay_stop, args=(stop_event, fit_ended, flag), daemon=True)
+    relay.start()
+    try:
+        tuner.fit()
+    finally:
+        fit_ended.set()
+        relay.join(timeout=15)
+        ray.kill(flag)
+    return SweepOutcome(sweep_id, watcher.views, stop_event.is_set())
+
+
+def _relay_stop(stop_event: threading.Event, fit_ended: threading.Event, flag: Any) -> None:
+    """Tell the trials (on any node) when Stop sweep is pressed, so they stop mid-epoch."""
+    while not fit_ended.is_set():
+        if stop_event.wait(0.2):
+            with contextlib.suppress(Exception):  # the flag is gone with the sweep
+                ray.get(flag.set.remote(), timeout=10)
+            return

@@ -1,0 +1,176 @@
+"""Several runs in one figure: overlaid learning curves, and hyperparameters against accuracy."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from resnet_mnist.core.config import SETTINGS
+from resnet_mnist.core.data import MNIST_TRAIN_SIZE
+from resnet_mnist.core.precision import PRECISION_CHOICES
+from resnet_mnist.runs.comparison import RunCurves, ema
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.plain_text import escape_plotly
+
+from . import palette
+from .downsample import downsample_xy
+
+__all__ = ["CURVE_METRICS", "curves_figure", "hparams_figure"]
+
+CURVE_METRICS = {
+    "test_accuracy": ("test accuracy", "epoch"),
+    "test_loss": ("test loss", "epoch"),
+    "train_loss": ("training loss", "epoch (fractional)"),
+}
+
+
+def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float = 0.0) -> go.Figure:
+    """One line per run for `metric` (see CURVE_METRICS); training loss is EMA-smoothed by `smoothing`."""
+    title, x_title = CURVE_METRICS[metric]
+    figure = go.Figure()
+    for index, run in enumerate(curves):
+        colour = palette.run_colour(index)
+        if metric == "train_loss":
+            if smoothing > 0:  # the raw curve faintly behind the smoothed one, as TensorBoard draws it
+                raw_x, raw_y = downsample_xy(run.train_x, run.train_loss)
+                figure.add_trace(
+                    go.Scatter(
+                        x=raw_x,
+                        y=raw_y,
+                        mode="lines",
+                        line={"color": colour, "width": 1},
+                        opacity=0.25,
+                        legendgroup=run.run_id,
+                        showlegend=False,
+                        hoverinfo="skip",
+                    )
+                )
+            x, y = downsample_xy(run.train_x, ema(run.train_loss, smoothing))  # a few thousand points per trace
+            mode = "lines"
+        else:
+            x, y = run.epochs, getattr(run, metric)
+            mode = "lines+markers"
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                name=escape_plotly(run.label),
+                mode=mode,
+                line={"color": colour, "width": 2},
+                legendgroup=run.run_id,
+                hovertemplate="%{fullData.name}<br>%{x:.2f}: %{y:.4g}<extra></extra>",  # the escaped name
+            )
+        )
+    figure.update_layout(
+        title={"text": title},
+        xaxis={"title": {"text": x_title}},
+        yaxis={"title": {"text": title}, "tickformat": ".1%" if metric == "test_accuracy" else None},
+        height=320,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        legend={"title": {"text": "run"}, "orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
+        showlegend=True,
+    )
+    if metric == "train_loss":  # losses span decades; label 1-2-5 steps in full, not plotly's bare "2", "5"
+        ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
+        figure.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    else:
+        figure.update_xaxes(dtick=1)
+    return figure
+
+
+def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: str = "lr") -> go.Figure:
+    """Hyperparameters against final test accuracy across runs: parallel coordinates or a scatter."""
+    scored = [r for r in runs if r.final_accuracy is not None]
+    accuracy = [float(r.final_accuracy) for r in scored]  # type: ignore[arg-type]
+    if kind == "scatter":
+        return _hparams_scatter(scored, accuracy, x_field)
+    if not scored:
+        return go.Figure().update_layout(title={"text": "no run with a test accuracy yet"}, height=360)
+    lrs = [r.config.lr for r in scored]
+    log_lr = [math.log10(v) for v in lrs]
+    lr_ticks = sorted(set(lrs))
+    dimensions = [
+        {
+            "label": "lr (log)",
+            "values": log_lr,
+            "tickvals": [math.log10(v) for v in lr_ticks],
+            "ticktext": [f"{v:g}" for v in lr_ticks],
+            "range": _padded(log_lr),
+        },
+        {"label": "momentum", "values": [r.config.momentum for r in scored], "range": [0.0, 1.0]},
+        {"label": "batch size", "values": [r.config.batch_size for r in scored]},
+        {"label": "epochs", "values": [r.config.epochs for r in scored]},
+        {"label": "train images", "values": [r.config.train_limit or MNIST_TRAIN_SIZE for r in scored]},
+        _choice_dimension("precision", [r.config.precision for r in scored], PRECISION_CHOICES),
+    ]
+    # An axis on which every run has the same value says nothing; lr and momentum always stay.
+    dimensions = dimensions[:2] + [d for d in dimensions[2:] if len(set(d["values"])) > 1]
+    dimensions.append({"label": "final accuracy", "values": accuracy, "tickformat": ".1%"})
+    figure = go.Figure(
+        go.Parcoords(
+            line={"color": accuracy, "colorscale": palette.SCALE, "showscale": True, "colorbar": {"tickformat": ".1%"}},
+            dimensions=dimensions,
+        )
+    )
+    figure.update_layout(height=380, margin={"l": 60, "r": 60, "t": 60, "b": 30})
+    return figure
+
+
+def _choice_dimension(label: str, values: list[str], choices: Sequence[str]) -> dict:
+    """A parallel-coordinates axis for a choice setting: each choice a tick, in the choices' order."""
+    order = {choice: index for index, choice in enumerate(choices)}
+    return {
+        "label": label,
+        "values": [order.get(v, len(choices)) for v in values],
+        "tickvals": list(range(len(choices))),
+        "ticktext": list(choices),
+        "range": [-0.5, len(choices) - 0.5],
+    }
+
+
+def _axis_type(field: str) -> str:
+    """lr on a log axis, a choice setting (precision) as categories, the rest linear."""
+    if field == "lr":
+        return "log"
+    return "category" if SETTINGS[field].choices else "linear"
+
+
+def _padded(values: Sequence[float]) -> list[float]:
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.05 or max(abs(low) * 0.1, 0.5)
+    return [low - pad, high + pad]
+
+
+def _hparams_scatter(scored: Sequence[RunInfo], accuracy: list[float], x_field: str) -> go.Figure:
+    labels = [escape_plotly(r.label) for r in scored]
+    x = [getattr(r.config, x_field) for r in scored]
+    figure = go.Figure(
+        go.Scatter(
+            x=x,
+            y=accuracy,
+            mode="markers",
+            text=labels,
+            marker={
+                "size": [8 + 2 * math.log2(max(r.config.batch_size, 1)) for r in scored],
+                "color": [r.config.momentum for r in scored],
+                "colorscale": palette.SCALE,
+                "showscale": True,
+                "colorbar": {"title": {"text": "momentum"}},
+                "line": {"width": 1, "color": "white"},
+            },
+            customdata=[[r.config.batch_size, r.config.epochs] for r in scored],
+            hovertemplate=(
+                "%{text}<br>" + x_field + " %{x}<br>accuracy %{y:.2%}<br>batch %{customdata[0]}, "
+                "epochs %{customdata[1]}<extra></extra>"
+            ),
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": {"text": x_field}, "type": _axis_type(x_field)},
+        yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%"},
+        height=380,
+        margin={"l": 60, "r": 20, "t": 30, "b": 40},
+    )
+    return figure

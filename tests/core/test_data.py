@@ -1,0 +1,86 @@
+"""In-memory MNIST equals the seed's transform output; missing or broken files give clear errors."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision import datasets, transforms
+
+from resnet_mnist import load_split
+from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, dataset_status, iterate_batches
+
+RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+SEED_TRANSFORM = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+
+
+@pytest.mark.parametrize(("train", "indices"), [(True, [0, 1, 7, 12_345, 59_999]), (False, [0, 3, 4_321, 9_999])])
+def test_in_memory_images_equal_the_seeds_transform(data_root: Path, train: bool, indices: list[int]) -> None:
+    seed_set = datasets.MNIST(root=str(data_root), train=train, transform=SEED_TRANSFORM, download=False)
+    split = load_split(data_root, train=train)
+    assert len(split) == len(seed_set) == (MNIST_TRAIN_SIZE if train else MNIST_TEST_SIZE)
+    assert split.images.shape[1:] == (1, 28, 28) and split.images.dtype == torch.float32
+    for i in indices:
+        image, label = seed_set[i]  # (1, 28, 28) through PIL, ToTensor, Normalize
+        assert torch.equal(split.images[i], image), f"image {i} differs from the seed's transform"
+        assert int(split.labels[i]) == label
+
+
+def test_batches_are_slices_of_the_split(data_root: Path) -> None:
+    split = load_split(data_root, train=False, limit=2_500)
+    assert len(split) == 2_500
+    batches = list(iterate_batches(split, 1000, shuffle=False))
+    assert [len(labels) for _, labels in batches] == [1000, 1000, 500]
+    assert torch.equal(torch.cat([images for images, _ in batches]), split.images)
+    shuffled = list(iterate_batches(split, 1000, shuffle=True, generator=torch.Generator().manual_seed(1)))
+    labels = torch.cat([labels for _, labels in shuffled])
+    assert sorted(labels.tolist()) == sorted(split.labels.tolist())
+    assert not torch.equal(labels, split.labels)
+
+
+def test_split_is_loaded_once_per_process(data_root: Path) -> None:
+    first = load_split(data_root, train=False)
+    assert load_split(data_root, train=False).images.data_ptr() == first.images.data_ptr()
+
+
+def test_env_var_names_the_data_root(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESNET_MNIST_DATA", str(data_root))
+    assert len(load_split(train=False, limit=10)) == 10
+    assert dataset_status().found
+
+
+def test_missing_dataset_offline_says_where_the_files_go(tmp_path: Path) -> None:
+    root = tmp_path / "empty"
+    assert not dataset_status(root).found
+    started = time.monotonic()
+    with pytest.raises(DatasetError) as caught:
+        load_split(root, train=False)  # tries to download; there is no network here
+    assert time.monotonic() - started < 30, "a failing download must not hang"
+    message = str(caught.value)
+    assert str(root / "MNIST" / "raw") in message
+    assert "t10k-images-idx3-ubyte" in message and "RESNET_MNIST_DATA" in message
+    assert "\n" not in message
+
+
+def test_missing_dataset_without_download(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"MNIST was not found in .*MNIST/raw"):
+        load_split(tmp_path, train=True, download=False)
+
+
+@pytest.mark.parametrize("victim", ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])
+def test_truncated_raw_file_is_a_dataset_error(data_root: Path, tmp_path: Path, victim: str) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in RAW_FILES:
+        if name.startswith("t10k"):
+            shutil.copy(data_root / "MNIST" / "raw" / name, raw / name)
+    path = raw / victim
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DatasetError) as caught:
+        load_split(tmp_path, train=False, download=False)
+    message = str(caught.value)
+    assert str(raw) in message
+    assert "Traceback" not in message
