@@ -45,7 +45,7 @@ def _widget_problem(name: str, value: Any, usable_devices: list[str]) -> str | N
     if setting.widget == "select_slider" and value not in setting.stops:
         stops = ", ".join(f"{stop:g}" for stop in setting.stops)
         return f"the link's {value} is not one of the slider's values ({stops})"
-    if setting.widget == "radio" and value not in usable_devices:
+    if name == "device" and value not in usable_devices:  # the one radio narrowed to this machine (Precision is not)
         return f"the link's {value} cannot be used on this machine"
     return None
 

@@ -174,3 +174,21 @@ def test_use_these_settings_links_to_train_with_the_runs_settings() -> None:
     got = {name: train.number_input(key=f"train_{name}").value for name in ("epochs", "lr", "momentum", "train_limit")}
     assert got == {"epochs": 2, "lr": 0.05, "momentum": 0.9, "train_limit": 3000}
     assert train.select_slider(key="train_batch_size").value == 32
+
+
+def test_a_link_keeps_the_precision_radio_and_leaves_advanced_closed() -> None:
+    """Precision is a radio too, but not a device: a link's precision is taken, and no link makes it a
+    device "that cannot be used on this machine" (which also opened Advanced)."""
+    at = open_app_page("pages/train.py")
+    at.query_params.update({"epochs": "3", "precision": "fp32"})
+    at.run()
+    assert not at.exception
+    assert all_notes(at) == []
+    assert at.radio(key="train_precision").value == "fp32"
+    (advanced,) = [e for e in _flat(at.sidebar) if e.type == "expander"]
+    assert not advanced.proto.expanded
+    assert dict(at.query_params) == {"epochs": "3", "precision": "fp32"}
+    followed = open_app_page("pages/train.py")  # a link that leaves precision at the seed's auto
+    followed.query_params.update({"epochs": "2", "use": "0a1b2c3d"})
+    followed.run()
+    assert all_notes(followed) == [] and followed.radio(key="train_precision").value == "auto"
