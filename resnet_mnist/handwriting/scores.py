@@ -12,25 +12,23 @@ and they are left out wherever they are (this folder, a copy, an import under an
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import torch
 
 from resnet_mnist.core.data import MnistSplit
 from resnet_mnist.core.engine import Evaluation, evaluate
-from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import resolve_precision
 from resnet_mnist.handwriting.digits import HandwritingData, HandwritingError, HandwritingSet, load_digits
 from resnet_mnist.runs.checkpoint import CheckpointError, load_checkpoint
 from resnet_mnist.runs.evaluation import NUM_CLASSES, Misclassified, RunEvaluation, cached_evaluation
-from resnet_mnist.runs.schema import MAX_EVALUATION_BYTES, dumps_json, parse_handwriting_score
+from resnet_mnist.runs.schema import HandwritingScoreKey, parse_handwriting_score
 from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.runs.verdict_cache import VerdictCache, checkpoint_stamp
 
 __all__ = [
+    "HANDWRITING_SCORE_CACHE",
     "HANDWRITING_SCORE_FILE",
     "NothingToScoreError",
     "evaluation_from",
@@ -41,7 +39,7 @@ __all__ = [
 ]
 
 HANDWRITING_SCORE_FILE = "handwriting.json"
-_FORMAT = "resnet-mnist-handwriting-score/1"
+HANDWRITING_SCORE_CACHE = VerdictCache(HANDWRITING_SCORE_FILE, "resnet-mnist-handwriting-score/1")
 
 
 class NothingToScoreError(HandwritingError):
@@ -94,23 +92,19 @@ def evaluation_from(
     )
 
 
-def _key(run: RunInfo, hset: HandwritingSet) -> dict[str, Any]:
-    stat = run.checkpoint_path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "set": hset.fingerprint}
+def _key(run: RunInfo, hset: HandwritingSet) -> HandwritingScoreKey:
+    size, mtime_ns = checkpoint_stamp(run.checkpoint_path)
+    return HandwritingScoreKey(size=size, mtime_ns=mtime_ns, set=hset.fingerprint)
 
 
-def _read_cache(run: RunInfo, key: dict[str, Any], set_size: int) -> RunEvaluation | None:
+def _read_cache(run: RunInfo, key: HandwritingScoreKey, set_size: int) -> RunEvaluation | None:
     """The cached score when it is for this checkpoint and set, and reads as one (schema.py); else None."""
-    path = run.path / HANDWRITING_SCORE_FILE
-    try:
-        record = parse_handwriting_score(
-            read_bounded(path, MAX_EVALUATION_BYTES), HANDWRITING_SCORE_FILE, set_size=set_size, classes=NUM_CLASSES
-        )
-    except FileRefused:
-        return None  # absent, damaged, a link or too big: compute afresh (and write a good one)
-    if asdict(record.key) != key:
-        return None  # for another checkpoint or another set
-    return cached_evaluation(record, run.id, test_limit=None)
+    record = HANDWRITING_SCORE_CACHE.read(
+        run.path,
+        key,
+        lambda raw: parse_handwriting_score(raw, HANDWRITING_SCORE_FILE, set_size=set_size, classes=NUM_CLASSES),
+    )
+    return None if record is None else cached_evaluation(record, run.id, test_limit=None)
 
 
 def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:
@@ -142,23 +136,8 @@ def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:
         indices=keep,
     )
     if key is not None and run.path.is_dir() and _key(run, hset) == key:
-        _write_cache(run.path, key, evaluation)
+        HANDWRITING_SCORE_CACHE.write(run.path, key, evaluation)
     return evaluation
-
-
-def _write_cache(folder: Path, key: dict[str, Any], evaluation: RunEvaluation) -> None:
-    data = {
-        "format": _FORMAT,
-        "key": key,
-        "total": evaluation.total,
-        "correct": evaluation.correct,
-        "loss": evaluation.loss,
-        "confusion": [list(row) for row in evaluation.confusion],
-        "misclassified": [m.__dict__ for m in evaluation.misclassified],
-        "checkpoint_epoch": evaluation.checkpoint_epoch,
-        "computed_at": evaluation.computed_at,
-    }
-    atomic_write_bytes(folder / HANDWRITING_SCORE_FILE, dumps_json(data).encode())
 
 
 def handwriting_accuracies(runs: Iterable[RunInfo], hset: HandwritingSet) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """A run's checkpoint tested on the MNIST test set: confusion matrix, per-class accuracy, mistakes.
 
 The result is cached in the run's folder (evaluation.json + evaluation.pt), keyed by the
-checkpoint file's size and mtime, so a page rerun reads it back instead of recomputing it.
+checkpoint file's size and mtime, so a page rerun reads it back instead of recomputing it
+(verdict_cache.py: the same rules as the handwriting score's cache).
 """
 
 from __future__ import annotations
@@ -15,25 +16,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
-from resnet_mnist.runs.checkpoint import CheckpointError, load_checkpoint
 from resnet_mnist.core.data import MNIST_MEAN, MNIST_STD, load_split
 from resnet_mnist.core.engine import evaluate
+from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
 from resnet_mnist.core.precision import resolve_precision
-from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.runs.checkpoint import CheckpointError, load_checkpoint
 from resnet_mnist.runs.schema import (
     EVALUATION_FORMAT,
-    MAX_EVALUATION_BYTES,
     EvaluationKey,
     Misclassified,
-    SchemaError,
     VerdictRecord,
-    dumps_json,
     parse_evaluation,
     record_dict,
 )
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.runs.verdict_cache import VerdictCache, checkpoint_stamp
 
 __all__ = [
+    "EVALUATION_CACHE",
     "EVALUATION_FILE",
     "NUM_CLASSES",
     "PREDICTIONS_FILE",
@@ -49,6 +49,7 @@ EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "evaluation.pt"
 NUM_CLASSES = 10
 _MAX_PREDICTIONS_BYTES = 1_000_000  # two tensors of 10,000 values
+EVALUATION_CACHE = VerdictCache(EVALUATION_FILE, EVALUATION_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -87,25 +88,14 @@ class RunEvaluation:
 
 
 def _checkpoint_key(path: Path, test_limit: int | None) -> EvaluationKey:
-    stat = path.stat()
-    return EvaluationKey(size=stat.st_size, mtime_ns=stat.st_mtime_ns, test_limit=test_limit)
+    size, mtime_ns = checkpoint_stamp(path)
+    return EvaluationKey(size=size, mtime_ns=mtime_ns, test_limit=test_limit)
 
 
 def _read_cache(folder: Path, key: EvaluationKey) -> RunEvaluation | None:
-    """The cached evaluation if it is valid and belongs to this checkpoint; None means compute afresh.
-
-    A damaged cache is not a broken run: it is recomputed and overwritten.
-    """
-    path = folder / EVALUATION_FILE
-    if not path.exists() and not path.is_symlink():
-        return None
-    try:
-        data = parse_evaluation(read_bounded(path, MAX_EVALUATION_BYTES), classes=NUM_CLASSES)
-    except FileRefused:
-        return None
-    if data.key != key:
-        return None
-    return cached_evaluation(data, folder.name, test_limit=data.key.test_limit)
+    """The cached evaluation if it is valid and belongs to this checkpoint and slice; None means compute afresh."""
+    record = EVALUATION_CACHE.read(folder, key, lambda raw: parse_evaluation(raw, EVALUATION_FILE, classes=NUM_CLASSES))
+    return None if record is None else cached_evaluation(record, folder.name, test_limit=record.key.test_limit)
 
 
 def cached_evaluation(record: VerdictRecord, run_id: str, *, test_limit: int | None) -> RunEvaluation:
@@ -185,18 +175,7 @@ def _write_cache(
     buffer = io.BytesIO()
     torch.save({"predictions": predictions, "confidences": confidences, "key": record_dict(key)}, buffer)
     atomic_write_bytes(folder / PREDICTIONS_FILE, buffer.getvalue())
-    data = {
-        "format": EVALUATION_FORMAT,
-        "key": record_dict(key),
-        "total": evaluation.total,
-        "correct": evaluation.correct,
-        "loss": evaluation.loss,
-        "confusion": [list(row) for row in evaluation.confusion],
-        "misclassified": [record_dict(m) for m in evaluation.misclassified],
-        "checkpoint_epoch": evaluation.checkpoint_epoch,
-        "computed_at": evaluation.computed_at,
-    }
-    atomic_write_bytes(folder / EVALUATION_FILE, dumps_json(data).encode())
+    EVALUATION_CACHE.write(folder, key, evaluation)
 
 
 def cached_predictions(run: RunInfo) -> tuple[torch.Tensor, torch.Tensor] | None:
