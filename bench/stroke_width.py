@@ -2,7 +2,7 @@
 
 1. MNIST's stroke widths: `box_stroke_width` of N training digits (pixels of the 20×20 box), as
    percentiles; `STROKE_WIDTH_BAND` in resnet_mnist/predict/preprocess.py comes from these.
-2. Canvas drawings (tests/canvas_digits.py: the ten digits drawn with the Draw page's thin, medium
+2. Canvas drawings (testdata/canvas_digits.py: the ten digits drawn with the Draw page's thin, medium
    and thick pens, at random sizes and places): the model's accuracy per pen, how alike the thin and
    thick pens' 28×28 inputs are (median correlation of the same drawing), and their mean ink,
    each with `preprocess_image(even_strokes=False)` and with the default (evened).
@@ -22,17 +22,16 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-for folder in (REPO, REPO / "tests"):  # run as a script from anywhere; tests/ holds the canvas drawings
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+if str(REPO) not in sys.path:  # run as a script from anywhere, without installing the package
+    sys.path.insert(0, str(REPO))
 
-from canvas_digits import PASTE_CANVASES, PASTE_VARIANTS, PENS, paste, render, samples  # noqa: E402
 from torchvision.datasets import MNIST  # noqa: E402
 
 from resnet_mnist import load_checkpoint  # noqa: E402
 from resnet_mnist.core.data import resolve_data_root  # noqa: E402
 from resnet_mnist.predict.inference import predict  # noqa: E402
 from resnet_mnist.predict.preprocess import box_stroke_width, crop_ink, preprocess_image  # noqa: E402
+from testdata.canvas_digits import PASTE_CANVASES, PASTE_VARIANTS, PENS, paste, render, samples  # noqa: E402
 
 
 def mnist_widths(data_root: Path, count: int) -> np.ndarray:

@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from styled_handwriting import make_styled_folder
 from test_cli import _run
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunStore, load_checkpoint
 from resnet_mnist.handwriting.digits import read_set
 from resnet_mnist.handwriting.scores import NothingToScoreError, score_run
+from testdata.styled_handwriting import make_styled_folder
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The handwriting folder: saving, relabelling, deleting, reading with validation, zip import and export.
 
-Digits are real MNIST test digits, restyled (tests/styled_handwriting.py) or drawn as on the canvas.
+Digits are real MNIST test digits, restyled (testdata/styled_handwriting.py) or drawn as on the canvas.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from styled_handwriting import make_styled_folder
 from torchvision.datasets import MNIST
 
 from resnet_mnist.handwriting.digits import (
@@ -31,6 +30,7 @@ from resnet_mnist.handwriting.digits import (
     save_drawing,
 )
 from resnet_mnist.predict.preprocess import preprocess_image
+from testdata.styled_handwriting import make_styled_folder
 
 
 @pytest.fixture(scope="module")

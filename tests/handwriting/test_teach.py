@@ -11,13 +11,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from styled_handwriting import make_styled_folder
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunStore, TrainingWorker, load_checkpoint
 from resnet_mnist.handwriting.digits import HandwritingError, read_set, relabel_digit
 from resnet_mnist.handwriting.scores import score_run
 from resnet_mnist.handwriting.teach import KFOLD_BELOW, TeachSettings, plan_holdout, prepare_teach
+from testdata.styled_handwriting import make_styled_folder
 
 STYLED_DIGITS = 400
 MNIST_TEST_IMAGES = 2000

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from helpers import open_app_page
-from styled_handwriting import make_styled_folder
 from test_app_draw import draw, drawn, predicted_digit
 from torchvision.datasets import MNIST
 
@@ -24,6 +23,7 @@ from resnet_mnist.core.events import fan_out
 from resnet_mnist.handwriting.digits import LABELS_FILE, read_set, save_drawing
 from resnet_mnist.handwriting.scores import score_run
 from resnet_mnist.ui.plain_text import escape_markdown
+from testdata.styled_handwriting import make_styled_folder
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from canvas_digits import PASTE_CANVASES, PASTE_VARIANTS, PENS, paste, render, samples
 from PIL import Image
 from torchvision.datasets import MNIST
 
@@ -25,6 +24,7 @@ from resnet_mnist.predict.preprocess import (
     load_image,
     preprocess_image,
 )
+from testdata.canvas_digits import PASTE_CANVASES, PASTE_VARIANTS, PENS, paste, render, samples
 
 SAMPLE = 300
 CANVASES = PASTE_CANVASES

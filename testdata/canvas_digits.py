@@ -4,7 +4,7 @@
 280×280 canvas at a size, position and pen width, with round caps, anti-aliased (drawn 4× larger,
 then reduced); it returns the RGBA array the canvas hands to the page (white pen, ink in alpha).
 `paste` enlarges an MNIST digit and puts it somewhere on a large picture. Shared by
-tests/predict/test_preprocess.py and bench/stroke_width.py.
+tests/predict/test_preprocess.py and bench/stroke_width.py (see testdata/__init__.py).
 """
 
 from __future__ import annotations
