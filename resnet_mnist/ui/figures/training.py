@@ -211,29 +211,9 @@ def _empty_note(text: str) -> dict[str, Any]:
     }
 
 
-def loss_figure(
-    batches: Sequence[Record],
-    epochs: Sequence[Record] = (),
-    hparam_changes: Sequence[Record] = (),
-    *,
-    title: str = "Loss",
-    subtitle: str = "",
-    epochs_planned: int | None = None,
-    log_y: bool = False,
-    uirevision: str | None = None,
-    empty_text: str = "No batches logged yet",
-    max_points: int | None = MAX_POINTS,
-) -> go.Figure:
-    """Training loss of each logged batch and test loss after each epoch, on one epoch axis.
-
-    At most `max_points` batches are drawn (MinMax-LTTB keeps the spikes); None draws every one.
-    """
-    shapes, annotations, legend = _change_markers(
-        hparam_changes, _batches_per_epoch(batches), batches[0] if batches else None
-    )
-    if max_points is not None:
-        batches = thin_batches(batches, max_points)  # a few thousand points, however long the run
-    data = [
+def _loss_traces(batches: Sequence[Record], epochs: Sequence[Record]) -> list[dict[str, Any]]:
+    """The training loss of each logged batch and the test loss after each epoch, as two line traces."""
+    return [
         {
             "type": "scatter",
             "x": [batch_x(b) for b in batches],
@@ -256,8 +236,32 @@ def loss_figure(
             "marker": {"size": 8},
             "hovertemplate": "test loss %{y:.4f}<extra></extra>",
         },
-        *legend,
     ]
+
+
+def loss_figure(
+    batches: Sequence[Record],
+    epochs: Sequence[Record] = (),
+    hparam_changes: Sequence[Record] = (),
+    *,
+    title: str = "Loss",
+    subtitle: str = "",
+    epochs_planned: int | None = None,
+    log_y: bool = False,
+    uirevision: str | None = None,
+    empty_text: str = "No batches logged yet",
+    max_points: int | None = MAX_POINTS,
+) -> go.Figure:
+    """Training loss of each logged batch and test loss after each epoch, on one epoch axis.
+
+    At most `max_points` batches are drawn (MinMax-LTTB keeps the spikes); None draws every one.
+    """
+    shapes, annotations, legend = _change_markers(
+        hparam_changes, _batches_per_epoch(batches), batches[0] if batches else None
+    )
+    if max_points is not None:
+        batches = thin_batches(batches, max_points)  # a few thousand points, however long the run
+    data = [*_loss_traces(batches, epochs), *legend]
     if not batches and not epochs:
         annotations.append(_empty_note(empty_text))
     fig = _figure(
