@@ -1,43 +1,38 @@
-"""Runs on disk: one folder per run with its config, metrics history and checkpoint."""
+"""Runs on disk: one folder per run with its config, metrics history and checkpoint.
+
+RunStore creates, lists, reads, edits and deletes them; what writes a run's files is in recorder.py.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
 import shutil
 import threading
-import time
-import weakref
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
-from resnet_mnist.runs.checkpoint import save_checkpoint
 from resnet_mnist.core.config import TrainConfig
-from resnet_mnist.core.events import (
-    BatchLogged,
-    EpochCompleted,
-    EvaluationStarted,
-    Event,
-    HyperparamsChanged,
-    RunState,
-    StateChanged,
+from resnet_mnist.core.events import RunState
+from resnet_mnist.core.files import FileRefused, read_bounded
+from resnet_mnist.runs.lock import RunBusyError, exclusive, is_live, writer_of
+from resnet_mnist.runs.recorder import (
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    RUN_FILE,
+    RunRecorder,
+    edit_changes,
+    merge_into_ended_run,
+    recorder_for,
 )
-from resnet_mnist.runs.lock import RunBusyError, WriterLock, exclusive, is_live, writer_of
 from resnet_mnist.runs.schema import (
     MAX_METRICS_BYTES,
-    MAX_NAME_LENGTH,
     MAX_RUN_FILE_BYTES,
-    MAX_TAG_LENGTH,
-    MAX_TAGS,
     RunMetrics,
     RunRecord,
-    SchemaError,
-    dumps_json,
     parse_metrics,
     parse_run_record,
     record_dict,
@@ -59,9 +54,6 @@ __all__ = [
 ]
 
 RUNS_ENV_VAR = "RESNET_MNIST_RUNS"
-RUN_FILE = "run.json"
-METRICS_FILE = "metrics.json"
-CHECKPOINT_FILE = "checkpoint.pt"
 MAX_CHECKPOINT_BYTES = 20_000_000  # this network's checkpoints are about 0.2 MB
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -79,14 +71,6 @@ def resolve_runs_dir(runs_dir: str | os.PathLike[str] | None = None) -> Path:
         return Path(runs_dir).expanduser()
     env = os.environ.get(RUNS_ENV_VAR)
     return Path(env).expanduser() if env else Path("runs")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, dumps_json(data, indent=1).encode())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,156 +103,6 @@ class UnreadableRun:
     id: str
     path: Path
     problem: str
-
-
-_recorders: weakref.WeakValueDictionary[str, RunRecorder] = weakref.WeakValueDictionary()
-_recorders_lock = threading.Lock()
-
-
-def _recorder_for(path: Path) -> RunRecorder | None:
-    """The recorder in this process that is writing the run at `path`, if any."""
-    with _recorders_lock:
-        return _recorders.get(str(path.resolve()))
-
-
-class RunRecorder:
-    """Listens to a run's events and keeps its folder up to date: the run's one writer.
-
-    Batch events only go to memory; files are written (atomically) at epoch ends and state
-    changes, so the training loop never waits on the disk per batch. From creation until the
-    final state is written it holds the run's writer lock (run_lock.py): other processes see the
-    run as live and cannot change it, and edits from this process (name, tags) come through
-    `edit`, merged into what it writes.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        config: TrainConfig,
-        *,
-        device: str,
-        name: str = "",
-        sweep: str | None = None,
-        node: str = "",
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        self.path = path
-        self.config = config
-        self._lock = threading.RLock()
-        self._writer = WriterLock(path)
-        self._info: dict[str, Any] = {
-            "id": path.name,
-            "name": name.strip()[:MAX_NAME_LENGTH],
-            "tags": [],
-            "state": RunState.IDLE.value,
-            "reason": None,
-            "config": config.to_dict(),
-            "device": device,
-            "created": _now(),
-            "updated": _now(),
-            "duration_seconds": 0.0,
-            "epochs_done": 0,
-            "best_accuracy": None,
-            "final_accuracy": None,
-            "sweep": sweep,
-            "node": node,
-            **(extra or {}),
-        }
-        self.metrics: dict[str, list[dict[str, Any]]] = {"batches": [], "epochs": [], "hparam_changes": []}
-        self._started = time.monotonic()
-        with _recorders_lock:
-            _recorders[str(path.resolve())] = self
-        self._write_info()
-
-    @property
-    def run_id(self) -> str:
-        return self.path.name
-
-    @property
-    def is_open(self) -> bool:
-        """Still the run's writer: its final state is not written yet."""
-        return self._writer.held
-
-    def annotate(self, key: str, value: Any) -> None:
-        """Record one more field in run.json (a fine-tune's before/after results) through the run's one writer.
-
-        While the run records, the field joins everything the recorder writes; once its final state is
-        written (a fine-tune measures after training), it is merged under the run's lock like an edit.
-        """
-        with self._lock:
-            self._info[key] = value
-            if self.is_open:
-                self._write_info()
-                return
-        _merge_into_ended_run(self.path, {key: value}, "")
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, BatchLogged):
-            self.metrics["batches"].append(asdict(event))
-        elif isinstance(event, HyperparamsChanged):
-            self.metrics["hparam_changes"].append(asdict(event))
-        elif isinstance(event, EpochCompleted):
-            self._record_epoch(event)
-        elif isinstance(event, StateChanged):
-            self._record_state(event)
-        elif isinstance(event, EvaluationStarted):
-            pass
-
-    def edit(self, *, name: str | None = None, tags: list[str] | None = None) -> bool:
-        """Merge a user's edit into run.json now and in every later write; False once the run has ended."""
-        with self._lock:
-            if not self.is_open:
-                return False
-            self._info.update(_edit_changes(name, tags))
-            self._write_info()
-            return True
-
-    def close(self) -> None:
-        """Let go of the run (after its final state, or when the process gives up on it)."""
-        with self._lock:
-            self._writer.release()
-        with _recorders_lock:
-            if _recorders.get(str(self.path.resolve())) is self:
-                del _recorders[str(self.path.resolve())]
-
-    def _record_epoch(self, event: EpochCompleted) -> None:
-        record = {k: v for k, v in asdict(event).items() if k != "model_state"}
-        with self._lock:
-            self.metrics["epochs"].append(record)
-            accuracies = [e["test_accuracy"] for e in self.metrics["epochs"]]
-            self._info.update(epochs_done=event.epoch, best_accuracy=max(accuracies), final_accuracy=accuracies[-1])
-            if event.model_state is not None:
-                self._save_checkpoint(event.model_state, event.epoch)
-            self._write_metrics()
-            self._write_info()
-
-    def _record_state(self, event: StateChanged) -> None:
-        with self._lock:
-            self._info.update(state=event.state.value, reason=event.reason)
-            if event.state is RunState.STOPPED and event.model_state is not None:
-                # Keep what was learned, also the part of an epoch done before the stop.
-                self._save_checkpoint(event.model_state, event.epoch)
-            if event.state.is_final:
-                self._write_metrics()
-            self._write_info()
-            if event.state.is_final:
-                self.close()  # under the lock: an edit either lands before the final write or after the release
-
-    def _save_checkpoint(self, state: dict, epoch: int) -> None:
-        save_checkpoint(
-            self.path / CHECKPOINT_FILE,
-            self.config,
-            state,
-            epoch=epoch,
-            metrics={"epochs": list(self.metrics["epochs"])},
-        )
-
-    def _write_info(self) -> None:
-        self._info.update(updated=_now(), duration_seconds=round(time.monotonic() - self._started, 3))
-        _write_json(self.path / RUN_FILE, self._info)
-
-    def _write_metrics(self) -> None:
-        _write_json(self.path / METRICS_FILE, self.metrics)
 
 
 _StatKey = tuple[int, int, int]
@@ -419,10 +253,10 @@ class RunStore:
         under its lock, so it never races with a writer.
         """
         path = self._path(run_id)
-        recorder = _recorder_for(path)
+        recorder = recorder_for(path)
         if recorder is not None and recorder.edit(name=name, tags=tags):
             return self.get(run_id)
-        _merge_into_ended_run(path, _edit_changes(name, tags), "; rename or tag it once it has ended")
+        merge_into_ended_run(path, edit_changes(name, tags), "; rename or tag it once it has ended")
         return self.get(run_id)
 
     def rename(self, run_id: str, name: str) -> RunInfo:
@@ -440,32 +274,6 @@ class RunStore:
             if not owned:
                 raise RunBusyError(f"run {run_id} is being recorded by {writer_of(path)}; stop it before deleting it")
             shutil.rmtree(path)
-
-
-def _edit_changes(name: str | None, tags: list[str] | None) -> dict[str, Any]:
-    """A user's rename and retag as run.json fields, trimmed and bounded; a None is left as it is."""
-    changes: dict[str, Any] = {}
-    if name is not None:
-        changes["name"] = name.strip()[:MAX_NAME_LENGTH]
-    if tags is not None:
-        changes["tags"] = sorted({t.strip()[:MAX_TAG_LENGTH] for t in tags if t.strip()})[:MAX_TAGS]
-    return changes
-
-
-def _merge_into_ended_run(path: Path, changes: dict[str, Any], busy_hint: str) -> None:
-    """Merge `changes` into a run.json no process records any more, under the run's lock.
-
-    The one way run.json changes after a run has ended (a rename, a fine-tune's results): the file
-    must still read as a run, and a writer that holds the run makes this a RunBusyError instead.
-    """
-    with exclusive(path) as owned:
-        if not owned:
-            raise RunBusyError(f"run {path.name} is being recorded by {writer_of(path)}{busy_hint}")
-        raw = read_bounded(path / RUN_FILE, MAX_RUN_FILE_BYTES)
-        parse_run_record(raw)  # never edit a file that is not a readable run
-        data = json.loads(raw)
-        data.update(changes)
-        _write_json(path / RUN_FILE, data)
 
 
 def _read_record(path: Path) -> RunRecord:
