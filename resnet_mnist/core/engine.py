@@ -1,20 +1,22 @@
-"""The training loop and the test pass: pure computation that reports through events.
+"""The training loop: pure computation that reports through events.
 
 Nothing here prints, writes files or touches Streamlit; callers decide what to do with the
-events (see events.py) and steer a run from another thread through a TrainingControl.
+events (see events.py) and steer a run from another thread through a TrainingControl (control.py).
+The test pass after each epoch is measure.py's.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
 from resnet_mnist.core.config import TrainConfig
+from resnet_mnist.core.control import TrainingControl
 from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, MnistSplit, iterate_batches, load_split
 from resnet_mnist.core.devices import resolve_device
 from resnet_mnist.core.events import (
@@ -26,6 +28,7 @@ from resnet_mnist.core.events import (
     RunState,
     StateChanged,
 )
+from resnet_mnist.core.measure import Evaluation, evaluate, prepare_images
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import FP32, Precision, resolve_precision
 from resnet_mnist.core.threads import choose_threads
@@ -33,6 +36,7 @@ from resnet_mnist.core.threads import choose_threads
 __all__ = [
     "DivergedError",
     "Evaluation",
+    "LossTerm",
     "TrainingControl",
     "TrainingOutcome",
     "build_model",
@@ -43,9 +47,6 @@ __all__ = [
 ]
 
 
-USER_STOP_REASON = "stopped by the user"
-
-
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite at optimizer step `step` (0 when not known)."""
 
@@ -54,69 +55,16 @@ class DivergedError(RuntimeError):
         self.step = step
 
 
-class TrainingControl:
-    """Thread-safe handles for steering a running training from another thread."""
+class LossTerm(Protocol):
+    """A term added to every step's loss (a fine-tune's pull toward its parent: handwriting/retain.py).
 
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()  # cleared while paused
-        self._running.set()
-        self._lock = threading.Lock()
-        self._pending: dict[str, float] = {}
-        self.stop_reason = USER_STOP_REASON
+    Called inside the step's autocast with the model being trained, the batch and the model's
+    log-probabilities for it (N, 10); returns a scalar that is added to the NLL loss.
+    """
 
-    def stop(self, reason: str = "") -> None:
-        """Ask the loop to end; `reason` (default: the user) is what the stopped run will say."""
-        if reason and not self._stop.is_set():
-            self.stop_reason = reason
-        self._stop.set()
-        self._running.set()  # wake a paused loop so it can see the stop
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def pause_requested(self) -> bool:
-        return not self._running.is_set()
-
-    def wait_while_paused(self, timeout: float = 0.1) -> None:
-        """Block until resumed or stopped (or `timeout` passes)."""
-        self._running.wait(timeout)
-
-    def set_hyperparams(self, lr: float | None = None, momentum: float | None = None) -> None:
-        """Ask the loop to use a new lr and/or momentum from its next batch on."""
-        with self._lock:
-            if lr is not None:
-                self._pending["lr"] = float(lr)
-            if momentum is not None:
-                self._pending["momentum"] = float(momentum)
-
-    def take_hyperparams(self) -> dict[str, float]:
-        """The changes asked for since the last call (and forget them)."""
-        if not self._pending:  # cheap check on the hot path; a stale read only delays by a batch
-            return {}
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        return pending
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Test-pass results: loss summed over images then averaged (the seed's way), accuracy 0..1."""
-
-    loss: float
-    accuracy: float
-    correct: int
-    total: int
-    predictions: torch.Tensor  # (N,) int64, on the CPU
-    confidences: torch.Tensor  # (N,) float32 probability of the predicted class
+    def __call__(
+        self, model: Net, images: torch.Tensor, labels: torch.Tensor, log_probs: torch.Tensor
+    ) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -146,66 +94,6 @@ def _cpu_state(model: Net) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
 
 
-def _prepare(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    # For MNIST's one channel this is free: a (N, 1, H, W) tensor is already channels-last.
-    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
-
-
-# On a CPU, 1,000 test images at once give the first conv 37 MB of activations, more than the
-# caches hold; 256 at a time stay in cache and the test pass runs about 30% faster. Each image's
-# output does not depend on its neighbours, so the results are the same. GPUs want big batches.
-_CPU_EVAL_CHUNK = 256
-
-
-def _eval_chunk(device: torch.device, batch_size: int) -> int:
-    return min(batch_size, _CPU_EVAL_CHUNK) if device.type == "cpu" else batch_size
-
-
-@torch.no_grad()
-def evaluate(
-    model: Net,
-    split: MnistSplit,
-    batch_size: int = 1000,
-    *,
-    channels_last: bool = False,
-    control: TrainingControl | None = None,
-    precision: Precision = FP32,
-) -> Evaluation | None:
-    """Test loss and accuracy over `split`; None when a stop was asked for midway.
-
-    `batch_size` images are taken at a time (the seed's test batch); on a CPU each batch goes
-    through the network in cache-sized chunks. A stop is noticed between chunks. The forward
-    pass runs in `precision` (the run's own), the loss and confidences in fp32.
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    chunk = _eval_chunk(device, batch_size)
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    predictions, confidences = [], []
-    for batch_images, batch_labels in iterate_batches(split, batch_size, shuffle=False):
-        for images, labels in zip(batch_images.split(chunk), batch_labels.split(chunk), strict=True):
-            if control is not None and control.stop_requested:
-                return None
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            with precision.autocast():
-                log_probs = model(_prepare(images, channels_last))  # (n, 10), fp32
-            loss_sum += F.nll_loss(log_probs, labels, reduction="sum").double()
-            best, predicted = log_probs.max(dim=1)
-            predictions.append(predicted)
-            confidences.append(best.exp())
-    prediction = torch.cat(predictions).cpu()
-    total = len(split)
-    correct = int((prediction == split.labels.cpu()).sum())
-    return Evaluation(
-        loss=float(loss_sum) / total,
-        accuracy=correct / total,
-        correct=correct,
-        total=total,
-        predictions=prediction,
-        confidences=torch.cat(confidences).float().cpu(),
-    )
-
-
 @dataclass(frozen=True)
 class _EpochTraining:
     mean_loss: float
@@ -230,6 +118,7 @@ def train_epoch(
     control: TrainingControl | None = None,
     precision: Precision = FP32,
     scaler: torch.amp.GradScaler | None = None,
+    loss_term: LossTerm | None = None,
 ) -> _EpochTraining:
     """One pass over `split` in shuffled batches with the seed's NLL loss.
 
@@ -237,6 +126,7 @@ def train_epoch(
     after the last; raises DivergedError when a logged loss is not finite. The forward pass and
     loss run in `precision`; backward and the SGD step update fp32 weights. `scaler` (float16
     only) scales the loss so small gradients survive, and skips a step whose gradients overflowed.
+    `loss_term`, when given, is added to each step's loss (and so to the loss logged).
     """
     model.train()
     device = next(model.parameters()).device
@@ -255,7 +145,7 @@ def train_epoch(
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         with precision.autocast():
-            loss = F.nll_loss(model(_prepare(images, channels_last)), labels)
+            loss = _batch_loss(model, prepare_images(images, channels_last), labels, loss_term)
         _step(loss, optimizer, scaler)
         step += 1
         n = int(labels.shape[0])
@@ -270,6 +160,12 @@ def train_epoch(
     if not math.isfinite(mean_loss):
         raise DivergedError(f"the training loss became {mean_loss} during epoch {epoch}", step)
     return _EpochTraining(mean_loss, step - step_offset, time.perf_counter() - started, images_seen, False)
+
+
+def _batch_loss(model: Net, images: torch.Tensor, labels: torch.Tensor, loss_term: LossTerm | None) -> torch.Tensor:
+    log_probs = model(images)  # (N, 10)
+    loss = F.nll_loss(log_probs, labels)
+    return loss if loss_term is None else loss + loss_term(model, images, labels, log_probs)
 
 
 def _steer(control: TrainingControl, optimizer: torch.optim.Optimizer, emit: Listener, epoch: int, step: int) -> bool:
@@ -382,11 +278,13 @@ def run_training(
     train_split: MnistSplit | None = None,
     test_split: MnistSplit | None = None,
     initial_state: dict[str, torch.Tensor] | None = None,
+    loss_term: LossTerm | None = None,
 ) -> TrainingOutcome:
     """Train `config.epochs` epochs, testing after each, reporting everything through `emit`.
 
     The splits default to MNIST's; any in-memory split works (a fine-tune passes a mix of MNIST and
-    handwriting). `initial_state` starts from given weights (a fine-tune's parent) instead of the seed's.
+    handwriting). `initial_state` starts from given weights (a fine-tune's parent) instead of the seed's;
+    `loss_term` is added to every step's loss (a fine-tune's pull toward its parent).
 
     Invalid configs raise ConfigError before anything starts; every later failure (missing
     data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
@@ -403,21 +301,24 @@ def run_training(
     try:
         device = resolve_device(config.device) if device is None else device
         precision = resolve_precision(config.precision, device)
-        scaler = precision.grad_scaler()
-        if train_split is None:
-            train_split = load_split(data_root, train=True)
-        if test_split is None:
-            test_split = load_split(data_root, train=False)
-        train = train_split.head(config.train_limit).to(device)
-        test = test_split.head(config.test_limit).to(device)
+        train_split = load_split(data_root, train=True) if train_split is None else train_split
+        test_split = load_split(data_root, train=False) if test_split is None else test_split
         run.model = build_model(config.seed, device, config.channels_last)
         if initial_state is not None:
             run.model.load_state_dict(initial_state)
-        optimizer = make_optimizer(run.model, config)
+        setup = _Setup(
+            config,
+            train_split.head(config.train_limit).to(device),
+            test_split.head(config.test_limit).to(device),
+            make_optimizer(run.model, config),
+            precision,
+            precision.grad_scaler(),
+            emit,
+            control,
+            loss_term,
+        )
         for run.epoch, shuffle in enumerate(seed_shuffle_generators(config.seed, config.epochs), start=1):
-            stopped_after = _train_and_test(
-                config, run, optimizer, train, test, shuffle, emit, control, precision=precision, scaler=scaler
-            )
+            stopped_after = _train_and_test(setup, run, shuffle)
             if stopped_after is not None:
                 return _stopped(emit, run, stopped_after, control.stop_reason)
     except Exception as exc:
@@ -428,57 +329,71 @@ def run_training(
     return TrainingOutcome(RunState.FINISHED, None, config.epochs, run.best, run.final, run.model)
 
 
-def _train_and_test(
-    config: TrainConfig,
-    run: _Progress,
-    optimizer: torch.optim.Optimizer,
-    train: MnistSplit,
-    test: MnistSplit,
-    shuffle: torch.Generator,
-    emit: Listener,
-    control: TrainingControl,
-    *,
-    precision: Precision,
-    scaler: torch.amp.GradScaler | None,
-) -> int | None:
+@dataclass(frozen=True)
+class _Setup:
+    """What stays the same through a run's epochs: its config, data (on the device), optimizer and handles."""
+
+    config: TrainConfig
+    train: MnistSplit
+    test: MnistSplit
+    optimizer: torch.optim.Optimizer
+    precision: Precision
+    scaler: torch.amp.GradScaler | None
+    emit: Listener
+    control: TrainingControl
+    loss_term: LossTerm | None
+
+
+def _train_and_test(setup: _Setup, run: _Progress, shuffle: torch.Generator) -> int | None:
     """Epoch `run.epoch`: train, test, report; the number of whole epochs done when a stop came, else None."""
     assert run.model is not None
+    config, control = setup.config, setup.control
     # Chosen again each epoch, as others' load comes and goes; this run's own threads are in the load.
     threads = choose_threads(config.threads, own_threads=torch.get_num_threads() if run.epoch > 1 else 0)
     torch.set_num_threads(threads.count)
     trained = train_epoch(
         run.model,
-        optimizer,
-        train,
+        setup.optimizer,
+        setup.train,
         epoch=run.epoch,
         batch_size=config.batch_size,
         log_interval=config.log_interval,
         generator=shuffle,
-        emit=emit,
+        emit=setup.emit,
         step_offset=run.step,
         channels_last=config.channels_last,
         control=control,
-        precision=precision,
-        scaler=scaler,
+        precision=setup.precision,
+        scaler=setup.scaler,
+        loss_term=setup.loss_term,
     )
     run.step += trained.steps
     if trained.stopped:
         return run.epoch - 1
-    emit(EvaluationStarted(run.epoch))
+    setup.emit(EvaluationStarted(run.epoch))
     test_started = time.perf_counter()
     result = evaluate(
         run.model,
-        test,
+        setup.test,
         config.test_batch_size,
         channels_last=config.channels_last,
         control=control,
-        precision=precision,
+        precision=setup.precision,
     )
     if result is None:
         return run.epoch - 1
+    _report_epoch(setup, run, trained, result, test_seconds=time.perf_counter() - test_started, threads=threads.count)
+    return run.epoch if control.stop_requested else None
+
+
+def _report_epoch(
+    setup: _Setup, run: _Progress, trained: _EpochTraining, result: Evaluation, *, test_seconds: float, threads: int
+) -> None:
+    """Keep the epoch's accuracy as the run's final (and maybe best), and emit its EpochCompleted."""
+    assert run.model is not None
     run.final = result.accuracy
     run.best = run.final if run.best is None else max(run.best, run.final)
-    emit(
+    setup.emit(
         EpochCompleted(
             epoch=run.epoch,
             train_loss=trained.mean_loss,
@@ -487,14 +402,13 @@ def _train_and_test(
             correct=result.correct,
             total=result.total,
             train_seconds=trained.seconds,
-            test_seconds=time.perf_counter() - test_started,
+            test_seconds=test_seconds,
             images_per_second=trained.images / max(trained.seconds, 1e-9),
             model_state=_cpu_state(run.model),
-            precision=precision.name,
-            threads=threads.count,
+            precision=setup.precision.name,
+            threads=threads,
         )
     )
-    return run.epoch if control.stop_requested else None
 
 
 def _failure_reason(exc: Exception, config: TrainConfig) -> str:
