@@ -1,4 +1,5 @@
-"""The Draw page's handwriting blocks: save the drawing with its true label, and the line-up of models.
+"""The Draw page's handwriting blocks: save the drawing with its true label, and the line-up of models,
+and the one cache of saved runs' models that the page and its line-up share.
 
 Kept apart from pages/draw.py so the page's own layout can change without touching them; each
 block is one function the page calls with what it has just computed.
@@ -10,13 +11,14 @@ import hashlib
 
 import numpy as np
 import streamlit as st
+import torch
 
 from pages._common import handwriting_dir
 from resnet_mnist import Net, load_checkpoint
 from resnet_mnist.handwriting.digits import HandwritingError, save_drawing
 from resnet_mnist.predict.inference import Prediction
 from resnet_mnist.predict.lineup import line_up
-from resnet_mnist.runs.checkpoint import CheckpointError
+from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.ui.figures import probability_figure
 from resnet_mnist.ui.model_choice import checkpoint_identity, describe_run
@@ -26,9 +28,18 @@ MAX_LINEUP = 6
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _lineup_model(path: str, size: int, mtime_ns: int) -> Net:
-    """A saved run's model for the line-up, loaded once per version of its checkpoint file."""
-    return load_checkpoint(path).build_model()
+def _run_model(path: str, size: int, mtime_ns: int) -> tuple[Checkpoint, Net]:
+    """A saved run's model, loaded once per version of its checkpoint file (size and mtime in the key)."""
+    checkpoint = load_checkpoint(path)
+    return checkpoint, checkpoint.build_model()
+
+
+def run_model(run: RunInfo) -> tuple[Checkpoint, Net]:
+    """The run's checkpoint and model from the one cache the Draw page and its line-up share.
+
+    Raises CheckpointError or OSError when the checkpoint cannot be used.
+    """
+    return _run_model(*checkpoint_identity(run.checkpoint_path))
 
 
 def _drawing_key(image: np.ndarray) -> str:
@@ -63,7 +74,7 @@ def _default_lineup(runs: list[RunInfo], current: str | None) -> list[str]:
     return chosen + [r.id for r in runs if r.id != current][: 3 - len(chosen)]
 
 
-def lineup_block(runs: list[RunInfo], tensor, current: str | None) -> None:
+def lineup_block(runs: list[RunInfo], tensor: torch.Tensor, current: str | None) -> None:
     """The drawing as several runs read it, side by side; the ones that disagree with the rest marked."""
     by_id = {run.id: run for run in runs}
     st.session_state.setdefault("lineup_runs", _default_lineup(runs, current))
@@ -78,7 +89,7 @@ def lineup_block(runs: list[RunInfo], tensor, current: str | None) -> None:
     models = {}
     for run_id in chosen:
         try:
-            models[run_id] = _lineup_model(*checkpoint_identity(by_id[run_id].checkpoint_path))
+            models[run_id] = run_model(by_id[run_id])[1]
         except (CheckpointError, OSError) as exc:
             st.warning(f"{escape_markdown(run_id)}: its checkpoint could not be loaded ({escape_markdown(exc)})")
     result = line_up(models, tensor)

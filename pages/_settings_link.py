@@ -17,7 +17,7 @@ import streamlit as st
 from pages import _settings_form as form
 from resnet_mnist import TrainConfig
 from resnet_mnist.core.config import SETTINGS
-from resnet_mnist.core.devices import available_devices
+from resnet_mnist.core.devices import default_device
 from resnet_mnist.ui.settings_url import SETTINGS_KEYS, settings_from_query, settings_query
 
 _WRITTEN = "train_url_written"  # the queries this session wrote, newest last: anything else came from outside
@@ -25,12 +25,6 @@ _LEFT_OUT = "train_url_left_out"  # field → why a link's value for it was not 
 _LINKS_TAKEN = "train_url_links_taken"  # the tokens of the "Use these settings" links already followed
 LINK_TOKEN = "use"  # a link's own query key: a fresh token marks a click, even to settings written before
 _REMEMBERED = 64  # queries and tokens kept: a lagging rerun brings back one of the last few
-
-
-def default_device() -> str:
-    """The device the Train page picks first: the fastest this machine has (an accelerator when there is one)."""
-    usable = [d.name for d in available_devices() if d.available]
-    return next((name for name in usable if name != "cpu"), "cpu")
 
 
 def _base(default_device: str) -> TrainConfig:

@@ -6,15 +6,14 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from pages._common import get_run_store
-from pages._draw_handwriting import lineup_block, save_block
-from resnet_mnist import Net, load_checkpoint, preprocess_image
+from pages._draw_handwriting import lineup_block, run_model, save_block
+from resnet_mnist import Net, preprocess_image
 from resnet_mnist.predict.inference import FEATURE_STAGES, feature_maps, predict, saliency_map
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError
 from resnet_mnist.runs.ranking import best_run
 from resnet_mnist.ui.figures import digit_figure, feature_grid_figure, palette, probability_figure, saliency_figure
 from resnet_mnist.ui.model_choice import (
     MAX_UPLOAD_BYTES,
-    checkpoint_identity,
     default_run_id,
     describe_checkpoint,
     describe_run,
@@ -42,13 +41,6 @@ SALIENCY_LABELS = {
 
 st.session_state.setdefault("draw_canvas_version", 0)
 st.session_state.setdefault("draw_stroke_width", 22)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _run_model(path: str, size: int, mtime_ns: int) -> tuple[Checkpoint, Net]:
-    """A saved run's model, loaded once per version of its checkpoint file (size and mtime in the key)."""
-    checkpoint = load_checkpoint(path)
-    return checkpoint, checkpoint.build_model()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -101,7 +93,7 @@ with st.container(border=True):
                 "★ marks the best (highest test accuracy), the one used until you choose another.",
             )
             try:
-                _, model = _run_model(*checkpoint_identity(runs_by_id[run_id].checkpoint_path))
+                _, model = run_model(runs_by_id[run_id])
             except (CheckpointError, OSError) as exc:
                 st.error(f"This run's checkpoint could not be loaded: {escape_markdown(exc)}. Pick another run.")
     else:

@@ -8,6 +8,7 @@ from pages._common import get_run_store, get_worker, state_badge
 from resnet_mnist import Net, RunState
 from resnet_mnist.core.data import dataset_status, resolve_data_root
 from resnet_mnist.core.model import count_parameters
+from resnet_mnist.runs.comparison import INTERRUPTED, display_state
 from resnet_mnist.runs.ranking import best_run
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.ui.formatting import format_duration, hyperparams_label, layer_rows
@@ -24,8 +25,8 @@ def run_card(run: RunInfo, *, active_run_id: str | None) -> None:
     tiles.metric("Test accuracy", f"{100 * run.final_accuracy:.2f}%" if run.final_accuracy is not None else "–")
     tiles.metric("Epochs", f"{run.epochs_done} / {run.config.epochs}")
     tiles.metric("Took", format_duration(run.duration_seconds))
-    state = run.state.value
-    if not run.state.is_final and not run.live and run.id != active_run_id:
+    state = display_state(run, active_run_id)  # the Runs table's rule
+    if state == INTERRUPTED:
         state = "interrupted (the process writing it stopped during it)"
     elif run.state is RunState.FAILED and run.reason:
         state = f"failed: {run.reason}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["DEVICE_CHOICES", "DeviceOption", "available_devices", "device_problem", "resolve_device"]
+__all__ = ["DEVICE_CHOICES", "DeviceOption", "available_devices", "default_device", "device_problem", "resolve_device"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -43,6 +43,13 @@ def available_devices() -> list[DeviceOption]:
     return [DeviceOption("cpu", "CPU", True), _cuda_option(), _mps_option()]
 
 
+def default_device() -> str:
+    """What 'auto' means here, and the Train page's first pick: the fastest device this machine has
+    (an accelerator when there is one, else the CPU)."""
+    usable = [option.name for option in available_devices() if option.available]
+    return next((name for name in usable if name != "cpu"), "cpu")
+
+
 def device_problem(name: str) -> str | None:
     """Why `name` cannot be used here, or None when it can."""
     if name == "auto":
@@ -56,10 +63,7 @@ def device_problem(name: str) -> str | None:
 def resolve_device(name: str) -> torch.device:
     """Turn a device choice into a torch.device; 'auto' takes the fastest one that exists."""
     if name == "auto":
-        for option in available_devices():
-            if option.available and option.name != "cpu":
-                return torch.device(option.name)
-        return torch.device("cpu")
+        return torch.device(default_device())
     problem = device_problem(name)
     if problem:
         raise ValueError(problem)
