@@ -15,6 +15,7 @@ from resnet_mnist.core.compute_plan import plan_compute
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
 from resnet_mnist.core.devices import available_devices
+from resnet_mnist.handwriting.teach import TeachReport
 from resnet_mnist.jobs.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 from resnet_mnist.runs.pace import Pace, measured_pace
 from resnet_mnist.ui.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
@@ -229,43 +230,36 @@ def outcome(snap: WorkerSnapshot) -> None:
 
 
 def teach_outcome(snap: WorkerSnapshot) -> None:
-    """A fine-tune's before and after, on held-out handwriting and on MNIST, once measured."""
-    try:
-        run = get_run_store().get(snap.run_id) if snap.run_id else None
-    except (KeyError, ValueError):
+    """A fine-tune's before and after, on held-out handwriting and on MNIST, once measured.
+
+    Both come from the job through the worker's snapshot (its line, and the TeachReport it returned), so
+    the page never re-reads run.json while it polls; run.json keeps the report for the Runs page.
+    """
+    if snap.about is None:  # a plain run has nothing to add
         return
-    if run is None or run.teach is None:
-        return
-    report = run.teach.get("report")
-    parent = run.parent or {}
-    st.text(
-        f"Fine-tune of {parent.get('run') or parent.get('checkpoint')} (epoch {parent.get('epoch')}) "
-        "on your handwriting"
-    )
-    if not report:
-        if snap.state.is_final:
+    st.text(snap.about)
+    report = snap.outcome
+    if not isinstance(report, TeachReport):
+        if snap.state.is_final and worker.is_alive():
             st.info("Measuring the new model on your held-out digits…", icon=":material/hourglass_top:")
         return
     st.subheader("Your handwriting, before and after")
-    hw_before, hw_after = report.get("handwriting_before"), report.get("handwriting_after")
+    hw_before, hw_after = report.handwriting_before, report.handwriting_after
     left, right = st.columns(2)
     if hw_before is not None and hw_after is not None:
-        how = (
-            "k-fold: each digit scored by a fine-tune that never saw it" if report["method"] == "kfold" else "held out"
-        )
+        how = "k-fold: each digit scored by a fine-tune that never saw it" if report.method == "kfold" else "held out"
         left.metric(
-            f"{report['held_out']} of your digits ({how})",
+            f"{report.held_out} of your digits ({how})",
             f"{100 * hw_after:.1f}%",
             delta=f"{100 * (hw_after - hw_before):+.1f} pts from {100 * hw_before:.1f}%",
         )
     else:
         left.caption("Nothing was held out, so there is no honest after figure on your handwriting.")
-    if report.get("mnist_after") is not None:
+    if report.mnist_after is not None:
         right.metric(
-            f"MNIST test set ({report['mnist_total']:,} images)",
-            f"{100 * report['mnist_after']:.2f}%",
-            delta=f"{100 * (report['mnist_after'] - report['mnist_before']):+.2f} pts from "
-            f"{100 * report['mnist_before']:.2f}%",
+            f"MNIST test set ({report.mnist_total:,} images)",
+            f"{100 * report.mnist_after:.2f}%",
+            delta=f"{100 * (report.mnist_after - report.mnist_before):+.2f} pts from {100 * report.mnist_before:.2f}%",
         )
 
 

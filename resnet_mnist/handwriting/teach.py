@@ -158,7 +158,8 @@ class TeachReport:
 
 @dataclass(frozen=True)
 class TeachJob:
-    """Everything a fine-tune needs, prepared and validated; the worker and the CLI run `execute`."""
+    """Everything a fine-tune needs, prepared and validated; the worker (a resnet_mnist.jobs.job.Job) and the CLI
+    run `execute`."""
 
     config: TrainConfig
     name: str
@@ -188,6 +189,11 @@ class TeachJob:
             },
         }
 
+    def describe(self) -> str:
+        """What the Train page says the job is: which run (or checkpoint), at which epoch, it fine-tunes."""
+        parent = self.parent.get("run") or self.parent.get("checkpoint")
+        return f"Fine-tune of {parent} (epoch {self.parent.get('epoch')}) on your handwriting"
+
     def training_split(self, indices: tuple[int, ...]) -> MnistSplit:
         """The handwriting digits at `indices`, repeated to their share of the epoch, then the MNIST images."""
         index = torch.as_tensor(indices, dtype=torch.long)
@@ -201,9 +207,16 @@ class TeachJob:
         index = torch.as_tensor(indices, dtype=torch.long)
         return MnistSplit(self.data.split.images[index], self.data.split.labels[index])
 
-    def execute(self, emit: Listener, *, control: TrainingControl | None = None, annotate: Any = None) -> TeachReport:
-        """Measure the parent, fine-tune (reporting through `emit`), measure the result; `annotate(key, value)`
-        records the report in run.json."""
+    def execute(
+        self,
+        emit: Listener,
+        *,
+        control: TrainingControl | None = None,
+        annotate: Any = None,
+        device: torch.device | None = None,
+    ) -> TeachReport:
+        """Measure the parent, fine-tune on `device` (reporting through `emit`), measure the result; returns the
+        report, which `annotate(key, value)` also records in run.json."""
         control = control or TrainingControl()
         parent = self._parent_model()
         before_indices = self.plan.held_out if self.plan.method == "fixed" else self.plan.train
@@ -220,6 +233,7 @@ class TeachJob:
             train_split=self.training_split(self.plan.train),
             test_split=self.mnist_test,
             initial_state=self.initial_state,
+            device=device,
         )
         model, hw_after, mnist_after, reason = outcome.model, None, None, outcome.reason
         if model is not None:

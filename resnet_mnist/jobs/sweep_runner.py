@@ -10,8 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
+from resnet_mnist.jobs.background import BackgroundRunner
 from resnet_mnist.jobs.cores import CoreClaim
 from resnet_mnist.runs.store import RunStore
 from resnet_mnist.sweeps.ray_runtime import RayConnection, connect_ray
@@ -61,7 +63,7 @@ class SweepSnapshot:
         return (self.ended_at or time.monotonic()) - self.started_at
 
 
-class SweepRunner:
+class SweepRunner(BackgroundRunner):
     """Owns at most one sweep thread; start it, stop it, and read a snapshot of its trials."""
 
     def __init__(
@@ -71,13 +73,12 @@ class SweepRunner:
         data_root: str | Path | None = None,
         cores: CoreClaim | None = None,
     ) -> None:
+        # `cores` is shared with the training worker: a sweep claims it before connecting to Ray
+        super().__init__(cores, kind="sweep", refusal=SWEEP_HOLDS_THE_CORES, busy=SweepBusyError)
         self.store = store
         self.data_root = data_root
-        self.cores = cores  # shared with the training worker: a sweep claims it before connecting to Ray
-        self._sweeps_started = 0
         self._lock = threading.Lock()
         self._snapshot = SweepSnapshot()
-        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
     def start(self, spec: SweepSpec, *, address: str | None = None, num_cpus: int | None = None) -> str:
@@ -91,32 +92,19 @@ class SweepRunner:
             raise SweepError(problems)
         if self.is_alive():
             raise SweepBusyError("A sweep is already running; stop it (or wait for it to end) before starting another.")
-        holder = self._claim_cores()
+        holder = self._claim_cores()  # SweepBusyError while a run has them
         try:
             return self._connect_and_start(spec, address, num_cpus, holder)
         except BaseException:
-            self._release(holder)
+            self._release_cores(holder)
             raise
-
-    def _claim_cores(self) -> str:
-        """Claim the shared cores for the next sweep (SweepBusyError while a run has them); the holder's name."""
-        with self._lock:
-            self._sweeps_started += 1
-            holder = f"sweep {self._sweeps_started}"
-        if self.cores is not None:
-            self.cores.claim(holder, SWEEP_HOLDS_THE_CORES, busy=SweepBusyError)
-        return holder
-
-    def _release(self, holder: str) -> None:
-        if self.cores is not None:
-            self.cores.release(holder)
 
     def _connect_and_start(self, spec: SweepSpec, address: str | None, num_cpus: int | None, holder: str) -> str:
         connection = connect_ray(address, num_cpus=num_cpus)
         _check_resources(spec, connection)
         sweep_id = new_sweep_id()
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self.is_alive():
                 raise SweepBusyError("A sweep is already running.")
             self._stop = threading.Event()
             self._snapshot = SweepSnapshot(
@@ -127,10 +115,7 @@ class SweepRunner:
                 started_at=time.monotonic(),
                 version=self._snapshot.version + 1,
             )
-            self._thread = threading.Thread(
-                target=self._run_then_release, args=(spec, sweep_id, holder), name="resnet-mnist-sweep", daemon=True
-            )
-            self._thread.start()
+            self._launch(partial(self._run, spec, sweep_id), holder, thread_name="resnet-mnist-sweep")
         return sweep_id
 
     def stop(self, timeout: float | None = None) -> bool:
@@ -141,25 +126,9 @@ class SweepRunner:
                 self._snapshot = replace(self._snapshot, state="stopping", version=self._snapshot.version + 1)
         return self.join(timeout) if timeout is not None else not self.is_alive()
 
-    def join(self, timeout: float | None = None) -> bool:
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return not self.is_alive()
-
-    def is_alive(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
     def snapshot(self) -> SweepSnapshot:
         with self._lock:
             return self._snapshot
-
-    def _run_then_release(self, spec: SweepSpec, sweep_id: str, holder: str) -> None:
-        try:
-            self._run(spec, sweep_id)
-        finally:
-            self._release(holder)
 
     def _run(self, spec: SweepSpec, sweep_id: str) -> None:
         from resnet_mnist.sweeps.trainable import run_sweep

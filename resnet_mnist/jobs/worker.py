@@ -2,23 +2,22 @@
 
 Sweeps do not come here: they run as Ray Tune experiments (tune.py, sweep_runner.py).
 
-The thread runs the engine and records each event into a lock-protected state; the UI only
-ever reads `snapshot()`, a frozen copy, so the training loop never waits on the page.
+The thread runs a job (job.py: a plain run or a fine-tune, the same to the worker) and records
+each event into a lock-protected state; the UI only ever reads `snapshot()`, a frozen copy, so the
+training loop never waits on the page.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
 from resnet_mnist.core.config import ConfigError, TrainConfig
-from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from resnet_mnist.core.devices import resolve_device
-from resnet_mnist.core.engine import TrainingControl, run_training
+from resnet_mnist.core.engine import TrainingControl
 from resnet_mnist.core.events import (
     BatchLogged,
     EpochCompleted,
@@ -29,12 +28,13 @@ from resnet_mnist.core.events import (
     StateChanged,
     fan_out,
 )
+from resnet_mnist.jobs.background import BackgroundRunner
 from resnet_mnist.jobs.cores import CoreClaim
+from resnet_mnist.jobs.job import Job, as_job
 from resnet_mnist.runs.store import RunStore
 
 __all__ = [
     "TRAINING_HOLDS_THE_CORES",
-    "PreparedJob",
     "TrainingWorker",
     "WorkerBusyError",
     "WorkerIdleError",
@@ -44,27 +44,6 @@ __all__ = [
 TRAINING_HOLDS_THE_CORES = (
     "A training run from the Train page is using this machine's cores; stop it or wait for it to end."
 )
-
-
-@runtime_checkable
-class PreparedJob(Protocol):
-    """A job that brings its own data and measures (a fine-tune: resnet_mnist.handwriting.teach.TeachJob).
-
-    Structural, not a base class: a reloaded module's class is another class (Streamlit reloads edited code).
-    """
-
-    config: TrainConfig
-    name: str
-
-    def validate(self, *sizes: object) -> TrainConfig: ...
-
-    def run_fields(self) -> dict[str, Any]: ...
-
-    def execute(self, emit: Callable[[Event], None], *, control: TrainingControl, annotate: Any) -> object: ...
-
-
-def _job_config(job: TrainConfig | PreparedJob) -> TrainConfig:
-    return job.config if isinstance(job, PreparedJob) else job
 
 
 class WorkerBusyError(RuntimeError):
@@ -84,6 +63,8 @@ class WorkerSnapshot:
     run_id: str | None = None
     run_dir: Path | None = None
     config: TrainConfig | None = None
+    about: str | None = None  # the job's own line beyond its settings (Job.describe: a fine-tune's parent)
+    outcome: object = None  # what the job returned once done (Job.execute: a fine-tune's TeachReport), else None
     batches: tuple[BatchLogged, ...] = ()
     epochs: tuple[EpochCompleted, ...] = ()
     hparam_changes: tuple[HyperparamsChanged, ...] = ()
@@ -152,7 +133,7 @@ class _Live:
     hparam_changes: list[HyperparamsChanged] = field(default_factory=list)
 
 
-class TrainingWorker:
+class TrainingWorker(BackgroundRunner):
     """Owns at most one training thread; start, stop, pause, resume, retune and observe it."""
 
     def __init__(
@@ -162,30 +143,30 @@ class TrainingWorker:
         data_root: str | Path | None = None,
         cores: CoreClaim | None = None,
     ) -> None:
+        # `cores` is shared with the sweep runner: a job claims it before it starts
+        super().__init__(cores, kind="training job", refusal=TRAINING_HOLDS_THE_CORES, busy=WorkerBusyError)
         self.store = store
         self.data_root = data_root
-        self.cores = cores  # shared with the sweep runner: a job claims it before it starts
-        self._jobs_started = 0
         self._lock = threading.Lock()
         self._live = _Live()
-        self._thread: threading.Thread | None = None
         self._control = TrainingControl()  # the current job's; each job gets a fresh one
         self._cancelled = threading.Event()  # Stop pressed before the job's training began
         self._last_snapshot = WorkerSnapshot()
 
     # -- commands ---------------------------------------------------------------------------
 
-    def start(self, job: TrainConfig | PreparedJob, *, name: str = "") -> None:
+    def start(self, work: Job | TrainConfig, *, name: str = "") -> None:
         """Start one job; refused while one runs, or while other work (a sweep) holds the `cores`.
 
-        This is where a job enters: its config is validated here, once, and its device resolved.
-        A job is a TrainConfig, or a prepared job (a fine-tune: resnet_mnist.handwriting.teach.TeachJob) that brings
-        its own config, name, data and measures; see `PreparedJob`.
+        This is where a job enters: it is validated here, once, and its device resolved in its thread.
+        A job is any `Job` (a fine-tune: resnet_mnist.handwriting.teach.TeachJob), or a TrainConfig, run
+        as a plain TrainingJob on MNIST; `name` names its run (default: the job's own name).
         """
-        config = _job_config(job)
-        job.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)  # a prepared job checks against its own data sizes
+        job = as_job(work, name=name, data_root=self.data_root)
+        job.validate()  # each job checks against its own data's sizes
+        config = job.config
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self.is_alive():
                 raise WorkerBusyError(
                     "A training job is already running; stop it (or wait for it to finish) before starting another."
                 )
@@ -196,26 +177,13 @@ class TrainingWorker:
                 WorkerSnapshot(
                     state=RunState.RUNNING,
                     config=config,
+                    about=job.describe(),
                     started_at=time.monotonic(),
                     lr=config.lr,
                     momentum=config.momentum,
                 )
             )
-            self._thread = threading.Thread(
-                target=self._run_job_then_release,
-                args=(job, name or getattr(job, "name", ""), holder),
-                name="resnet-mnist-training",
-                daemon=True,
-            )
-            self._thread.start()
-
-    def _claim_cores(self) -> str:
-        """Claim the shared cores for the next job (WorkerBusyError while a sweep has them); the holder's name."""
-        self._jobs_started += 1
-        holder = f"training job {self._jobs_started}"
-        if self.cores is not None:
-            self.cores.claim(holder, TRAINING_HOLDS_THE_CORES, busy=WorkerBusyError)
-        return holder
+            self._launch(partial(self._run_job, job, name or job.name), holder, thread_name="resnet-mnist-training")
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop the running job; True once the thread has ended. Idle: nothing to do."""
@@ -255,16 +223,6 @@ class TrainingWorker:
                 raise WorkerIdleError("no training job is running")
             return self._control
 
-    def join(self, timeout: float | None = None) -> bool:
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return not self.is_alive()
-
-    def is_alive(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
     def snapshot(self) -> WorkerSnapshot:
         """A frozen copy of the state and metrics, safe to read from any thread; the same object until it changes."""
         with self._lock:
@@ -284,38 +242,30 @@ class TrainingWorker:
 
     # -- the thread -----------------------------------------------------------------------
 
-    def _run_job_then_release(self, job: TrainConfig | PreparedJob, name: str, holder: str) -> None:
-        try:
-            self._run_job(job, name)
-        finally:
-            if self.cores is not None:
-                self.cores.release(holder)
-
-    def _run_job(self, job: TrainConfig | PreparedJob, name: str) -> None:
-        config = _job_config(job)
+    def _run_job(self, job: Job, name: str) -> None:
+        config = job.config
         control = self._fresh_control()
         if control is None:  # stopped before it began
             self._on_event(StateChanged(RunState.STOPPED, "stopped by the user"))
             return
         try:
             device = resolve_device(config.device)  # once per job: for the run's record and for training
-            extra = job.run_fields() if isinstance(job, PreparedJob) else None
-            recorder = self.store.create(config, device=str(device), name=name, extra=extra)
+            recorder = self.store.create(config, device=str(device), name=name, extra=job.run_fields())
         except Exception as exc:
             self._on_event(StateChanged(RunState.FAILED, f"could not create the run folder: {exc}"))
             return
-        self._begin_job(config, recorder.run_id, recorder.path)
+        self._begin_job(job, recorder.run_id, recorder.path)
         try:
             listener = fan_out(recorder, self._on_event)
-            if isinstance(job, PreparedJob):  # a fine-tune brings its own data and measures
-                job.execute(listener, control=control, annotate=recorder.annotate)
-            else:
-                run_training(config, listener, control=control, device=device, data_root=self.data_root)
+            outcome = job.execute(listener, control=control, annotate=recorder.annotate, device=device)
         except Exception as exc:  # the recorder could not write (disk full, run folder removed)
             # The recorder hears each event first, so when it fails the run's end never reached
             # the snapshot: say so here, or the page would show a dead job as running forever.
             self._on_event(StateChanged(RunState.FAILED, f"could not save the run in {recorder.path}: {exc}"))
             recorder.close()  # give up the run: it then reads as interrupted, and can be deleted
+            return
+        with self._lock:  # after its final state: a fine-tune measures the new model once training ends
+            self._publish(replace(self._live.snapshot, outcome=outcome))
 
     def _fresh_control(self) -> TrainingControl | None:
         """A new control for the job, so nothing asked during one job reaches the next; None once stopped."""
@@ -325,8 +275,9 @@ class TrainingWorker:
             self._control = TrainingControl()
             return self._control
 
-    def _begin_job(self, config: TrainConfig, run_id: str, run_dir: Path) -> None:
+    def _begin_job(self, job: Job, run_id: str, run_dir: Path) -> None:
         """A fresh live state for the job: its run, config and clock."""
+        config = job.config
         with self._lock:
             self._live = _Live(self._live.snapshot)
             self._publish(
@@ -337,6 +288,8 @@ class TrainingWorker:
                     run_id=run_id,
                     run_dir=run_dir,
                     config=config,
+                    about=job.describe(),
+                    outcome=None,
                     epoch=0,
                     batch=0,
                     batches_per_epoch=0,
