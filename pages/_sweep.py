@@ -1,16 +1,17 @@
 """The Runs page's Sweep tab: a Ray Tune sweep's space, search, scheduler and resources, then its live trials.
 
 Kept in its own file so that pages/runs.py stays a short script; everything it computes comes
-from resnet_mnist (sweep.py, sweep_estimate.py, sweep_runner.py).
+from resnet_mnist (sweeps/: spec, outcome, estimate; jobs/sweep_runner.py).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from pages._common import get_run_store, get_sweep_runner
-from resnet_mnist import TrainConfig
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import resolve_data_root
 from resnet_mnist.core.settings import Setting
@@ -18,11 +19,13 @@ from resnet_mnist.jobs.sweep_runner import SweepBusyError, SweepSnapshot
 from resnet_mnist.runs.comparison import load_curves
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.sweeps.estimate import MachineSpeed, estimate_sweep, machine_speed
+from resnet_mnist.sweeps.outcome import SweepState
 from resnet_mnist.sweeps.ray_runtime import RayUnavailableError, resolve_ray_address
 from resnet_mnist.sweeps.spec import (
     MAX_TRIALS,
     SCHEDULERS,
     SEARCHES,
+    SWEEP_DEFAULTS,
     SWEPT_FIELDS,
     Axis,
     SweepError,
@@ -70,49 +73,75 @@ def _space() -> tuple[dict, list[str]]:
     return space, problems
 
 
-def _spec_from_widgets() -> tuple[SweepSpec, list[str]]:
-    st.markdown(
-        "**Space** — each setting a list of values or a range, precision the choices to try; "
-        "an empty box keeps the seed's value."
-    )
-    space, problems = _space()
+def _search_row() -> dict[str, Any]:
+    """Search, trials, seed and test slice; each widget starts from SWEEP_DEFAULTS (spec.py), as the CLI's flags do."""
+    default = SWEEP_DEFAULTS
     search_col, samples_col, seed_col, test_col = st.columns(4)
-    search = search_col.radio("Search", SEARCHES, index=1, horizontal=True, key="sweep_search")
-    samples = samples_col.number_input(
-        "Trials (random / Optuna)", 1, MAX_TRIALS, 8, key="sweep_samples", disabled=search == "grid"
+    search = search_col.radio(
+        "Search", SEARCHES, index=SEARCHES.index(default.search), horizontal=True, key="sweep_search"
     )
-    seed = seed_col.number_input("Search seed", 0, 2**31 - 1, 0, key="sweep_seed")
-    test_limit = test_col.number_input("Test images (0 = all 10,000)", 0, 10_000, 0, 1_000, key="sweep_test_limit")
+    samples = samples_col.number_input(
+        "Trials (random / Optuna)", 1, MAX_TRIALS, default.samples, key="sweep_samples", disabled=search == "grid"
+    )
+    seed = seed_col.number_input("Search seed", 0, 2**31 - 1, default.seed, key="sweep_seed")
+    test_limit = test_col.number_input(
+        "Test images (0 = all 10,000)", 0, 10_000, default.base.test_limit or 0, 1_000, key="sweep_test_limit"
+    )
+    base = default.base.with_changes(test_limit=int(test_limit) or None)
+    return {"base": base, "search": search, "samples": int(samples), "seed": int(seed)}
+
+
+def _schedule_row() -> dict[str, Any]:
+    """Scheduler, ASHA's settings and the sweep's name, from SWEEP_DEFAULTS."""
+    default = SWEEP_DEFAULTS
     scheduler_col, grace_col, factor_col, name_col = st.columns(4)
-    scheduler = scheduler_col.radio("Scheduler", SCHEDULERS, horizontal=True, key="sweep_scheduler")
+    scheduler = scheduler_col.radio(
+        "Scheduler", SCHEDULERS, index=SCHEDULERS.index(default.scheduler), horizontal=True, key="sweep_scheduler"
+    )
     asha_off = scheduler != "asha"
-    grace = grace_col.number_input("ASHA grace period (epochs)", 1, 100, 1, key="sweep_grace", disabled=asha_off)
-    factor = factor_col.number_input("ASHA reduction factor", 2, 10, 3, key="sweep_factor", disabled=asha_off)
-    name = name_col.text_input("Sweep name", "sweep", key="sweep_name", max_chars=60)
+    grace = grace_col.number_input(
+        "ASHA grace period (epochs)", 1, 100, default.grace_period, key="sweep_grace", disabled=asha_off
+    )
+    factor = factor_col.number_input(
+        "ASHA reduction factor", 2, 10, default.reduction_factor, key="sweep_factor", disabled=asha_off
+    )
+    name = name_col.text_input(
+        "Sweep name", default.name, key="sweep_name", max_chars=60, placeholder="empty: the sweep's id"
+    )
+    return {
+        "scheduler": scheduler,
+        "grace_period": int(grace),
+        "reduction_factor": int(factor),
+        "name": name.strip()[:60],
+    }
+
+
+def _resources_row() -> dict[str, Any]:
+    """What each trial gets and how many run at once, from SWEEP_DEFAULTS; and where Ray is."""
+    default = SWEEP_DEFAULTS
     cpu_col, gpu_col, concurrent_col, address_col = st.columns(4)
-    cpus = cpu_col.number_input("CPUs per trial", 0.25, 64.0, 1.0, 0.25, key="sweep_cpus")
-    gpus = gpu_col.number_input("GPUs per trial", 0.0, 8.0, 0.0, 0.25, key="sweep_gpus")
-    concurrent = concurrent_col.number_input("Max concurrent (0 = no limit)", 0, 256, 0, key="sweep_concurrent")
+    cpus = cpu_col.number_input("CPUs per trial", 0.25, 64.0, default.cpus_per_trial, 0.25, key="sweep_cpus")
+    gpus = gpu_col.number_input("GPUs per trial", 0.0, 8.0, default.gpus_per_trial, 0.25, key="sweep_gpus")
+    concurrent = concurrent_col.number_input(
+        "Max concurrent (0 = no limit)", 0, 256, default.max_concurrent, key="sweep_concurrent"
+    )
     address_col.text_input(
         "Ray address (empty = local Ray)",
         resolve_ray_address(None),
         key="sweep_address",
         help="auto, host:port or ray://host:10001 for an existing cluster; empty starts Ray on this server",
     )
-    spec = SweepSpec(
-        base=TrainConfig(device="cpu", test_limit=int(test_limit) or None),
-        space=space,
-        search=search,
-        samples=int(samples),
-        seed=int(seed),
-        scheduler=scheduler,
-        grace_period=int(grace),
-        reduction_factor=int(factor),
-        cpus_per_trial=float(cpus),
-        gpus_per_trial=float(gpus),
-        max_concurrent=int(concurrent),
-        name=name.strip()[:60],
+    return {"cpus_per_trial": float(cpus), "gpus_per_trial": float(gpus), "max_concurrent": int(concurrent)}
+
+
+def _spec_from_widgets() -> tuple[SweepSpec, list[str]]:
+    """The spec the widgets describe, and every problem with it."""
+    st.markdown(
+        "**Space** — each setting a list of values or a range, precision the choices to try; "
+        "an empty box keeps the seed's value."
     )
+    space, problems = _space()
+    spec = SweepSpec(space=space, **_search_row(), **_schedule_row(), **_resources_row())
     return spec, problems + spec.problems()
 
 
@@ -181,7 +210,7 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
     )
     if snap.error:
         st.error(escape_markdown(snap.error))
-    stopping = snap.state == "stopping"
+    stopping = snap.state == SweepState.STOPPING
     if snap.busy and st.button("Stop sweep", key="stop_sweep", icon=":material/stop:", disabled=stopping):
         get_sweep_runner().stop()
         st.rerun()

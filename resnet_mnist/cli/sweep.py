@@ -7,11 +7,21 @@ import contextlib
 import sys
 from typing import Any
 
-from resnet_mnist.core.config import SETTINGS, TrainConfig
+from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.runs.schema import dumps_json
 from resnet_mnist.runs.store import RunStore, resolve_runs_dir
+from resnet_mnist.sweeps.outcome import TrialView
 from resnet_mnist.sweeps.ray_runtime import RAY_ADDRESS_ENV_VAR, check_address, connect_ray, resolve_ray_address
-from resnet_mnist.sweeps.spec import SCHEDULERS, SEARCHES, SWEPT_FIELDS, SweepError, SweepSpec, new_sweep_id, parse_axis
+from resnet_mnist.sweeps.spec import (
+    SCHEDULERS,
+    SEARCHES,
+    SWEEP_DEFAULTS,
+    SWEPT_FIELDS,
+    SweepError,
+    SweepSpec,
+    new_sweep_id,
+    parse_axis,
+)
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
 
@@ -32,24 +42,56 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         if setting.choices:
             what = f"choices to try ({','.join(setting.choices)})"
         sweep.add_argument(setting.flag, default="", metavar="VALUES", help=f"{setting.label}: {what}")
-    sweep.add_argument("--test-limit", type=int, metavar="N", help="test on the first N test images only")
-    sweep.add_argument("--search", choices=SEARCHES, default="random", help="default: %(default)s")
-    sweep.add_argument("--samples", type=int, default=8, help="trials for random/optuna (default: %(default)s)")
-    sweep.add_argument("--seed", type=int, default=0, help="the search's seed (default: %(default)s)")
-    sweep.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="default: %(default)s")
-    sweep.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before a stop (default: 1)")
-    sweep.add_argument("--reduction-factor", type=int, default=3, help="ASHA: keep 1/N at each rung (default: 3)")
-    sweep.add_argument("--cpus-per-trial", type=float, default=1.0, help="fractions allowed (default: 1)")
-    sweep.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed (default: 0)")
-    sweep.add_argument("--max-concurrent", type=int, default=0, help="0: as many as fit (default)")
+    _add_search_options(sweep)
     sweep.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     sweep.add_argument(
         "--address", help=f"an existing Ray: auto, host:port or ray://host:10001 (default: ${RAY_ADDRESS_ENV_VAR})"
     )
-    sweep.add_argument("--name", default="", help="a name for the sweep's runs")
+    sweep.add_argument(
+        "--name", default=SWEEP_DEFAULTS.name, help="a name for the sweep's runs (default: the sweep's id)"
+    )
     sweep.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
     sweep.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
     sweep.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+
+def _add_search_options(sweep: argparse.ArgumentParser) -> None:
+    """How to search, schedule and share the machine; every default is SWEEP_DEFAULTS's (spec.py)."""
+    default = SWEEP_DEFAULTS
+    sweep.add_argument(
+        "--test-limit",
+        type=int,
+        default=default.base.test_limit,
+        metavar="N",
+        help="test on the first N test images only",
+    )
+    sweep.add_argument("--search", choices=SEARCHES, default=default.search, help="default: %(default)s")
+    sweep.add_argument(
+        "--samples", type=int, default=default.samples, help="trials for random/optuna (default: %(default)s)"
+    )
+    sweep.add_argument("--seed", type=int, default=default.seed, help="the search's seed (default: %(default)s)")
+    sweep.add_argument("--scheduler", choices=SCHEDULERS, default=default.scheduler, help="default: %(default)s")
+    sweep.add_argument(
+        "--grace-period",
+        type=int,
+        default=default.grace_period,
+        help="ASHA: epochs before a stop (default: %(default)s)",
+    )
+    sweep.add_argument(
+        "--reduction-factor",
+        type=int,
+        default=default.reduction_factor,
+        help="ASHA: keep 1/N at each rung (default: %(default)s)",
+    )
+    sweep.add_argument(
+        "--cpus-per-trial", type=float, default=default.cpus_per_trial, help="fractions allowed (default: %(default)g)"
+    )
+    sweep.add_argument(
+        "--gpus-per-trial", type=float, default=default.gpus_per_trial, help="fractions allowed (default: %(default)g)"
+    )
+    sweep.add_argument(
+        "--max-concurrent", type=int, default=default.max_concurrent, help="0: as many as fit (default: %(default)s)"
+    )
 
 
 def _spec(args: argparse.Namespace) -> SweepSpec:
@@ -62,7 +104,7 @@ def _spec(args: argparse.Namespace) -> SweepSpec:
         if axis is not None:
             space[name] = axis
     return SweepSpec(
-        base=TrainConfig(device="cpu", test_limit=args.test_limit),
+        base=SWEEP_DEFAULTS.base.with_changes(test_limit=args.test_limit),
         space=space,
         search=args.search,
         samples=args.samples,
@@ -115,16 +157,16 @@ class _ProgressLines:
     def __init__(self) -> None:
         self._told: set[str] = set()
 
-    def __call__(self, trials: tuple) -> None:
+    def __call__(self, trials: tuple[TrialView, ...]) -> None:
         for trial in trials:
-            if trial.status in ("TERMINATED", "ERROR") and trial.trial_id not in self._told:
+            if trial.ended and trial.trial_id not in self._told:
                 self._told.add(trial.trial_id)
                 accuracy = f"{100 * trial.best_accuracy:.2f}%" if trial.best_accuracy is not None else "n/a"
                 what = trial.error or f"best test accuracy {accuracy} after {trial.epoch} epoch(s)"
                 print(f"trial {trial.trial_id} {_values(trial.values)}: {what}", file=sys.stderr, flush=True)
 
 
-def _trial_row(store: RunStore, trial: Any) -> dict[str, Any]:
+def _trial_row(store: RunStore, trial: TrialView) -> dict[str, Any]:
     """A trial as the JSON and table show it; the run's own state from its folder."""
     state, reason = trial.status.lower(), trial.error
     if trial.run_id:

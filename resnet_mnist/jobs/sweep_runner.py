@@ -16,6 +16,7 @@ from pathlib import Path
 from resnet_mnist.jobs.background import BackgroundRunner
 from resnet_mnist.jobs.cores import CoreClaim
 from resnet_mnist.runs.store import RunStore
+from resnet_mnist.sweeps.outcome import SweepState, TrialView
 from resnet_mnist.sweeps.ray_runtime import RayConnection, connect_ray
 from resnet_mnist.sweeps.spec import SweepError, SweepSpec, new_sweep_id
 
@@ -36,10 +37,10 @@ class SweepBusyError(RuntimeError):
 class SweepSnapshot:
     """The sweep as it stands: trials from Tune's callback, a state for the page."""
 
-    state: str = "idle"  # idle, running, stopping, finished, stopped, failed
+    state: SweepState = SweepState.IDLE
     sweep_id: str | None = None
     spec: SweepSpec | None = None
-    trials: tuple = ()  # tune.TrialView, newest state
+    trials: tuple[TrialView, ...] = ()  # newest state
     error: str | None = None
     ray: str = ""
     started_at: float | None = None
@@ -51,7 +52,7 @@ class SweepSnapshot:
         return self.state in _ACTIVE
 
     @property
-    def best(self):
+    def best(self) -> TrialView | None:
         """The trial with the highest test accuracy so far (one that has a run), or None."""
         scored = [t for t in self.trials if t.best_accuracy is not None and t.run_id]
         return max(scored, key=lambda t: t.best_accuracy) if scored else None
@@ -147,11 +148,13 @@ class SweepRunner(BackgroundRunner):
             return
         self._finish("stopped" if outcome.stopped else "finished", trials=outcome.trials)
 
-    def _on_update(self, trials: tuple) -> None:
+    def _on_update(self, trials: tuple[TrialView, ...]) -> None:
         with self._lock:
             self._snapshot = replace(self._snapshot, trials=trials, version=self._snapshot.version + 1)
 
-    def _finish(self, state: str, *, trials: tuple | None = None, error: str | None = None) -> None:
+    def _finish(
+        self, state: SweepState, *, trials: tuple[TrialView, ...] | None = None, error: str | None = None
+    ) -> None:
         with self._lock:
             snap = self._snapshot
             self._snapshot = replace(

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_TRIALS",
     "SCHEDULERS",
     "SEARCHES",
+    "SWEEP_DEFAULTS",
     "SWEPT_FIELDS",
     "Axis",
     "SweepError",
@@ -279,6 +280,10 @@ class SweepSpec:
                     what = "text (one of the choices)" if text else "a number"
                     raise SchemaError("sweep spec", f"space.{name}.values.{index}", f"must be {what} (got {value!r})")
         return spec
+
+
+# The one statement of a sweep's defaults: the Sweep tab's widgets and the CLI's flags start from it.
+SWEEP_DEFAULTS = SweepSpec()
 
 
 def _axis_problems(name: str, axis: Axis, search: str) -> list[str]:

@@ -27,9 +27,10 @@ from ray.tune.search import BasicVariantGenerator
 from resnet_mnist.core.engine import TrainingControl, TrainingOutcome, run_training
 from resnet_mnist.core.events import EpochCompleted, Event, RunState, fan_out
 from resnet_mnist.runs.store import RunRecorder, RunStore
+from resnet_mnist.sweeps.outcome import SweepOutcome, TrialView
 from resnet_mnist.sweeps.spec import METRIC, SweepSpec
 
-__all__ = ["SweepOutcome", "TrialView", "run_sweep"]
+__all__ = ["RunTrial", "run_sweep"]
 
 USER_STOP = "stopped with the sweep (Stop sweep)"
 # Tune looks for its own result files, which we do not write (the runs folder holds the results).
@@ -191,35 +192,6 @@ class RunTrial(tune.Trainable):
             self._watcher.join(timeout=2 * _POLL_S + 10)
 
 
-@dataclass(frozen=True)
-class TrialView:
-    """One trial as the dashboard and the CLI show it."""
-
-    trial_id: str
-    status: str  # Tune's: PENDING, RUNNING, TERMINATED, ERROR
-    values: dict[str, Any]  # the drawn hyperparameters
-    run_id: str | None = None
-    epoch: int = 0
-    test_accuracy: float | None = None
-    best_accuracy: float | None = None
-    node: str = ""
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class SweepOutcome:
-    """Every trial at the end, and the best by the sweep's metric."""
-
-    sweep_id: str
-    trials: tuple[TrialView, ...]
-    stopped: bool
-
-    @property
-    def best(self) -> TrialView | None:
-        scored = [t for t in self.trials if t.best_accuracy is not None and t.run_id]
-        return max(scored, key=lambda t: t.best_accuracy) if scored else None
-
-
 class _TrialWatcher(tune.Callback):
     """Keeps a copy of every trial's state for whoever watches the sweep (a page, the CLI)."""
 
@@ -254,7 +226,7 @@ class _TrialWatcher(tune.Callback):
         result = trial.last_result or {}
         error = None
         if trial.status == "ERROR":
-            error = _first_line(trial.error_file)
+            error = _last_line(trial.error_file)
         return TrialView(
             trial_id=trial.trial_id,
             status=str(trial.status),
@@ -292,8 +264,8 @@ class _StopWhenAsked(tune.Stopper):
         return self._event.is_set()
 
 
-def _first_line(path: str | None) -> str:
-    """The last meaningful line of a Tune error file: the exception's message."""
+def _last_line(path: str | None) -> str:
+    """The last meaningful line of a Tune error file: the exception's message (a traceback ends with it)."""
     if not path:
         return "the trial failed"
     try:
