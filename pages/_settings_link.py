@@ -18,6 +18,7 @@ from pages import _settings_form as form
 from resnet_mnist import TrainConfig
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.devices import default_device
+from resnet_mnist.ui.plain_text import escape_markdown
 from resnet_mnist.ui.settings_url import SETTINGS_KEYS, settings_from_query, settings_query
 
 _WRITTEN = "train_url_written"  # the queries this session wrote, newest last: anything else came from outside
@@ -108,8 +109,9 @@ def write_url(config: TrainConfig, default_device: str, invalid: set[str]) -> No
 
 
 def take_left_out() -> dict[str, str]:
-    """Field → why the link's value for it was not used; said once, under that field."""
-    return st.session_state.pop(_LEFT_OUT, {})
+    """Field → why the link's value for it was not used, said once under that field: escaped for Markdown, as the
+    reason quotes what the link held (`?lr=![i](http://…)` must show as text, not fetch an image)."""
+    return {name: escape_markdown(why) for name, why in st.session_state.pop(_LEFT_OUT, {}).items()}
 
 
 def settings_link_query(config: TrainConfig, default_device: str) -> dict[str, str]:

@@ -140,3 +140,16 @@ def test_sweep_and_settings_errors_show_what_was_typed_literally(data_root: Path
     _assert_all_literal(at)
     # a colon makes the box a range, so the whole box is quoted back in the error
     assert any(escape_markdown("'0.1, ![i](http://127.0.0.1:9/x.png)'") in e.value for e in at.error)
+
+
+def test_the_train_pages_notes_on_a_links_values_show_them_as_text() -> None:
+    """A link's value quoted back under its field ("Not taken from the link: …") is text, never an image or a link."""
+    at = open_app_page("pages/train.py")
+    at.query_params.update({"lr": IMAGE_NAME, "device": "[Click here to fix](http://127.0.0.1:9/fix)"})
+    at.run()
+    _assert_all_literal(at)
+    notes = [w.value for w in at.warning if "Not taken from the link" in w.value]
+    assert len(notes) == 2, notes
+    assert any(escape_markdown(repr(IMAGE_NAME)) in note for note in notes), notes
+    for note in notes:
+        assert not re.search(r"(?<!\\)\]\(", note), note  # no live link or image target: `](` escaped
