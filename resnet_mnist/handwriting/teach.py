@@ -185,6 +185,7 @@ class TeachJob:
                 "fingerprint": self.hset.fingerprint,
                 "split": self.plan.to_dict(self.hset),
                 "settings": asdict(self.settings),
+                "mix": self.mix(),  # the share actually used: with many digits, more than settings ask
                 "report": None,
             },
         }
@@ -194,11 +195,21 @@ class TeachJob:
         parent = self.parent.get("run") or self.parent.get("checkpoint")
         return f"Fine-tune of {parent} (epoch {self.parent.get('epoch')}) on your handwriting"
 
+    def _repeats(self, digits: int) -> int:
+        """How often each of `digits` digits is repeated to come near its share of an epoch (at least once)."""
+        share = self.settings.handwriting_share
+        return max(1, round(share / (1 - share) * len(self.mnist_mix) / max(digits, 1)))
+
+    def mix(self) -> dict[str, Any]:
+        """What each epoch of the delivered run holds: its handwriting images, MNIST images and their real share."""
+        handwriting, mnist = len(self.plan.train) * self._repeats(len(self.plan.train)), len(self.mnist_mix)
+        share = handwriting / (handwriting + mnist) if handwriting + mnist else 0.0
+        return {"handwriting_images": handwriting, "mnist_images": mnist, "handwriting_share": share}
+
     def training_split(self, indices: tuple[int, ...]) -> MnistSplit:
         """The handwriting digits at `indices`, repeated to their share of the epoch, then the MNIST images."""
         index = torch.as_tensor(indices, dtype=torch.long)
-        share, n_mnist = self.settings.handwriting_share, len(self.mnist_mix)
-        repeats = max(1, round(share / (1 - share) * n_mnist / max(len(indices), 1)))
+        repeats = self._repeats(len(indices))
         images = self.data.split.images[index].repeat(repeats, 1, 1, 1)  # (k·r, 1, 28, 28)
         labels = self.data.split.labels[index].repeat(repeats)
         return MnistSplit(torch.cat([images, self.mnist_mix.images]), torch.cat([labels, self.mnist_mix.labels]))
