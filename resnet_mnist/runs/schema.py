@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields
 from functools import cache
-from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
 
 from resnet_mnist.core.config import TrainConfig
-from resnet_mnist.core.files import FileRefused
 from resnet_mnist.core.devices import DEVICE_CHOICES
 from resnet_mnist.core.events import RunState
+from resnet_mnist.core.files import FileRefused
+from resnet_mnist.runs.fine_tune_records import ParentRecord, TeachRecord
+from resnet_mnist.runs.schema_types import Count, Digit, Finite, Fraction, NonNegative
 
 __all__ = [
     "EVALUATION_FORMAT",
@@ -40,9 +40,11 @@ __all__ = [
     "HandwritingScoreRecord",
     "HparamChangeRecord",
     "Misclassified",
+    "ParentRecord",
     "RunMetrics",
     "RunRecord",
     "SchemaError",
+    "TeachRecord",
     "VerdictRecord",
     "dumps_json",
     "parse_checkpoint_config",
@@ -63,12 +65,6 @@ MAX_METRICS_BYTES = 256_000_000  # 500 epochs logged every batch of 64 is about 
 MAX_EVALUATION_BYTES = 16_000_000  # 10,000 mistakes at most: about 1 MB
 EVALUATION_FORMAT = "resnet-mnist-evaluation/1"
 MAX_NAME_LENGTH, MAX_TAG_LENGTH, MAX_TAGS = 100, 40, 20  # what the Runs page lets a person type
-
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
-Digit = Annotated[int, Field(ge=0, le=9)]
 
 
 def _as_recorded(data: Any) -> Any:
@@ -139,8 +135,10 @@ class RunRecord:
     final_accuracy: Fraction | None = None
     sweep: str | None = None
     node: str = ""  # the Ray node that trained a sweep trial ("<ip> <node id>"); "" for local runs
-    parent: dict[str, Any] | None = None  # a fine-tune's origin: {"run": id or None, "checkpoint": path, "epoch": n}
-    teach: dict[str, Any] | None = None  # a fine-tune's handwriting folder, split, settings and before/after report
+    # A fine-tune's origin and its handwriting record, kept as the plain dicts run.json holds (readers use .get);
+    # parse_run_record checks them against ParentRecord and TeachRecord, so their types hold too.
+    parent: dict[str, Any] | None = None
+    teach: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -306,9 +304,12 @@ def _check_config(config: TrainConfig, source: str, prefix: str = "config.") -> 
 
 
 def parse_run_record(raw: bytes, source: str = "run.json") -> RunRecord:
-    """run.json's bytes → RunRecord."""
+    """run.json's bytes → RunRecord, its nested records (config, parent, teach) typed too."""
     record = parse_json(RunRecord, raw, source)
     _check_config(record.config, source)
+    for key, kind in (("parent", ParentRecord), ("teach", TeachRecord)):
+        if getattr(record, key) is not None:
+            _within(kind, getattr(record, key), source, key)
     return record
 
 
