@@ -8,13 +8,12 @@ import streamlit as st
 from pages._common import get_run_store, get_worker, handwriting_dir
 from resnet_mnist import ConfigError
 from resnet_mnist.core.data import DatasetError, resolve_data_root
+from resnet_mnist.handwriting.archive import clean_stale_imports, export_zip
 from resnet_mnist.handwriting.digits import (
     HandwritingData,
     HandwritingError,
     HandwritingSet,
     delete_digit,
-    export_zip,
-    import_zip,
     load_digits,
     read_set,
     relabel_digit,
@@ -22,6 +21,7 @@ from resnet_mnist.handwriting.digits import (
 from resnet_mnist.handwriting.scores import score_run
 from resnet_mnist.handwriting.teach import TeachSettings, plan_holdout, prepare_teach
 from resnet_mnist.jobs.worker import WorkerBusyError
+from resnet_mnist.jobs.zip_import import ImportStatus, ZipImport
 from resnet_mnist.runs.checkpoint import CheckpointError
 from resnet_mnist.ui.model_choice import describe_run, usable_runs
 from resnet_mnist.ui.plain_text import escape_markdown
@@ -29,6 +29,9 @@ from resnet_mnist.ui.plain_text import escape_markdown
 PER_LABEL_SHOWN = 96
 GRID = 6  # wide enough for a label picker and a delete button side by side
 HOLDOUT_CHOICES = [0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5]
+IMPORT = "my_digits_import_job"  # the session's running ZipImport
+IMPORTED = "my_digits_import_outcome"  # (kind, message) of the import that just ended, said once
+STEPS = {"starting": "Starting", "unpacking": "Checking", "decoding": "Reading", "adding": "Adding"}
 
 root = handwriting_dir()
 st.title("My digits")
@@ -81,18 +84,44 @@ def gallery(hset: HandwritingSet, data: HandwritingData) -> None:
             st.caption(f"and {len(members) - PER_LABEL_SHOWN} more, not shown")
 
 
+def _outcome(status: ImportStatus) -> tuple[str, str]:
+    if status.cancelled:
+        return "info", "Import cancelled: nothing was added."
+    if status.error is not None:
+        return "error", f"Nothing was added: {escape_markdown(status.error)}"
+    return "success", f"Added {status.added} digits."
+
+
+@st.fragment(run_every=1.0)
+def import_progress() -> None:
+    """The running import's progress and its Cancel; when it ends, the whole page reruns to show what it added."""
+    job: ZipImport | None = st.session_state.get(IMPORT)
+    if job is None:
+        return
+    status = job.status()
+    if status.finished:
+        del st.session_state[IMPORT]
+        st.session_state[IMPORTED] = _outcome(status)
+        st.rerun()
+    counted = f": {status.done:,} of {status.total:,} digits" if status.total else "…"
+    st.progress(status.fraction, text=f"{STEPS.get(status.step, status.step)}{counted}")
+    st.button("Cancel import", key="my_digits_import_cancel", on_click=job.cancel, icon=":material/cancel:")
+
+
 def import_export(hset: HandwritingSet) -> None:
-    """Bring in a zipped folder (checked whole before anything is added), or take this one away."""
+    """Bring in a zipped folder (checked whole, in the background, before anything is added), or take this one away."""
     left, right = st.columns(2)
     with left:
-        upload = st.file_uploader("Import a zip (images + labels.csv)", type=["zip"], key="my_digits_zip")
-        if upload is not None and st.button("Add the digits in this zip", key="my_digits_import"):
-            try:
-                added = import_zip(root, upload.getvalue())
-            except (HandwritingError, OSError) as exc:
-                st.error(f"Nothing was added: {escape_markdown(exc)}")
-            else:
-                st.success(f"Added {added} digits.")
+        if IMPORTED in st.session_state:
+            kind, message = st.session_state.pop(IMPORTED)
+            getattr(st, kind)(message)
+        if st.session_state.get(IMPORT) is not None:
+            import_progress()
+        else:
+            upload = st.file_uploader("Import a zip (images + labels.csv)", type=["zip"], key="my_digits_zip")
+            if upload is not None and st.button("Add the digits in this zip", key="my_digits_import"):
+                st.session_state[IMPORT] = ZipImport(root, upload.getvalue())
+                st.rerun()
     with right:
         if len(hset):
             st.download_button(
@@ -157,6 +186,7 @@ def teach(hset: HandwritingSet) -> None:
             st.switch_page("pages/train.py")
 
 
+clean_stale_imports(root)  # what an import killed midway left behind (a running one keeps its lock)
 try:
     digits = read_set(root, allow_missing=True)
     loaded = load_digits(digits) if len(digits) else None

@@ -4,7 +4,7 @@ Any folder in that format works (the Draw page's saved drawings, or photos from 
 image goes through the same preprocessing as the canvas. Everything read from the folder or from
 an imported zip is validated here, once; a bad row gets one message naming the file and its line.
 Writes go to temporary files that are renamed into place, labels.csv last, so a failure never
-leaves a half-saved set.
+leaves a half-saved set. Zip import and export build on this (archive.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import hashlib
 import io
 import os
 import secrets
-import tempfile
 import threading
-import zipfile
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -26,7 +26,7 @@ import torch
 
 from resnet_mnist.core.data import MnistSplit
 from resnet_mnist.core.files import atomic_write_bytes
-from resnet_mnist.predict.preprocess import ImageError, ink_from_image, preprocess_image
+from resnet_mnist.predict.preprocess import ImageError, image_array, ink_from_image, preprocess_image
 
 __all__ = [
     "HANDWRITING_ENV_VAR",
@@ -35,18 +35,23 @@ __all__ = [
     "MAX_DIGITS",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
+    "MAX_SET_PIXELS",
     "HandwritingData",
     "HandwritingError",
     "HandwritingSet",
     "HandwrittenDigit",
+    "add_digits",
+    "check_room",
     "delete_digit",
-    "export_zip",
-    "import_zip",
+    "image_size",
     "load_digits",
+    "parse_labels",
     "read_set",
     "relabel_digit",
     "resolve_handwriting_dir",
+    "safe_relative",
     "save_drawing",
+    "saved_input",
 ]
 
 HANDWRITING_ENV_VAR = "RESNET_MNIST_HANDWRITING"
@@ -59,7 +64,10 @@ MAX_LABELS_BYTES = 1_000_000  # 10,000 rows of a long file name fit well inside
 MAX_IMAGE_BYTES = 10_000_000
 MAX_IMAGE_PIXELS = 4096 * 4096  # a 12-megapixel phone photo fits; decompression bombs do not
 MAX_SET_BYTES = 300_000_000
-MAX_ZIP_ENTRIES = 2 * MAX_DIGITS + 8  # each digit's image and its 28×28 input, labels.csv, folders
+# Decoding runs at about 25 megapixels a second here: 10,000 canvas drawings (784 MP) and a hundred phone photos
+# fit in about a minute and a half; 10,000 pictures of 4096×4096 (168,000 MP, hours) do not.
+MAX_SET_PIXELS = 2_000_000_000
+MAX_NAME_CHARS = 1024
 
 _write_lock = threading.Lock()  # one read-modify-write of labels.csv at a time in this process
 
@@ -123,19 +131,25 @@ def resolve_handwriting_dir(path: str | os.PathLike[str] | None = None) -> Path:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def _safe_relative(name: str, where: str) -> str:
+def safe_relative(name: str, where: str) -> str:
     """A file name from labels.csv or a zip as a clean relative POSIX path, or HandwritingError."""
     if not name or "\\" in name or "\x00" in name or ":" in name:
         raise HandwritingError(f"{where}: {name!r} is not a usable file name")
     path = PurePosixPath(name)
+    if len(name) > MAX_NAME_CHARS or any(len(part.encode()) > 255 for part in path.parts):
+        raise HandwritingError(f"{where}: the file name is longer than a file system allows")
     if path.is_absolute() or any(part in ("..", "") for part in path.parts) or name.startswith("./"):
         raise HandwritingError(f"{where}: {name!r} points outside the folder")
     return str(path)
 
 
-def _parse_labels(text: str, source: str) -> list[tuple[str, str, int]]:
+def parse_labels(text: str, source: str) -> list[tuple[str, str, int]]:
     """(file, label text, line) for each data row; the header must be `file,label`."""
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))  # any line ending: \n, \r\n, or \r alone (Excel's Mac CSV)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a field over csv's 131,072-character limit, say: no file name is that long
+        raise HandwritingError(f"{source} line {reader.line_num}: not readable as CSV ({exc})") from None
     if not rows or tuple(cell.strip().lower() for cell in rows[0]) != HEADER:
         found = ",".join(rows[0]) if rows else "nothing"
         raise HandwritingError(f"{source} must start with the header 'file,label' (found {found[:80]!r})")
@@ -170,7 +184,7 @@ def _read_labels_text(root: Path) -> str:
 
 def _check_row(root: Path, name: str, label_text: str, line: int) -> HandwrittenDigit:
     where = f"{LABELS_FILE} line {line} ({name[:80]})"
-    file = _safe_relative(name, where)
+    file = safe_relative(name, where)
     if label_text not in tuple("0123456789"):
         raise HandwritingError(f"{where}: the label {label_text[:20]!r} is not a digit 0-9")
     if not file.lower().endswith(IMAGE_SUFFIXES):
@@ -185,6 +199,29 @@ def _check_row(root: Path, name: str, label_text: str, line: int) -> Handwritten
     return HandwrittenDigit(file, int(label_text), line)
 
 
+def _place(real_root: Path, path: Path) -> str:
+    """The file a row reaches, the same for every spelling of it: links followed, case and Unicode form folded
+    (a Mac or Windows disk takes `A.png` and `a.png` for one file)."""
+    return unicodedata.normalize("NFC", path.resolve().relative_to(real_root).as_posix()).casefold()
+
+
+def _claim_place(digit: HandwrittenDigit, place: str, places: dict[str, HandwrittenDigit]) -> None:
+    """Deleting a digit removes its file and its saved input: no two rows may reach one file, nor a row an input."""
+    if place.split("/")[0] == INPUTS_DIR:
+        raise HandwritingError(
+            f"{digit.where}: the file lies in {INPUTS_DIR}/, where the 28×28 input of each saved digit is kept; "
+            f"move it out of that folder"
+        )
+    other = places.setdefault(place, digit)
+    if other is not digit:
+        if other.file == digit.file:
+            raise HandwritingError(f"{digit.where}: the file is listed twice")
+        raise HandwritingError(
+            f"{digit.where}: the same file as line {other.line} ({other.file[:80]}), through a link or in "
+            f"another case; each digit needs a file of its own"
+        )
+
+
 def read_set(root: str | os.PathLike[str], *, allow_missing: bool = False) -> HandwritingSet:
     """The folder's labels.csv checked row by row (names, labels, files present and bounded), hashed.
 
@@ -195,13 +232,11 @@ def read_set(root: str | os.PathLike[str], *, allow_missing: bool = False) -> Ha
     if allow_missing and not (root / LABELS_FILE).is_file():
         return HandwritingSet(root, (), hashlib.sha256(b"").hexdigest())
     text = _read_labels_text(root)
-    digits, seen, total = [], set(), 0
+    digits, places, total, real_root = [], {}, 0, root.resolve()
     hasher = hashlib.sha256(text.encode())
-    for name, label_text, line in _parse_labels(text, str(root / LABELS_FILE)):
+    for name, label_text, line in parse_labels(text, str(root / LABELS_FILE)):
         digit = _check_row(root, name, label_text, line)
-        if digit.file in seen:
-            raise HandwritingError(f"{digit.where}: the file is listed twice")
-        seen.add(digit.file)
+        _claim_place(digit, _place(real_root, root / digit.file), places)
         total += (root / digit.file).stat().st_size
         if total > MAX_SET_BYTES:
             raise HandwritingError(f"{digit.where}: the images add up to over {MAX_SET_BYTES // 1_000_000} MB")
@@ -214,37 +249,65 @@ def read_set(root: str | os.PathLike[str], *, allow_missing: bool = False) -> Ha
     return HandwritingSet(root, tuple(digits), hasher.hexdigest())
 
 
-def _decode(data: bytes, where: str) -> np.ndarray:
-    """Image bytes → (H, W, 3|4) uint8, refusing unreadable files and too many pixels before decoding."""
+def image_size(source: bytes | Path, where: str) -> tuple[int, int]:
+    """(width, height) from the image's header alone (PIL decodes nothing until asked); refused if the file is
+    not an image or holds over MAX_IMAGE_PIXELS."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
             width, height = opened.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise HandwritingError(
-                    f"{where}: the image is {width}×{height} pixels; at most {MAX_IMAGE_PIXELS:,} are read"
-                )
-            has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
-            return np.asarray(opened.convert("RGBA" if has_alpha else "RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        if isinstance(exc, HandwritingError):
-            raise
+    except Image.DecompressionBombError:
+        width = height = MAX_IMAGE_PIXELS  # PIL's own guard, for a header claiming hundreds of megapixels
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise HandwritingError(f"{where}: not a readable image ({type(exc).__name__})") from None
+    if width * height > MAX_IMAGE_PIXELS:
+        shown = f"{width}×{height} pixels" if width != MAX_IMAGE_PIXELS else "hundreds of megapixels"
+        raise HandwritingError(f"{where}: the image is {shown}; at most {MAX_IMAGE_PIXELS:,} are read")
+    return width, height
+
+
+def _decode(data: bytes, where: str) -> np.ndarray:
+    """Image bytes → (H, W, 3|4) uint8, refusing unreadable files and too many pixels before decoding."""
+    from PIL import Image
+
+    image_size(data, where)
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            return image_array(opened)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise HandwritingError(f"{where}: not a readable image ({type(exc).__name__})") from None
+
+
+def _check_pixels(hset: HandwritingSet) -> None:
+    """Every image's size, and the set's total, from the headers: refused before a single pixel is decoded."""
+    total = 0
+    for digit in hset.digits:
+        width, height = image_size(hset.path(digit), digit.where)
+        total += width * height
+        if total > MAX_SET_PIXELS:
+            raise HandwritingError(
+                f"{digit.where}: the images add up to over {MAX_SET_PIXELS // 1_000_000:,} megapixels, more than "
+                f"can be decoded in a few minutes"
+            )
 
 
 _loaded: dict[tuple[str, str], HandwritingData] = {}
 _loaded_lock = threading.Lock()
 
 
-def load_digits(hset: HandwritingSet) -> HandwritingData:
-    """Every image decoded and preprocessed as the canvas is; cached per folder and content hash."""
+def load_digits(hset: HandwritingSet, *, progress: Callable[[int, int], None] | None = None) -> HandwritingData:
+    """Every image decoded and preprocessed as the canvas is; cached per folder and content hash.
+
+    `progress(done, total)` is called after each image; whatever it raises stops the decoding.
+    """
     key = (str(hset.root.resolve()), hset.fingerprint)
     with _loaded_lock:
         if key in _loaded:
             return _loaded[key]
+    _check_pixels(hset)
     tensors, pixels = [], []
-    for digit in hset.digits:
+    for done, digit in enumerate(hset.digits, start=1):
         image = _decode(hset.path(digit).read_bytes(), digit.where)
         try:
             prepared = preprocess_image(image)
@@ -254,6 +317,8 @@ def load_digits(hset: HandwritingSet) -> HandwritingData:
             raise HandwritingError(f"{digit.where}: no digit found in the image (blank, a dot or a blob)")
         tensors.append(prepared.tensor)
         pixels.append(prepared.pixels)
+        if progress is not None:
+            progress(done, len(hset))
     images = torch.cat(tensors) if tensors else torch.empty((0, 1, 28, 28))
     labels = torch.tensor([d.label for d in hset.digits], dtype=torch.int64)
     data = HandwritingData(MnistSplit(images, labels), np.stack(pixels) if pixels else np.zeros((0, 28, 28)))
@@ -335,110 +400,45 @@ def delete_digit(root: str | os.PathLike[str], file: str) -> None:
             raise HandwritingError(f"{file!r} is not in {LABELS_FILE}")
         _write_labels(root, [row for row in _rows(hset) if row[0] != file])
         (root / file).unlink(missing_ok=True)
-        (root / INPUTS_DIR / file).unlink(missing_ok=True)
+        kept_input = saved_input(root, file)
+        if kept_input is not None:
+            kept_input.unlink()
 
 
-# -- zip import and export ---------------------------------------------------------------------------
+def saved_input(root: Path, file: str) -> Path | None:
+    """The 28×28 input kept for a saved digit: a plain file in the folder's own inputs/, never reached through a
+    link (a delete or an export never touches anything else)."""
+    inputs = root / INPUTS_DIR
+    path = inputs / file
+    if inputs.is_symlink() or path.is_symlink() or not path.is_file():
+        return None
+    return path if path.resolve().is_relative_to(inputs.resolve()) else None
 
 
-def export_zip(root: str | os.PathLike[str]) -> bytes:
-    """The folder as a zip: labels.csv, every listed image, and the saved 28×28 inputs."""
-    hset = read_set(root)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.write(hset.root / LABELS_FILE, LABELS_FILE)
-        for digit in hset.digits:
-            archive.write(hset.path(digit), digit.file)
-            saved_input = hset.root / INPUTS_DIR / digit.file
-            if saved_input.is_file():
-                archive.write(saved_input, f"{INPUTS_DIR}/{digit.file}")
-    return buffer.getvalue()
+def check_room(hset: HandwritingSet, adding: int) -> None:
+    """HandwritingError when `adding` more digits would take the folder over MAX_DIGITS."""
+    if len(hset) + adding > MAX_DIGITS:
+        raise HandwritingError(
+            f"together the folder would hold over {MAX_DIGITS:,} digits ({len(hset):,} now, {adding:,} to add)"
+        )
 
 
-def _checked_entries(archive: zipfile.ZipFile) -> tuple[str, dict[str, zipfile.ZipInfo]]:
-    """(prefix, name → entry): the zip's declared sizes and names checked before anything is read."""
-    infos = archive.infolist()
-    if len(infos) > MAX_ZIP_ENTRIES:
-        raise HandwritingError(f"the zip holds {len(infos):,} entries; at most {MAX_ZIP_ENTRIES:,} are read")
-    if sum(info.file_size for info in infos) > MAX_SET_BYTES:
-        raise HandwritingError(f"the zip unpacks to over {MAX_SET_BYTES // 1_000_000} MB")
-    files = {}
-    for info in infos:
-        name = _safe_relative(info.filename.rstrip("/"), "the zip") if not info.is_dir() else None
-        if name is None:
-            continue
-        if info.flag_bits & 0x1:
-            raise HandwritingError(f"the zip's {name} is encrypted")
-        if info.file_size > MAX_IMAGE_BYTES:
-            raise HandwritingError(f"the zip's {name} unpacks to over {MAX_IMAGE_BYTES // 1_000_000} MB")
-        files[name] = info
-    candidates = sorted((n for n in files if PurePosixPath(n).name == LABELS_FILE), key=lambda n: n.count("/"))
-    if not candidates or candidates[0].count("/") > 1:
-        raise HandwritingError(f"the zip holds no {LABELS_FILE} (at its top, or in one folder at its top)")
-    prefix = candidates[0][: -len(LABELS_FILE)]
-    return prefix, files
-
-
-def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """An entry's bytes, never more than its declared size allows (a lying header is caught)."""
-    limit = MAX_LABELS_BYTES if info.filename.endswith(LABELS_FILE) else MAX_IMAGE_BYTES
-    with archive.open(info) as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit or len(data) != info.file_size:
-        raise HandwritingError(f"the zip's {info.filename} is not the size its header says")
-    return data
-
-
-def _stage_zip(data: bytes, staging: Path) -> HandwritingSet:
-    """Unpack only labels.csv and the images it lists into `staging`, then read and decode them there."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise HandwritingError("the file is not a readable zip") from None
-    with archive:
-        prefix, files = _checked_entries(archive)
-        try:
-            labels_bytes = _read_entry(archive, files[prefix + LABELS_FILE])
-            (staging / LABELS_FILE).write_bytes(labels_bytes)
-            text = labels_bytes.decode("utf-8-sig")
-            for name, _, line in _parse_labels(text, f"the zip's {LABELS_FILE}"):
-                inner = _safe_relative(name, f"the zip's {LABELS_FILE} line {line}")
-                if prefix + inner in files:
-                    target = staging / inner
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(_read_entry(archive, files[prefix + inner]))
-        except (zipfile.BadZipFile, OSError, UnicodeDecodeError, EOFError) as exc:
-            raise HandwritingError(f"the zip is damaged ({type(exc).__name__})") from None
-    staged = read_set(staging)
-    load_digits(staged)  # every image must decode and hold a digit before anything is added
-    return staged
-
-
-def import_zip(root: str | os.PathLike[str], data: bytes) -> int:
-    """Add the digits of a zipped handwriting folder to this one; returns how many were added.
-
-    The zip is checked whole first (its declared sizes, names and entry count before unpacking,
-    then every row and image); only then are its images copied in under new names and labels.csv
-    rewritten, so a bad zip adds nothing.
-    """
+def add_digits(root: str | os.PathLike[str], source: HandwritingSet) -> int:
+    """Copy a checked set's images in under new names, labels.csv last; how many were added (a failure adds none)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".import-") as tmp:
-        staged = _stage_zip(data, Path(tmp))
-        with _write_lock:
-            hset = read_set(root, allow_missing=True)
-            if len(hset) + len(staged) > MAX_DIGITS:
-                raise HandwritingError(f"together the folder would hold over {MAX_DIGITS:,} digits")
-            added, written = [], []
-            try:
-                for digit in staged.digits:
-                    name = _new_name(root, PurePosixPath(digit.file).suffix.lower())
-                    atomic_write_bytes(root / name, staged.path(digit).read_bytes())
-                    written.append(root / name)
-                    added.append((name, digit.label))
-                _write_labels(root, [*_rows(hset), *added])
-            except BaseException:
-                for path in written:  # the set is unchanged: take back the images copied so far
-                    path.unlink(missing_ok=True)
-                raise
+    with _write_lock:
+        hset = read_set(root, allow_missing=True)
+        check_room(hset, len(source))
+        added, written = [], []
+        try:
+            for digit in source.digits:
+                name = _new_name(root, PurePosixPath(digit.file).suffix.lower())
+                atomic_write_bytes(root / name, source.path(digit).read_bytes())
+                written.append(root / name)
+                added.append((name, digit.label))
+            _write_labels(root, [*_rows(hset), *added])
+        except BaseException:
+            for path in written:  # the set is unchanged: take back the images copied so far
+                path.unlink(missing_ok=True)
+            raise
     return len(added)

@@ -14,6 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from resnet_mnist.core.data import normalize
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 __all__ = [
     "DIGIT_BOX",
@@ -32,6 +36,7 @@ __all__ = [
     "box_stroke_width",
     "crop_ink",
     "even_stroke_width",
+    "image_array",
     "ink_from_image",
     "load_image",
     "preprocess_image",
@@ -253,6 +258,25 @@ def _too_many_pixels(what: str, width: int, height: int) -> str:
     )
 
 
+_DEEP_GREY = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": None}  # mode → its top value
+
+
+def image_array(opened: Image) -> np.ndarray:
+    """An opened PIL image → (H, W, 3) or (H, W, 4) uint8, decoded now (Image.open read only the header).
+
+    A 16-bit grey picture is scaled by its own range, 0-65535 (PIL's convert("RGB") clips it at 255, so a
+    digit anywhere above 255 read as a blank page); mode "I" (how older PIL opens 16-bit PNGs) by 65535
+    when a value exceeds 255.
+    """
+    if opened.mode in _DEEP_GREY:
+        values = np.asarray(opened).astype(np.float64)  # (H, W)
+        top = _DEEP_GREY[opened.mode] or (65535.0 if values.max(initial=0.0) > 255 else 255.0)
+        grey = np.round(np.clip(values, 0.0, top) * (255.0 / top)).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
+    return np.asarray(opened.convert("RGBA" if has_alpha else "RGB"))
+
+
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a PNG/JPEG/… file as an (H, W, 3) or (H, W, 4) uint8 array; ImageError over MAX_IMAGE_PIXELS.
 
@@ -268,8 +292,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
             with Image.open(path) as opened:
                 if opened.width * opened.height > MAX_IMAGE_PIXELS:
                     raise ImageError(_too_many_pixels(str(path), opened.width, opened.height))
-                has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
-                return np.asarray(opened.convert("RGBA" if has_alpha else "RGB"))
+                return image_array(opened)
     except FileNotFoundError:
         raise ImageError(f"no image file at {path}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

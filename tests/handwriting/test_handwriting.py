@@ -14,15 +14,13 @@ import pytest
 from PIL import Image
 from torchvision.datasets import MNIST
 
+from resnet_mnist.handwriting.archive import MAX_ZIP_ENTRIES, export_zip, import_zip
 from resnet_mnist.handwriting.digits import (
     INPUTS_DIR,
     LABELS_FILE,
     MAX_IMAGE_BYTES,
-    MAX_ZIP_ENTRIES,
     HandwritingError,
     delete_digit,
-    export_zip,
-    import_zip,
     load_digits,
     read_set,
     relabel_digit,
