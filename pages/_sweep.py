@@ -16,7 +16,7 @@ from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import resolve_data_root
 from resnet_mnist.core.settings import Setting
 from resnet_mnist.jobs.sweep_runner import SweepBusyError, SweepSnapshot
-from resnet_mnist.runs.comparison import load_curves
+from resnet_mnist.runs.comparison import display_state, load_curves
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.sweeps.estimate import MachineSpeed, estimate_sweep, machine_speed
 from resnet_mnist.sweeps.outcome import SweepState
@@ -163,7 +163,7 @@ def _preview(spec: SweepSpec) -> None:
 def _start(spec: SweepSpec) -> None:
     runner = get_sweep_runner()
     try:
-        with st.spinner("Starting Ray and the sweep…"):
+        with st.spinner("Starting the sweep…"):
             runner.start(spec, address=st.session_state.get("sweep_address") or None)
     except SweepBusyError as exc:
         st.warning(escape_markdown(exc), icon=":material/hourglass_top:")
@@ -180,7 +180,7 @@ def _trial_rows(snap: SweepSnapshot, runs_by_id: dict[str, RunInfo]) -> list[dic
     rows = []
     for trial in snap.trials:
         run = runs_by_id.get(trial.run_id or "")
-        state = run.state.value if run else trial.status.lower()
+        state = display_state(run, None) if run else trial.status.lower()  # a dead trial's run: interrupted
         reason = (run.reason if run else trial.error) or ""
         rows.append(
             {
@@ -215,7 +215,7 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
         get_sweep_runner().stop()
         st.rerun()
     if not snap.trials:
-        st.info("Ray is placing the first trials…")
+        st.info("Starting Ray and placing the first trials…")
         return
     st.dataframe(
         pd.DataFrame(_trial_rows(snap, runs_by_id)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,22 @@ from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_s
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+# Each test run's local Rays (in this process, the sweeps' own processes and the e2e servers, which
+# inherit the environment) keep their sessions in a folder of this run's, never another run's /tmp/ray.
+# Short, under /tmp: Ray's socket paths must fit in 107 characters.
+if "RESNET_MNIST_RAY_TMPDIR" not in os.environ:
+    os.environ["RESNET_MNIST_RAY_TMPDIR"] = _OWN_RAY_TMPDIR = tempfile.mkdtemp(prefix="rmray-", dir="/tmp")
+else:
+    _OWN_RAY_TMPDIR = None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """This run's local Ray stopped and its sessions folder removed (only the folder this run made)."""
+    from resnet_mnist.sweeps.ray_runtime import shutdown_ray
+
+    shutdown_ray()
+    if _OWN_RAY_TMPDIR is not None:
+        shutil.rmtree(_OWN_RAY_TMPDIR, ignore_errors=True)
 
 
 def _data_root() -> Path:

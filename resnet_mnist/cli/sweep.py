@@ -9,9 +9,10 @@ from typing import Any
 
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.runs.schema import dumps_json
-from resnet_mnist.runs.store import RunStore, resolve_runs_dir
+from resnet_mnist.runs.store import RunInfo, RunStore, resolve_runs_dir
 from resnet_mnist.sweeps.outcome import TrialView
-from resnet_mnist.sweeps.ray_runtime import RAY_ADDRESS_ENV_VAR, check_address, connect_ray, resolve_ray_address
+from resnet_mnist.sweeps.process import connect_for
+from resnet_mnist.sweeps.ray_runtime import RAY_ADDRESS_ENV_VAR, check_address, resolve_ray_address
 from resnet_mnist.sweeps.spec import (
     SCHEDULERS,
     SEARCHES,
@@ -129,7 +130,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         raise SweepError(problems)
     check_address(resolve_ray_address(args.address))  # a bad address: one line, in seconds
     load_split(args.data_root, train=False, limit=1)  # missing data: one line, before Ray starts
-    connection = connect_ray(args.address, num_cpus=args.num_cpus)
+    connection = connect_for(spec, args.address, args.num_cpus)  # the tab's check too: a trial must fit
     print(f"Sweep of {spec.trial_count} trials on {connection.describe()}", file=sys.stderr, flush=True)
     from resnet_mnist.sweeps.trainable import run_sweep
 
@@ -142,12 +143,16 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             on_update=_ProgressLines(),
         )
-    rows = [_trial_row(store, t) for t in outcome.trials]
-    best = _trial_row(store, outcome.best) if outcome.best else None
+    sweep_runs = [run for run in store.runs() if run.sweep == outcome.sweep_id]
+    rows = [_trial_row(store, t, sweep_runs) for t in outcome.trials]
+    best = _trial_row(store, outcome.best, sweep_runs) if outcome.best else None
     if args.json:
         print(dumps_json({"sweep": outcome.sweep_id, "trials": rows, "best": best}))  # never NaN
     else:
         _print_table(rows, best)
+    if best is None:
+        print("error: no trial of the sweep trained (see each trial's reason)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -166,18 +171,22 @@ class _ProgressLines:
                 print(f"trial {trial.trial_id} {_values(trial.values)}: {what}", file=sys.stderr, flush=True)
 
 
-def _trial_row(store: RunStore, trial: TrialView) -> dict[str, Any]:
-    """A trial as the JSON and table show it; the run's own state from its folder."""
+def _trial_row(store: RunStore, trial: TrialView, sweep_runs: list[RunInfo]) -> dict[str, Any]:
+    """A trial as the JSON and table show it; the run's own state from its folder.
+
+    A trial that failed before reporting never told Tune its run; its folder is found by its name.
+    """
     state, reason = trial.status.lower(), trial.error
-    if trial.run_id:
+    run_id = trial.run_id or next((r.id for r in sweep_runs if r.name.endswith(f"· {trial.trial_id}")), None)
+    if run_id:
         try:
-            run = store.get(trial.run_id)
-            state, reason = run.state.value, run.reason
+            run = store.get(run_id)
+            state, reason = run.state.value, run.reason or reason
         except (KeyError, ValueError):
             pass
     return {
         "trial_id": trial.trial_id,
-        "run_id": trial.run_id,
+        "run_id": run_id,
         "config": trial.values,
         "state": state,
         "reason": reason,

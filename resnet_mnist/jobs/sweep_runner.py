@@ -1,32 +1,54 @@
-"""The dashboard's sweep: one Ray Tune experiment at a time, driven from a background thread.
+"""The dashboard's sweep: one sweep at a time, run by a process of its own and followed through files.
 
-Like the TrainingWorker for single runs, the page gets one SweepRunner per server (an
-`st.cache_resource`), starts and stops it, and only ever reads `snapshot()`; the sweep goes on
-across reloads, tabs and page switches. Ray is imported only when a sweep starts.
+The dashboard is never Ray's driver: a Ray that dies (`ray stop`, the OOM killer) would take its
+driver's process with it. So Start writes the sweep's request into its folder and starts
+`python -m resnet_mnist.sweeps.process FOLDER`, which owns Ray and writes status.json; this runner
+only reads that file, watches the process, signals it on Stop, and says so when it died. A sweep
+started before the server restarted is found again and followed. Like the TrainingWorker, the page
+gets one SweepRunner per server and only reads `snapshot()`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 
+import torch
+
+from resnet_mnist.core.files import FileRefused
 from resnet_mnist.jobs.background import BackgroundRunner
 from resnet_mnist.jobs.cores import CoreClaim
 from resnet_mnist.runs.store import RunStore
-from resnet_mnist.sweeps.outcome import SweepState, TrialView
-from resnet_mnist.sweeps.ray_runtime import RayConnection, connect_ray
+from resnet_mnist.sweeps.outcome import SweepState, TrialView, best_trial
+from resnet_mnist.sweeps.ray_runtime import check_address, resolve_ray_address
 from resnet_mnist.sweeps.spec import SweepError, SweepSpec, new_sweep_id
+from resnet_mnist.sweeps.status import (
+    LOG_FILE,
+    STATUS_FILE,
+    SweepRequest,
+    SweepStatus,
+    read_request,
+    read_status,
+    sweep_folder,
+    sweep_folders,
+    write_request,
+)
 
 __all__ = ["SWEEP_HOLDS_THE_CORES", "SweepBusyError", "SweepRunner", "SweepSnapshot"]
 
 SWEEP_HOLDS_THE_CORES = (
     "A sweep is running on this machine's cores; stop it on the Runs page (Sweep) or wait for it to end."
 )
-
-_ACTIVE = ("running", "stopping")
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding resnet_mnist/, for the child's imports
+_PYTHONPATH = os.environ.get("PYTHONPATH", "")
+_POLL_S = 0.5
 
 
 class SweepBusyError(RuntimeError):
@@ -35,7 +57,7 @@ class SweepBusyError(RuntimeError):
 
 @dataclass(frozen=True)
 class SweepSnapshot:
-    """The sweep as it stands: trials from Tune's callback, a state for the page."""
+    """The sweep as it stands: its process's status.json, and what became of the process."""
 
     state: SweepState = SweepState.IDLE
     sweep_id: str | None = None
@@ -43,135 +65,248 @@ class SweepSnapshot:
     trials: tuple[TrialView, ...] = ()  # newest state
     error: str | None = None
     ray: str = ""
-    started_at: float | None = None
+    started_at: float | None = None  # wall-clock seconds
     ended_at: float | None = None
     version: int = 0
 
     @property
     def busy(self) -> bool:
-        return self.state in _ACTIVE
+        return self.state.is_active
 
     @property
     def best(self) -> TrialView | None:
         """The trial with the highest test accuracy so far (one that has a run), or None."""
-        scored = [t for t in self.trials if t.best_accuracy is not None and t.run_id]
-        return max(scored, key=lambda t: t.best_accuracy) if scored else None
+        return best_trial(self.trials)
 
     @property
     def elapsed_seconds(self) -> float | None:
         if self.started_at is None:
             return None
-        return (self.ended_at or time.monotonic()) - self.started_at
+        return (self.ended_at or time.time()) - self.started_at
 
 
 class SweepRunner(BackgroundRunner):
-    """Owns at most one sweep thread; start it, stop it, and read a snapshot of its trials."""
+    """Starts at most one sweep process at a time, stops it, and reads a snapshot of its trials."""
 
-    def __init__(
-        self,
-        store: RunStore,
-        *,
-        data_root: str | Path | None = None,
-        cores: CoreClaim | None = None,
-    ) -> None:
-        # `cores` is shared with the training worker: a sweep claims it before connecting to Ray
+    def __init__(self, store: RunStore, *, data_root: str | Path | None = None, cores: CoreClaim | None = None) -> None:
+        # `cores` is shared with the training worker: a sweep holds it while its process lives
         super().__init__(cores, kind="sweep", refusal=SWEEP_HOLDS_THE_CORES, busy=SweepBusyError)
         self.store = store
         self.data_root = data_root
         self._lock = threading.Lock()
-        self._snapshot = SweepSnapshot()
-        self._stop = threading.Event()
+        self._followed: _FollowedSweep | None = None
+        self._find_a_running_sweep()
 
     def start(self, spec: SweepSpec, *, address: str | None = None, num_cpus: int | None = None) -> str:
-        """Check everything, connect to Ray, then run the sweep in the background; returns its id.
+        """Check everything, then start the sweep's process; returns the sweep's id.
 
-        Raises SweepError (bad spec or resources), SweepBusyError, or RayUnavailableError, each
-        before any trial starts.
+        Raises SweepError (bad spec, or a trial that cannot fit this machine), SweepBusyError, or
+        RayUnavailableError (a bad address), each before anything starts. A cluster's resources are
+        checked by the sweep's process, which then ends the sweep as failed, saying why.
         """
         problems = spec.problems()
+        address = resolve_ray_address(address)
+        if not problems and not address:
+            cpus = num_cpus if num_cpus is not None else os.cpu_count() or 1
+            problems = spec.resource_problems(cpus, torch.cuda.device_count(), f"this machine has {cpus} CPUs")
         if problems:
             raise SweepError(problems)
         if self.is_alive():
             raise SweepBusyError("A sweep is already running; stop it (or wait for it to end) before starting another.")
+        check_address(address)  # RayUnavailableError in seconds, not Ray's minutes of retries
         holder = self._claim_cores()  # SweepBusyError while a run has them
         try:
-            return self._connect_and_start(spec, address, num_cpus, holder)
+            return self._start_process(spec, address, num_cpus, holder)
         except BaseException:
             self._release_cores(holder)
             raise
 
-    def _connect_and_start(self, spec: SweepSpec, address: str | None, num_cpus: int | None, holder: str) -> str:
-        connection = connect_ray(address, num_cpus=num_cpus)
-        _check_resources(spec, connection)
+    def _start_process(self, spec: SweepSpec, address: str, num_cpus: int | None, holder: str) -> str:
         sweep_id = new_sweep_id()
-        with self._lock:
-            if self.is_alive():
-                raise SweepBusyError("A sweep is already running.")
-            self._stop = threading.Event()
-            self._snapshot = SweepSnapshot(
-                state="running",
-                sweep_id=sweep_id,
-                spec=spec,
-                ray=connection.describe(),
-                started_at=time.monotonic(),
-                version=self._snapshot.version + 1,
+        folder = sweep_folder(self.store.root, sweep_id)
+        folder.mkdir(parents=True)
+        data_root = str(self.data_root) if self.data_root is not None else None
+        request = SweepRequest(sweep_id, spec.to_dict(), str(self.store.root.resolve()), data_root, address, num_cpus)
+        write_request(folder, request)
+        with open(folder / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "resnet_mnist.sweeps.process", str(folder)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives this server; a Ctrl-C here does not stop the sweep
+                env=_child_environment(),
             )
-            self._launch(partial(self._run, spec, sweep_id), holder, thread_name="resnet-mnist-sweep")
+        followed = _FollowedSweep(folder, sweep_id, spec, process.pid, started_at=time.time(), process=process)
+        with self._lock:
+            self._followed = followed
+        self._launch(followed.wait, holder, thread_name="resnet-mnist-sweep")
         return sweep_id
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop every trial (each saves itself as a stopped run); True once the sweep has ended."""
-        self._stop.set()
+        """Stop every trial (each saves itself as a stopped run); True once the sweep's process has ended."""
         with self._lock:
-            if self._snapshot.state == "running":
-                self._snapshot = replace(self._snapshot, state="stopping", version=self._snapshot.version + 1)
+            followed = self._followed
+        if followed is not None and self.is_alive():
+            followed.ask_to_stop()
         return self.join(timeout) if timeout is not None else not self.is_alive()
 
     def snapshot(self) -> SweepSnapshot:
         with self._lock:
-            return self._snapshot
+            followed = self._followed
+        return followed.snapshot() if followed is not None else SweepSnapshot()
 
-    def _run(self, spec: SweepSpec, sweep_id: str) -> None:
-        from resnet_mnist.sweeps.trainable import run_sweep
-
-        try:
-            outcome = run_sweep(
-                spec,
-                sweep_id=sweep_id,
-                runs_dir=self.store.root,
-                data_root=self.data_root,
-                on_update=self._on_update,
-                stop_event=self._stop,
-            )
-        except Exception as exc:  # Ray lost, storage unwritable: the page must not show it running forever
-            self._finish("failed", error=f"the sweep failed: {type(exc).__name__}: {exc}")
+    def _find_a_running_sweep(self) -> None:
+        """After a restart: follow the newest sweep if its process still runs, or show how it ended if it died."""
+        folders = sweep_folders(self.store.root)
+        if not folders:
             return
-        self._finish("stopped" if outcome.stopped else "finished", trials=outcome.trials)
-
-    def _on_update(self, trials: tuple[TrialView, ...]) -> None:
+        folder = folders[0]
+        try:
+            request, status = read_request(folder), read_status(folder)
+        except FileRefused:
+            return
+        if status is None or status.state.is_final:
+            return
+        followed = _FollowedSweep(folder, request.sweep_id, request.sweep_spec(), status.pid, status.started_at)
         with self._lock:
-            self._snapshot = replace(self._snapshot, trials=trials, version=self._snapshot.version + 1)
+            self._followed = followed
+        if not followed.process_alive():
+            followed.ended_without_finishing(None)
+            return
+        holder = self._claim_cores()
+        self._launch(followed.wait, holder, thread_name="resnet-mnist-sweep")
 
-    def _finish(
-        self, state: SweepState, *, trials: tuple[TrialView, ...] | None = None, error: str | None = None
+
+def _child_environment() -> dict[str, str]:
+    """The server's environment, plus the package on the path and a driver that gives up on a dead Ray soon."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), _PYTHONPATH]))}
+    # Ray's driver waits 60 s for a GCS that has gone before it exits; the local GCS is on this machine,
+    # so 10 s without it means it is dead, and the Sweep tab can say so (and a new sweep start) sooner.
+    env.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "10")
+    return env
+
+
+class _FollowedSweep:
+    """One sweep's process as the dashboard follows it: its status file, its life, how it ended."""
+
+    def __init__(
+        self,
+        folder: Path,
+        sweep_id: str,
+        spec: SweepSpec,
+        pid: int,
+        started_at: float,
+        process: subprocess.Popen | None = None,
     ) -> None:
+        self.folder, self.sweep_id, self.spec, self.pid = folder, sweep_id, spec, pid
+        self.started_at = started_at
+        self._process = process  # None for a sweep found after a restart: not this server's child
+        self._lock = threading.Lock()
+        self._stop_asked = False
+        self._death: tuple[str, float] | None = None  # what the page says when the process died, and when
+        self._status: tuple[tuple[int, int, int], SweepStatus | None] | None = None  # status.json by its stat
+        self._cache: tuple[tuple, SweepSnapshot] | None = None
+        self._version = 0
+
+    def wait(self) -> None:
+        """Until the process ends (the background thread's work); then note it if it ended unfinished."""
+        code: int | None = None
+        if self._process is not None:
+            code = self._process.wait()
+        else:
+            while self.process_alive():
+                time.sleep(_POLL_S)
+        status = self._status_or_none()
+        if status is None or not status.state.is_final:
+            self.ended_without_finishing(code)
+
+    def process_alive(self) -> bool:
+        """Whether the sweep's process still runs (and is that process, not another that took its pid)."""
+        if self._process is not None:
+            return self._process.poll() is None
+        try:
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return b"resnet_mnist.sweeps.process" in cmdline and str(self.folder).encode() in cmdline
+
+    def ask_to_stop(self) -> None:
         with self._lock:
-            snap = self._snapshot
-            self._snapshot = replace(
+            self._stop_asked = True
+        with contextlib.suppress(ProcessLookupError):  # already gone: wait() says how it ended
+            os.kill(self.pid, signal.SIGTERM)
+
+    def ended_without_finishing(self, code: int | None) -> None:
+        how = f"exit code {code}" if code is not None and code >= 0 else "killed" if code is not None else "gone"
+        now = time.time()
+        last = _last_line(self.folder / LOG_FILE)
+        message = (
+            f"The sweep's process ended at {time.strftime('%H:%M:%S', time.localtime(now))} without finishing "
+            f"({how}" + (f"; its log's last line: {last}" if last else "") + "). Trials that were training read "
+            "as interrupted, each with its last checkpoint; a new sweep can start now."
+        )
+        with self._lock:
+            self._death = (message, now)
+
+    def snapshot(self) -> SweepSnapshot:
+        status = self._status_or_none()
+        with self._lock:
+            key = (status, self._stop_asked, self._death)
+            if self._cache is not None and self._cache[0] == key:
+                return self._cache[1]
+            self._version += 1
+            snap = self._compose(status)
+            self._cache = (key, snap)
+            return snap
+
+    def _compose(self, status: SweepStatus | None) -> SweepSnapshot:
+        snap = SweepSnapshot(
+            state=SweepState.RUNNING,
+            sweep_id=self.sweep_id,
+            spec=self.spec,
+            started_at=self.started_at,
+            version=self._version,
+        )
+        if status is not None:
+            snap = replace(
                 snap,
-                state=state,
-                trials=trials if trials else snap.trials,
-                error=error,
-                ended_at=time.monotonic(),
-                version=snap.version + 1,
+                state=status.state,
+                trials=status.trials,
+                error=status.error,
+                ray=status.ray,
+                ended_at=status.ended_at,
             )
+        if self._stop_asked and snap.state is SweepState.RUNNING:
+            snap = replace(snap, state=SweepState.STOPPING)
+        if self._death is not None and not snap.state.is_final:
+            snap = replace(snap, state=SweepState.FAILED, error=self._death[0], ended_at=self._death[1])
+        return snap
+
+    def _status_or_none(self) -> SweepStatus | None:
+        """status.json, read again only when its process has replaced it (each write is a new file)."""
+        try:
+            stat = os.stat(self.folder / STATUS_FILE)
+            key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            return None
+        cached = self._status
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            status = read_status(self.folder)
+        except FileRefused:
+            status = None  # damaged: no news (a write is atomic, so it is never half a file)
+        self._status = (key, status)
+        return status
 
 
-def _check_resources(spec: SweepSpec, connection: RayConnection) -> None:
-    problems = []
-    if spec.cpus_per_trial > connection.cpus:
-        problems.append(f"each trial asks for {spec.cpus_per_trial:g} CPUs; {connection.describe()}")
-    if spec.gpus_per_trial > connection.gpus:
-        problems.append(f"each trial asks for {spec.gpus_per_trial:g} GPUs; {connection.describe()}")
-    if problems:
-        raise SweepError(problems)
+def _last_line(path: Path, tail: int = 4096) -> str:
+    """The log's last non-empty line (at most 300 characters), read from its last `tail` bytes only."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - tail))
+            lines = [line.strip() for line in handle.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "RAY_ADDRESS_ENV_VAR",
+    "RAY_TMPDIR_ENV_VAR",
     "RayConnection",
     "RayUnavailableError",
     "check_address",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 RAY_ADDRESS_ENV_VAR = "RESNET_MNIST_RAY_ADDRESS"
+RAY_TMPDIR_ENV_VAR = "RESNET_MNIST_RAY_TMPDIR"  # where a local Ray keeps its sessions (default: /tmp/ray)
 OBJECT_STORE_BYTES = 256 * 1024**2  # trials pass only small metric dicts through it
 _CONNECT_TIMEOUT_S = 3.0
 _HOST_PORT = re.compile(r"^(?:ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
@@ -113,6 +115,9 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> R
             else:
                 _owner.submit(
                     ray.init,
+                    # "local": a Ray of our own, never RAY_ADDRESS's or the one a `ray start` left in /tmp/ray
+                    address="local",
+                    _temp_dir=os.environ.get(RAY_TMPDIR_ENV_VAR) or None,
                     num_cpus=num_cpus,
                     include_dashboard=False,
                     object_store_memory=OBJECT_STORE_BYTES,

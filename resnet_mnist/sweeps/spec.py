@@ -211,6 +211,15 @@ class SweepSpec:
             found.append("this sweep has no trials")
         return found
 
+    def resource_problems(self, cpus: float, gpus: float, where: str) -> list[str]:
+        """Why no trial could ever start on `cpus`/`gpus` (Ray would wait for them forever); [] when one fits."""
+        found = []
+        if self.cpus_per_trial > cpus:
+            found.append(f"each trial asks for {self.cpus_per_trial:g} CPUs; {where}")
+        if self.gpus_per_trial > gpus:
+            found.append(f"each trial asks for {self.gpus_per_trial:g} GPUs; {where}")
+        return found
+
     def _choice_problems(self) -> list[str]:
         found = []
         if self.search not in SEARCHES:

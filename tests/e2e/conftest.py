@@ -28,6 +28,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from resnet_mnist import RunStore
+from resnet_mnist.jobs.sweep_runner import SweepRunner
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
 SERVER_START_TIMEOUT_S = 60.0
@@ -262,6 +265,8 @@ def streamlit_server(
         yield server
     finally:
         stop_streamlit(server)
+        # A sweep runs in a process of its own that outlives its server: stop one a failed test left behind.
+        SweepRunner(RunStore(runs_folder)).stop(timeout=120)
 
 
 @pytest.fixture(scope="session")

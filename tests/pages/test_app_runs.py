@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,7 @@ import streamlit as st
 from helpers import open_app_page, record_run, the_page_worker
 from streamlit.testing.v1 import AppTest
 
-from resnet_mnist import RunState, RunStore, TrainConfig, load_split, run_training
+from resnet_mnist import RunState, RunStore, TrainConfig, load_checkpoint, load_split, run_training
 from resnet_mnist.jobs.worker import WorkerBusyError
 from resnet_mnist.runs.evaluation import evaluate_run
 
@@ -263,3 +266,85 @@ def test_the_runs_page_lists_sweep_trials_while_they_run(open_page, runs_root: P
     at.run()
     assert runner.join(timeout=120)
     assert all(store.get(r.id).state is RunState.STOPPED for r in trials)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...), read from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def _wait_for_trials(store: RunStore, sweep_id: str, count: int, runner) -> list:
+    """The sweep's runs once `count` of them have an epoch done; fails at once, saying why, if the sweep ends."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        trials = [r for r in store.runs() if r.sweep == sweep_id and r.epochs_done >= 1]
+        if len(trials) >= count:
+            return trials
+        snap = runner.snapshot()
+        assert not snap.state.is_final, f"the sweep ended ({snap.state}) before its trials trained: {snap.error}"
+        time.sleep(0.5)
+    pytest.fail(f"after 240 s, {len(trials)} of {count} trials had an epoch done; the sweep is {runner.snapshot()}")
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_when_the_sweeps_ray_dies_the_page_stays_up_says_so_and_a_new_sweep_trains(open_page, runs_root: Path) -> None:
+    from resnet_mnist.sweeps.status import read_status, sweep_folder
+    from resnet_mnist.ui.plain_text import escape_markdown
+
+    at = open_page(runs_tab="Sweep")
+    at.text_input(key="sweep_lr").set_value("0.01, 0.05")
+    at.text_input(key="sweep_momentum").set_value("0.9")
+    at.text_input(key="sweep_epochs").set_value("40")
+    at.text_input(key="sweep_train_limit").set_value("500")
+    at.number_input(key="sweep_test_limit").set_value(100)
+    at.radio(key="sweep_search").set_value("grid")
+    at.run()
+    at.button(key="start_sweep").click()
+    at.run()
+    runner, store = the_sweep_runner(), RunStore(runs_root)
+    sweep_id = runner.snapshot().sweep_id
+    trials = _wait_for_trials(store, sweep_id, 2, runner)
+
+    sweep_process = read_status(sweep_folder(runs_root, sweep_id)).pid
+    ray_processes = _descendants(sweep_process)  # Ray's GCS, raylet and workers: what `ray stop --force` kills
+    assert ray_processes, "the sweep's process started no Ray"
+    for pid in ray_processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert runner.join(timeout=120), "the sweep's process outlived its Ray by two minutes"
+
+    at.run()  # this process (the server) is up, and the page says what happened in one line
+    assert not at.exception
+    snap = runner.snapshot()
+    assert snap.state == "failed" and snap.error
+    assert [e.value for e in at.error] == [escape_markdown(snap.error)]
+    rows = table(at).set_index("id")
+    for run in trials:
+        run = store.get(run.id)
+        assert not run.live and not run.state.is_final  # nobody writes it, nothing says it ended
+        assert rows.loc[run.id, "state"] == "interrupted"
+        assert load_checkpoint(run.checkpoint_path).epoch >= 1  # its last checkpoint is kept
+
+    at.text_input(key="sweep_lr").set_value("0.02")  # a new sweep starts at once, on a Ray started afresh
+    at.run()
+    at.button(key="start_sweep").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    second = runner.snapshot().sweep_id
+    assert second != sweep_id and runner.is_alive()
+    _wait_for_trials(store, second, 1, runner)
+    assert runner.stop(timeout=120)

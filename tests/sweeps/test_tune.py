@@ -224,3 +224,29 @@ def test_two_node_cluster_runs_trials_on_both_nodes(runs_dir: Path, data_root: P
     finally:
         shutdown_ray()
         cluster.shutdown()
+
+
+def test_a_sweep_started_before_a_restart_is_followed_and_stopped_after_it(runs_dir: Path, data_root: Path) -> None:
+    """The sweep runs in a process of its own: a server started afresh finds it, shows it live and can stop it."""
+    store = RunStore(runs_dir)
+    first = SweepRunner(store, data_root=data_root)
+    spec = SweepSpec(base=TINY.with_changes(epochs=50, train_limit=1000), space={"lr": Axis(values=(0.01, 0.05))})
+    sweep_id = first.start(SweepSpec(**{**spec.__dict__, "search": "grid"}))
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len([r for r in sweep_runs(store, sweep_id) if r.epochs_done >= 1]) < 2:
+        assert not first.snapshot().state.is_final, first.snapshot().error
+        time.sleep(0.5)
+
+    cores = CoreClaim()
+    restarted = SweepRunner(RunStore(runs_dir), data_root=data_root, cores=cores)  # as a new server would
+    snap = restarted.snapshot()
+    assert snap.sweep_id == sweep_id and snap.busy and restarted.is_alive()
+    assert len(snap.trials) == 2 and cores.holder is not None  # its trials, and the Train page is refused
+    epochs = sum(t.epoch for t in snap.trials)
+    while time.monotonic() < deadline and sum(t.epoch for t in restarted.snapshot().trials) == epochs:
+        time.sleep(0.5)
+    assert sum(t.epoch for t in restarted.snapshot().trials) > epochs, "the restarted server saw no progress"
+    assert restarted.stop(timeout=120), "the sweep did not stop"
+    assert restarted.snapshot().state == "stopped" and cores.holder is None
+    assert first.join(timeout=30) and first.snapshot().state == "stopped"
+    assert all(r.state is RunState.STOPPED for r in sweep_runs(store, sweep_id))
