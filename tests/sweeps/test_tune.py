@@ -7,6 +7,7 @@ command does: Ray listens on the machine's address otherwise. Select these with 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from resnet_mnist.jobs.cores import CoreClaim
 from resnet_mnist.jobs.sweep_runner import SweepBusyError, SweepRunner
 from resnet_mnist.jobs.worker import WorkerBusyError
 from resnet_mnist.sweeps.ray_runtime import RayUnavailableError, connect_ray, shutdown_ray
-from resnet_mnist.sweeps.spec import Axis, SweepSpec
+from resnet_mnist.sweeps.spec import Axis, SweepError, SweepSpec
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(900)]  # a busy 2-core box is slow
 REPO = Path(__file__).resolve().parents[2]
@@ -181,7 +182,9 @@ def test_cli_sweep_json_on_tiny_data(runs_dir: Path, data_root: Path) -> None:
         "--epochs", "1", "--search", "random", "--samples", "2", "--num-cpus", "2",
         "--runs-dir", str(runs_dir), "--data-root", str(data_root), "--json",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
+    # A local Ray is local: never the cluster that RAY_ADDRESS (or a `ray start` elsewhere) points at.
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert len(report["trials"]) == 2
@@ -250,3 +253,18 @@ def test_a_sweep_started_before_a_restart_is_followed_and_stopped_after_it(runs_
     assert restarted.snapshot().state == "stopped" and cores.holder is None
     assert first.join(timeout=30) and first.snapshot().state == "stopped"
     assert all(r.state is RunState.STOPPED for r in sweep_runs(store, sweep_id))
+
+
+def test_a_trial_that_cannot_fit_is_refused_by_the_cli_and_the_tab_alike(runs_dir: Path, data_root: Path) -> None:
+    """Ray would wait forever for 4 CPUs on 2, or for any CPU on none: one check says so, on both paths."""
+    runner = SweepRunner(RunStore(runs_dir), data_root=data_root)
+    spec = SweepSpec(base=TINY, space={"lr": Axis(values=(0.01,))}, cpus_per_trial=4.0)
+    with pytest.raises(SweepError, match="each trial asks for 4 CPUs"):
+        runner.start(spec, num_cpus=2)
+    assert not runner.is_alive() and runner.snapshot().state == "idle"
+    for flags in (["--cpus-per-trial", "4", "--num-cpus", "2"], ["--num-cpus", "0"]):
+        command = [sys.executable, "-m", "resnet_mnist", "sweep", "--lr", "0.01", *flags, "--runs-dir", str(runs_dir)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert result.returncode == 2, result.stderr[-2000:]  # invalid settings, as for any other
+        assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "each trial asks for" in result.stderr
+    assert not [p for p in runs_dir.iterdir() if not p.name.startswith(".")]  # no run was made
