@@ -197,6 +197,19 @@ def test_manage_renames_tags_picks_for_draw_and_deletes_with_confirmation(open_p
     assert "draw_run_id" not in at.session_state
 
 
+def open_two_trial_sweep_form(open_page) -> AppTest:
+    """The Sweep tab filled in for two long trials (lr 0.01 and 0.05, 40 epochs of 500 images)."""
+    at = open_page(runs_tab="Sweep")
+    at.text_input(key="sweep_lr").set_value("0.01, 0.05")
+    at.text_input(key="sweep_momentum").set_value("0.9")
+    at.text_input(key="sweep_epochs").set_value("40")
+    at.text_input(key="sweep_train_limit").set_value("500")
+    at.number_input(key="sweep_test_limit").set_value(100)
+    at.radio(key="sweep_search").set_value("grid")
+    at.run()
+    return at
+
+
 def the_sweep_runner():
     from pages._common import get_sweep_runner
 
@@ -231,14 +244,7 @@ def test_precision_is_an_axis_picked_from_its_choices(open_page) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_runs_page_lists_sweep_trials_while_they_run(open_page, runs_root: Path) -> None:
-    at = open_page(runs_tab="Sweep")
-    at.text_input(key="sweep_lr").set_value("0.01, 0.05")
-    at.text_input(key="sweep_momentum").set_value("0.9")
-    at.text_input(key="sweep_epochs").set_value("40")
-    at.text_input(key="sweep_train_limit").set_value("500")
-    at.number_input(key="sweep_test_limit").set_value(100)
-    at.radio(key="sweep_search").set_value("grid")
-    at.run()
+    at = open_two_trial_sweep_form(open_page)
     assert at.metric[0].value == "2" and not at.error
     at.button(key="start_sweep").click()
     at.run()
@@ -305,14 +311,7 @@ def test_when_the_sweeps_ray_dies_the_page_stays_up_says_so_and_a_new_sweep_trai
     from resnet_mnist.sweeps.status import read_status, sweep_folder
     from resnet_mnist.ui.plain_text import escape_markdown
 
-    at = open_page(runs_tab="Sweep")
-    at.text_input(key="sweep_lr").set_value("0.01, 0.05")
-    at.text_input(key="sweep_momentum").set_value("0.9")
-    at.text_input(key="sweep_epochs").set_value("40")
-    at.text_input(key="sweep_train_limit").set_value("500")
-    at.number_input(key="sweep_test_limit").set_value(100)
-    at.radio(key="sweep_search").set_value("grid")
-    at.run()
+    at = open_two_trial_sweep_form(open_page)
     at.button(key="start_sweep").click()
     at.run()
     runner, store = the_sweep_runner(), RunStore(runs_root)
