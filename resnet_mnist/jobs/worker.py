@@ -1,6 +1,6 @@
 """The background training thread behind the dashboard: one job at a time, steerable, observable.
 
-Sweeps do not come here: they run as Ray Tune experiments (tune.py, sweep_runner.py).
+Sweeps do not come here: each runs as a process of its own (sweeps/process.py), followed by jobs/sweep_runner.py.
 
 The thread runs a job (job.py: a plain run or a fine-tune, the same to the worker) and records
 each event into a lock-protected state; the UI only ever reads `snapshot()`, a frozen copy, so the
