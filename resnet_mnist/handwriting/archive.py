@@ -189,7 +189,7 @@ def _unpack(archive: zipfile.ZipFile, staging: Path, room: Callable[[int], None]
             pixels += width * height
             if pixels > MAX_SET_PIXELS:
                 raise HandwritingError(
-                    f"{where}: the zip's images add up to over {MAX_SET_PIXELS // 1_000_000:,} megapixels, more "
+                    f"{where}: the images add up to over {MAX_SET_PIXELS // 1_000_000:,} megapixels, more "
                     f"than can be decoded in a few minutes"
                 )
             target = staging / inner

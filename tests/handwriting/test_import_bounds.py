@@ -79,7 +79,7 @@ def test_the_zips_pixels_are_bounded_from_the_headers_before_any_decoding(empty_
     count = MAX_SET_PIXELS // (4096 * 4096) + 1
     steps = Steps()
     started = time.perf_counter()
-    with pytest.raises(HandwritingError, match=r"line 121 \(d00119\.png\): the zip's images add up to over 2,000 mega"):
+    with pytest.raises(HandwritingError, match=r"line 121 \(d00119\.png\): the images add up to over 2,000 mega"):
         import_zip(empty_folder, _zip_of(buffer.getvalue(), count), progress=steps)
     assert "decoding" not in steps.named() and time.perf_counter() - started < 30  # decoding them: minutes
     _nothing_added(empty_folder)
