@@ -6,7 +6,6 @@ import io
 import os
 import pickle
 import pickletools
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ __all__ = [
     "MAX_CHECKPOINT_UNPACKED_BYTES",
     "Checkpoint",
     "CheckpointError",
+    "check_archive",
     "load_checkpoint",
     "save_checkpoint",
 ]
@@ -96,7 +96,7 @@ def load_checkpoint(source: str | os.PathLike[str] | IO[bytes], *, name: str | N
     """
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "the uploaded file")
     data = _read_bytes(source, label)
-    _check_archive(data, label)
+    check_archive(data, label)
     structure = _interpret(_unpickle(data, label, "meta"), label)  # (N,…) meta tensors: shapes, no data
     _check_weights(structure.state_dict, label)
     weights = _interpret(_unpickle(data, label, "cpu"), label).state_dict
@@ -128,8 +128,19 @@ def _too_big(label: str, size: int) -> str:
     )
 
 
-def _check_archive(data: bytes, label: str) -> None:
-    """Refuse by the zip directory alone (what torch.save writes): entry count and declared sizes."""
+def check_archive(
+    data: bytes,
+    label: str,
+    *,
+    max_unpacked: int = MAX_CHECKPOINT_UNPACKED_BYTES,
+    usual: str = "checkpoints of this network hold about 0.2 MB",
+) -> None:
+    """Refuse torch.save'd bytes by their zip directory alone: entry count and declared sizes.
+
+    Call it before any torch.load: a deflated entry can unpack to ~1,000 times its size on the wire,
+    and torch reads whole entries (it refuses an entry that inflates past its declared size).
+    `usual` says how big such a file normally is, for the message.
+    """
     try:
         entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
@@ -141,10 +152,10 @@ def _check_archive(data: bytes, label: str) -> None:
     if len(entries) > MAX_CHECKPOINT_ENTRIES:
         raise CheckpointError(f"{label} holds {len(entries)} entries; a checkpoint of this network has about 20")
     unpacked = sum(entry.file_size for entry in entries)
-    if unpacked > MAX_CHECKPOINT_UNPACKED_BYTES:
+    if unpacked > max_unpacked:
         raise CheckpointError(
-            f"{label} would unpack to {unpacked / 1e6:,.0f} MB; checkpoints of this network hold about 0.2 MB, "
-            f"so anything over {MAX_CHECKPOINT_UNPACKED_BYTES / 1e6:.0f} MB is refused before unpacking"
+            f"{label} would unpack to {unpacked / 1e6:,.0f} MB; {usual}, "
+            f"so anything over {max_unpacked / 1e6:,.0f} MB is refused before unpacking"
         )
     pickles = [e for e in entries if e.filename.endswith(".pkl")]
     if any(e.file_size > MAX_CHECKPOINT_PICKLE_BYTES for e in pickles):

@@ -20,7 +20,7 @@ from resnet_mnist.core.data import MNIST_MEAN, MNIST_STD, load_split
 from resnet_mnist.core.engine import evaluate
 from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
 from resnet_mnist.core.precision import resolve_precision
-from resnet_mnist.runs.checkpoint import CheckpointError, load_checkpoint
+from resnet_mnist.runs.checkpoint import CheckpointError, check_archive, load_checkpoint
 from resnet_mnist.runs.schema import (
     EVALUATION_FORMAT,
     EvaluationKey,
@@ -48,7 +48,7 @@ __all__ = [
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "evaluation.pt"
 NUM_CLASSES = 10
-_MAX_PREDICTIONS_BYTES = 1_000_000  # two tensors of 10,000 values
+_MAX_PREDICTIONS_BYTES = 1_000_000  # two tensors of 10,000 values: ~0.1 MB, stored or deflated
 EVALUATION_CACHE = VerdictCache(EVALUATION_FILE, EVALUATION_FORMAT)
 
 
@@ -179,12 +179,17 @@ def _write_cache(
 
 
 def cached_predictions(run: RunInfo) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Every test image's prediction (N,) and confidence (N,) from the cached evaluation, or None."""
+    """Every test image's prediction (N,) and confidence (N,) from the cached evaluation, or None.
+
+    A file refused by its size on disk or by its zip's declared sizes (a deflated entry can unpack to
+    ~1,000 times its size) is no cache: the evaluation is computed afresh.
+    """
     try:
         raw = read_bounded(run.path / PREDICTIONS_FILE, _MAX_PREDICTIONS_BYTES)
+        check_archive(raw, PREDICTIONS_FILE, max_unpacked=_MAX_PREDICTIONS_BYTES, usual="it holds about 0.1 MB")
         data = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
         predictions, confidences = data["predictions"], data["confidences"]
-    except (FileRefused, OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, IndexError):
+    except (FileRefused, CheckpointError, OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, IndexError):
         return None
     shapes_match = (
         isinstance(predictions, torch.Tensor)
