@@ -21,15 +21,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from resnet_mnist import RunStore
+from resnet_mnist.core.files import FileRefused
 from resnet_mnist.jobs.sweep_runner import SweepRunner
+from resnet_mnist.sweeps.outcome import SweepState
+from resnet_mnist.sweeps.status import LOG_FILE, REQUEST_FILE, read_status, sweep_folders
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -38,6 +44,15 @@ VIEWPORT = {"width": 1400, "height": 1000}
 MAX_SCREENSHOT_HEIGHT = 3000
 # Generous: the first run of a page imports torch, and widgets' code loads lazily; a busy CI box is slow.
 EXPECT_TIMEOUT_MS = 60 * 1000  # a minute
+SweepWatch = Literal["ignore", "alive", "running"]  # what a wait watches of the newest sweep
+_POLL_SLICE_MS = 5_000  # a long wait is cut into slices; between two, the harness checks the server lives
+_LOG_TAIL_LINES = 40
+_IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.dataset.testConnectionState === "CONNECTED"
+        && app.dataset.testScriptState === "notRunning"
+        && document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]');
+}"""
 _BENIGN_PROBE = re.compile(r"^HTTP 404 http://[^/]+/[^/_][^/]*/_stcore/(health|host-config)$")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,6 +77,46 @@ class StreamlitServer:
         """What the server printed so far (stdout and stderr together)."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def check_still_possible(self, *, sweep: SweepWatch = "ignore") -> None:
+        """Fail at once, saying why, when what a test is waiting for can no longer come.
+
+        This server's process exited (its exit code and its log's last lines); with `sweep="alive"`, the
+        newest sweep failed or its process is gone (its error and the last lines of its sweep.log, where
+        Ray's messages go); with `sweep="running"`, also a sweep that ended as finished or stopped. Call it
+        inside waiting loops.
+        """
+        code = self.process.poll()
+        if code is not None:
+            log = _tail(self.log())
+            pytest.fail(
+                f"the app server exited with code {code} while the test waited; its log's last lines:\n{log}",
+                pytrace=False,
+            )
+        for folder in sweep_folders(self.runs_dir)[:1] if sweep != "ignore" else []:
+            problem = _sweep_problem(folder, must_run=sweep == "running")
+            if problem is not None:
+                pytest.fail(
+                    f"sweep {folder.name}: {problem}; its {LOG_FILE}'s last lines:\n{_file_tail(folder / LOG_FILE)}",
+                    pytrace=False,
+                )
+
+    def wait_until(
+        self, condition: Callable[[], bool], timeout_s: float, *, sweep: SweepWatch = "ignore", poll_s: float = 1.0
+    ) -> bool:
+        """Poll `condition` until it holds (True) or `timeout_s` passes (False), failing at once through
+        `check_still_possible` when it never can. The test's own assertion follows and says what is missing."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if condition():
+                    return True
+            except PlaywrightError:
+                pass  # e.g. two matches while a rerun swaps elements: not there yet
+            self.check_still_possible(sweep=sweep)
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+
 
 class App:
     """The app as one browser tab sees it: open a page, wait for Streamlit, read what it shows."""
@@ -72,24 +127,29 @@ class App:
 
     def open(self, path: str = "") -> None:
         """Load a page by its URL path ("" is the home page) and wait until its script has run."""
-        self.page.goto(f"{self.server.url}/{path}")
+        try:
+            self.page.goto(f"{self.server.url}/{path}")
+        except PlaywrightError:
+            self.server.check_still_possible()  # a server that exited says so, not "connection refused"
+            raise
         self.wait_until_idle()
 
     def wait_until_idle(self, timeout_ms: float = 120_000) -> None:
-        """Wait for the websocket to connect and the page's script run to end.
+        """Wait for the websocket to connect and the page's script run to end; fail at once if the server exits.
 
         The frontend loads each widget's code lazily, so a widget may show up a moment after the
         run ended: look for it with `expect(...)`, which waits.
         """
-        self.page.wait_for_function(
-            """() => {
-                const app = document.querySelector('[data-testid="stApp"]');
-                return app && app.dataset.testConnectionState === "CONNECTED"
-                    && app.dataset.testScriptState === "notRunning"
-                    && document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]');
-            }""",
-            timeout=timeout_ms,
-        )
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            slice_ms = max(1.0, min(_POLL_SLICE_MS, (deadline - time.monotonic()) * 1000))
+            try:
+                self.page.wait_for_function(_IDLE_JS, timeout=slice_ms)
+                return
+            except PlaywrightTimeoutError:
+                self.server.check_still_possible()
+                if time.monotonic() >= deadline:
+                    raise
 
     def button(self, label: str):
         """The button whose visible label ends with `label` (an icon's ligature name may precede it)."""
@@ -182,6 +242,59 @@ def _health_ok(url: str) -> bool:
             return response.status == 200 and response.read().decode().strip() == "ok"
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False
+
+
+def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _file_tail(path: Path, size: int = 16_384) -> str:
+    """The last lines of a log file, read from its last `size` bytes only."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - size))
+            return _tail(handle.read().decode(errors="replace"))
+    except OSError as error:
+        return f"(no log: {error})"
+
+
+def _sweep_process_alive(folder: Path) -> bool:
+    """Whether a `resnet_mnist.sweeps.process` for this sweep folder still runs (found by its command line).
+
+    A process that died but is not yet reaped reads an empty command line, so it counts as gone.
+    """
+    wanted = str(folder).encode()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"resnet_mnist.sweeps.process" in cmdline and wanted in cmdline:
+                return True
+    return False
+
+
+def _sweep_problem(folder: Path, *, must_run: bool) -> str | None:
+    """Why this sweep can no longer give what a test waits for, or None while it still can."""
+    try:
+        status = read_status(folder)
+    except FileRefused as error:
+        return f"its status.json cannot be read ({error})"
+    alive = _sweep_process_alive(folder)
+    if status is not None and status.state is SweepState.FAILED:
+        return f"it failed: {status.error or 'no reason given'}"
+    if status is not None and status.state.is_final:
+        return f"it ended as {status.state.value} before the test saw what it waited for" if must_run else None
+    if alive:
+        return None
+    try:  # the process is started right after request.json is written: give it a moment to appear
+        just_started = time.time() - (folder / REQUEST_FILE).stat().st_mtime < 10
+    except OSError:
+        just_started = False
+    if status is None and just_started:
+        return None
+    return f"its process is gone without writing an end (last state: {status.state.value if status else 'none'})"
 
 
 # `streamlit run`, as `python -m streamlit` starts it, plus: SIGUSR1 writes every thread's stack to the

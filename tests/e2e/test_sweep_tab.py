@@ -44,18 +44,23 @@ def test_a_sweep_runs_live_on_the_sweep_tab_and_stops(app, shot, streamlit_serve
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("4")
     shot("sweep_form")
     app.button("Start sweep").click()
+    # Each wait below fails at once, saying why, if the server or the sweep's process ends meanwhile.
+    streamlit_server.wait_until(app.button("Stop sweep").is_visible, SWEEP_TIMEOUT_S, sweep="running")
     expect(app.button("Stop sweep")).to_be_visible(timeout=SWEEP_TIMEOUT_S * 1000)
     store = RunStore(streamlit_server.runs_dir)
     deadline = time.monotonic() + SWEEP_TIMEOUT_S
     while time.monotonic() < deadline:  # two trials (2 cores) each past a few epochs: curves worth a look
         if sum(r.epochs_done >= 3 for r in store.runs()) >= 2 and (app.plot_points("sweep_curves") or 0) >= 6:
             break
+        streamlit_server.check_still_possible(sweep="running")
         page.wait_for_timeout(1000)
     assert (app.plot_points("sweep_curves") or 0) >= 6, "the trials' curves did not grow"
     expect(page.get_by_text("Best trial:")).to_be_visible()
     shot("sweep_running")
     app.button("Stop sweep").click()
-    expect(page.get_by_text(" — stopped ·", exact=False)).to_be_visible(timeout=SWEEP_TIMEOUT_S * 1000)
+    stopped = page.get_by_text(" — stopped ·", exact=False)
+    streamlit_server.wait_until(stopped.is_visible, SWEEP_TIMEOUT_S, sweep="alive")
+    expect(stopped).to_be_visible(timeout=SWEEP_TIMEOUT_S * 1000)
     runs = store.runs()
     assert runs and all(r.state in (RunState.STOPPED, RunState.FINISHED) for r in runs)
     assert any(r.reason == "stopped with the sweep (Stop sweep)" for r in runs)
