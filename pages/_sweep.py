@@ -39,6 +39,21 @@ from resnet_mnist.ui.plain_text import escape_markdown
 _AXES = tuple(SETTINGS[name] for name in SWEPT_FIELDS)
 _AXIS_HELP = "values (0.01, 0.05) or a range: low:high, or low:high:log for a log scale (random and Optuna only)"
 _CHOICE_HELP = "the choices each trial may take; none keeps the base setting"
+_SCHEDULER_HELP = (
+    "none: every trial trains all its epochs. asha (Asynchronous Successive Halving): at a few epochs "
+    "(its rungs) each trial's test accuracy is compared with what the trials before it reached at the same "
+    "epoch, and one outside the best 1/reduction factor is stopped there (saved as stopped early, with that "
+    "epoch's weights), so its cores go to the next trial. Asynchronous: it judges each trial as it arrives, "
+    "never waiting for the others."
+)
+_GRACE_HELP = (
+    "The first rung: no trial is stopped before this many epochs. The shorter, the more time ASHA saves, "
+    "but the noisier the first judgement; on this network one epoch already ranks learning rates well."
+)
+_FACTOR_HELP = (
+    "Rungs at grace period × factor^k epochs (1, 3, 9, … with 1 and 3), and at each only the best 1/factor of "
+    "the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a late bloomer."
+)
 
 
 @st.cache_resource(ttl=600)
@@ -96,14 +111,31 @@ def _schedule_row() -> dict[str, Any]:
     default = SWEEP_DEFAULTS
     scheduler_col, grace_col, factor_col, name_col = st.columns(4)
     scheduler = scheduler_col.radio(
-        "Scheduler", SCHEDULERS, index=SCHEDULERS.index(default.scheduler), horizontal=True, key="sweep_scheduler"
+        "Scheduler",
+        SCHEDULERS,
+        index=SCHEDULERS.index(default.scheduler),
+        horizontal=True,
+        key="sweep_scheduler",
+        help=_SCHEDULER_HELP,
     )
     asha_off = scheduler != "asha"
     grace = grace_col.number_input(
-        "ASHA grace period (epochs)", 1, 100, default.grace_period, key="sweep_grace", disabled=asha_off
+        "ASHA grace period (epochs)",
+        1,
+        100,
+        default.grace_period,
+        key="sweep_grace",
+        disabled=asha_off,
+        help=_GRACE_HELP,
     )
     factor = factor_col.number_input(
-        "ASHA reduction factor", 2, 10, default.reduction_factor, key="sweep_factor", disabled=asha_off
+        "ASHA reduction factor",
+        2,
+        10,
+        default.reduction_factor,
+        key="sweep_factor",
+        disabled=asha_off,
+        help=_FACTOR_HELP,
     )
     name = name_col.text_input(
         "Sweep name", default.name, key="sweep_name", max_chars=60, placeholder="empty: the sweep's id"
@@ -250,6 +282,7 @@ def sweep_tab(runs: list[RunInfo]) -> None:
     runner = get_sweep_runner()
     snap = runner.snapshot()
     if not snap.busy:
+        runner.warm_up()  # a standby sweep process starts its Ray now, so Start trains within seconds
         st.write(
             "Run a hyperparameter sweep on Ray Tune: trials in parallel, poor ones stopped early by ASHA, "
             "a smart search with Optuna. Each trial is an ordinary run in the table above."

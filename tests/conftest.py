@@ -22,6 +22,9 @@ if "RESNET_MNIST_RAY_TMPDIR" not in os.environ:
     os.environ["RESNET_MNIST_RAY_TMPDIR"] = _OWN_RAY_TMPDIR = tempfile.mkdtemp(prefix="rmray-", dir="/tmp")
 else:
     _OWN_RAY_TMPDIR = None
+# The Sweep tab starts a standby sweep process (a local Ray of its own) ahead of need: only the tests that
+# ask for one get it (marked `ray`, run inside loopback-ns), never a page test that merely opens the tab.
+os.environ.setdefault("RESNET_MNIST_SWEEP_STANDBY", "0")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

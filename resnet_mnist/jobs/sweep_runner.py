@@ -6,6 +6,11 @@ driver's process with it. So Start writes the sweep's request into its folder an
 only reads that file, watches the process, signals it on Stop, and says so when it died. A sweep
 started before the server restarted is found again and followed. Like the TrainingWorker, the page
 gets one SweepRunner per server and only reads `snapshot()`.
+
+`warm_up()` (the Sweep tab, on opening) starts that process ahead of need, as a standby
+(sweeps/standby.py) that starts its Ray and waits; Start hands it the request, so the first trial
+trains seconds after the click instead of after Ray's start. A standby ends unused after 10 idle
+minutes, with its server, or with `stop()`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,8 +36,10 @@ from resnet_mnist.runs.store import RunStore
 from resnet_mnist.sweeps.outcome import SweepState, TrialView, best_trial
 from resnet_mnist.sweeps.ray_runtime import check_address, resolve_ray_address
 from resnet_mnist.sweeps.spec import SweepError, SweepSpec, new_sweep_id
+from resnet_mnist.sweeps.standby import READY_FILE, claim, forget, standby_seconds
 from resnet_mnist.sweeps.status import (
     LOG_FILE,
+    REQUEST_FILE,
     STATUS_FILE,
     SweepRequest,
     SweepStatus,
@@ -88,14 +97,42 @@ class SweepSnapshot:
 class SweepRunner(BackgroundRunner):
     """Starts at most one sweep process at a time, stops it, and reads a snapshot of its trials."""
 
-    def __init__(self, store: RunStore, *, data_root: str | Path | None = None, cores: CoreClaim | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        data_root: str | Path | None = None,
+        cores: CoreClaim | None = None,
+        standby_s: float | None = None,
+    ) -> None:
         # `cores` is shared with the training worker: a sweep holds it while its process lives
         super().__init__(cores, kind="sweep", refusal=SWEEP_HOLDS_THE_CORES, busy=SweepBusyError)
         self.store = store
         self.data_root = data_root
+        # how long a standby waits for Start (seconds; 0: none): $RESNET_MNIST_SWEEP_STANDBY, else 10 minutes
+        self.standby_s = standby_seconds() if standby_s is None else standby_s
         self._lock = threading.Lock()
         self._followed: _FollowedSweep | None = None
+        self._standby = _StandbySlot()
+        weakref.finalize(self, self._standby.end)  # a runner dropped (a cache cleared) takes its standby along
         self._find_a_running_sweep()
+
+    def warm_up(self) -> None:
+        """Start a standby sweep process (its local Ray up, waiting for Start), unless one is there or a sweep runs.
+
+        Only for a local Ray (a cluster is up already), and not while a run or a sweep has the cores (a
+        Ray starting takes CPU from them). Costs a Ray's memory for at most `standby_s` seconds.
+        """
+        busy = self.cores is not None and self.cores.holder is not None
+        if self.standby_s <= 0 or resolve_ray_address(None) or self.is_alive() or busy:
+            return
+        with contextlib.suppress(OSError):  # best effort: no standby (a read-only runs folder) is only a cold Start
+            self._standby.start(lambda: _start_standby(self.store.root, self.standby_s, self.data_root))
+
+    @property
+    def warm(self) -> bool:
+        """Whether a standby's Ray is up and waiting, so Start trains within seconds."""
+        return self._standby.ready()
 
     def start(self, spec: SweepSpec, *, address: str | None = None, num_cpus: int | None = None) -> str:
         """Check everything, then start the sweep's process; returns the sweep's id.
@@ -122,21 +159,18 @@ class SweepRunner(BackgroundRunner):
             raise
 
     def _start_process(self, spec: SweepSpec, address: str, num_cpus: int | None, holder: str) -> str:
-        sweep_id = new_sweep_id()
-        folder = sweep_folder(self.store.root, sweep_id)
-        folder.mkdir(parents=True)
         data_root = str(self.data_root) if self.data_root is not None else None
-        request = SweepRequest(sweep_id, spec.to_dict(), str(self.store.root.resolve()), data_root, address, num_cpus)
-        write_request(folder, request)
-        with open(folder / LOG_FILE, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "resnet_mnist.sweeps.process", str(folder)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # outlives this server; a Ctrl-C here does not stop the sweep
-                env=_child_environment(),
-            )
+        root = str(self.store.root.resolve())
+        standby = self._standby.take() if not address and num_cpus is None else None
+        self._standby.end()  # a standby this sweep cannot use (another Ray asked for) goes
+        if standby is not None:  # claimed: its process runs the request on the Ray it has up
+            folder, sweep_id = standby.folder, standby.sweep_id
+        else:
+            sweep_id = new_sweep_id()
+            folder = sweep_folder(self.store.root, sweep_id)
+            folder.mkdir(parents=True)
+        write_request(folder, SweepRequest(sweep_id, spec.to_dict(), root, data_root, address, num_cpus))
+        process = standby.process if standby is not None else _spawn(folder, [], self.data_root)
         followed = _FollowedSweep(folder, sweep_id, spec, process.pid, started_at=time.time(), process=process)
         with self._lock:
             self._followed = followed
@@ -144,7 +178,11 @@ class SweepRunner(BackgroundRunner):
         return sweep_id
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop every trial (each saves itself as a stopped run); True once the sweep's process has ended."""
+        """Stop every trial (each saves itself as a stopped run); True once the sweep's process has ended.
+
+        A standby goes too (its end is waited for).
+        """
+        self._standby.end()
         with self._lock:
             followed = self._followed
         if followed is not None and self.is_alive():
@@ -158,7 +196,8 @@ class SweepRunner(BackgroundRunner):
 
     def _find_a_running_sweep(self) -> None:
         """After a restart: follow the newest sweep if its process still runs, or show how it ended if it died."""
-        folders = sweep_folders(self.store.root)
+        # a standby's folder holds no request until Start: it is no sweep yet
+        folders = [f for f in sweep_folders(self.store.root) if (f / REQUEST_FILE).exists()]
         if not folders:
             return
         folder = folders[0]
@@ -178,13 +217,92 @@ class SweepRunner(BackgroundRunner):
         self._launch(followed.wait, holder, thread_name="resnet-mnist-sweep")
 
 
-def _child_environment() -> dict[str, str]:
+def _spawn(folder: Path, options: list[str], data_root: str | Path | None) -> subprocess.Popen:
+    """`python -m resnet_mnist.sweeps.process [options] FOLDER`, in a session of its own, logging to the folder."""
+    with open(folder / LOG_FILE, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "resnet_mnist.sweeps.process", *options, str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives this server; a Ctrl-C here does not stop the sweep
+            env=_child_environment(data_root),
+        )
+
+
+def _child_environment(data_root: str | Path | None = None) -> dict[str, str]:
     """The server's environment, plus the package on the path and a driver that gives up on a dead Ray soon."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), _PYTHONPATH]))}
+    if data_root is not None:  # where Ray's workers parse MNIST ahead of the first trial (warm_worker.py)
+        env["RESNET_MNIST_DATA"] = str(data_root)
     # Ray's driver waits 60 s for a GCS that has gone before it exits; the local GCS is on this machine,
     # so 10 s without it means it is dead, and the Sweep tab can say so (and a new sweep start) sooner.
     env.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "10")
     return env
+
+
+@dataclass(frozen=True)
+class _Standby:
+    folder: Path
+    sweep_id: str
+    process: subprocess.Popen
+
+
+def _start_standby(runs_root: Path, seconds: float, data_root: str | Path | None) -> _Standby:
+    sweep_id = new_sweep_id()  # the sweep it will run takes this id (and folder)
+    folder = sweep_folder(runs_root, sweep_id)
+    folder.mkdir(parents=True)
+    options = ["--standby", f"{seconds:g}", "--parent", str(os.getpid())]  # it leaves when this server is gone
+    return _Standby(folder, sweep_id, _spawn(folder, options, data_root))
+
+
+class _StandbySlot:
+    """The runner's standby, if any; `end` needs no runner (weakref.finalize calls it when the runner goes)."""
+
+    _END_S = 30.0  # SIGTERM, then this long for its Ray to shut down, then SIGKILL (Ray's processes go with it)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: _Standby | None = None
+
+    def start(self, make: Callable[[], _Standby]) -> None:
+        """A new standby from `make`, unless one is waiting; one that left by itself is reaped first."""
+        with self._lock:
+            if self._current is not None and self._current.process.poll() is None:
+                return
+            left, self._current = self._current, None
+            if left is not None:
+                left.process.wait()
+                forget(left.folder)
+            self._current = make()
+
+    def ready(self) -> bool:
+        standby = self._current
+        return standby is not None and standby.process.poll() is None and (standby.folder / READY_FILE).exists()
+
+    def take(self) -> _Standby | None:
+        """The standby, claimed for a request; None when there is none or it has claimed itself to leave."""
+        with self._lock:
+            standby = self._current
+            if standby is None or standby.process.poll() is not None or not claim(standby.folder):
+                return None  # end() reaps one that left or is leaving
+            self._current = None
+            return standby
+
+    def end(self) -> None:
+        """SIGTERM the standby and wait for it (its Ray shut down), then remove its folder."""
+        with self._lock:
+            standby, self._current = self._current, None
+        if standby is None:
+            return
+        if standby.process.poll() is None:
+            standby.process.terminate()
+            try:
+                standby.process.wait(self._END_S)
+            except subprocess.TimeoutExpired:
+                standby.process.kill()
+                standby.process.wait()
+        forget(standby.folder)
 
 
 class _FollowedSweep:

@@ -4,15 +4,19 @@ The trial is a thin adapter (`RunTrial`): it trains with the engine's `run_train
 through a RunStore's RunRecorder (so the Runs page, Compare, Evaluate, Draw and the CLI see it
 like any run, live), and hands each epoch's results to Tune. It is a class trainable rather than
 a function so that, when Tune stops it (ASHA, or Stop sweep), `cleanup` can let the run save
-itself as stopped, with its checkpoint, before the actor goes away.
+itself as stopped, with its checkpoint, before the actor goes away, and so that Tune can reuse an
+actor for the next trial (`reset_config`): a trial after the first starts in a fraction of a second,
+with torch imported and MNIST parsed (core/data.py's per-process cache) by the trial before it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +33,25 @@ from resnet_mnist.core.events import EpochCompleted, Event, RunState, fan_out
 from resnet_mnist.runs.store import RunRecorder, RunStore
 from resnet_mnist.sweeps.outcome import SweepOutcome, TrialView
 from resnet_mnist.sweeps.spec import METRIC, SweepSpec
+from resnet_mnist.sweeps.standby import NO_WARM_UP_ENV_VAR, WARM_MARKS_ENV_VAR
 
-__all__ = ["RunTrial", "run_sweep"]
+__all__ = ["RunTrial", "prepare", "run_sweep"]
 
 USER_STOP = "stopped with the sweep (Stop sweep)"
 # Tune looks for its own result files, which we do not write (the runs folder holds the results).
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 _POLL_S = 0.5
+# Tune gives each trial's actor the variable PL_DISABLE_FORK (for PyTorch Lightning, not used here). A
+# runtime env of its own makes Ray start a fresh worker process for every actor rather than take one it
+# started and warmed up ahead (warm_worker.py): seconds per trial. Best effort: Tune's internals may move.
+with contextlib.suppress(Exception):
+    from ray.tune.execution import class_cache as _tune_class_cache
+
+    _tune_class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
 
 
-@ray.remote(num_cpus=0)
+# A worker of its own, not warmed up (it trains nothing): the warm ones are left for the trials.
+@ray.remote(num_cpus=0, runtime_env={"env_vars": {NO_WARM_UP_ENV_VAR: "1"}})
 class _StopFlag:
     """Set once by the driver's Stop sweep; trials on any node poll it."""
 
@@ -50,6 +63,37 @@ class _StopFlag:
 
     def is_set(self) -> bool:
         return self._set
+
+
+_spare_flag: Any = None  # made by prepare() ahead of a sweep; the next run_sweep takes it
+
+
+def prepare(timeout: float = 300.0) -> None:
+    """Get this process's Ray ready for a sweep before it is asked for (a standby sweep process).
+
+    The next sweep's stop flag is made now, and this waits (at most `timeout` s) until the workers Ray
+    started ahead, one per CPU, have warmed up (warm_worker.py marks each).
+    """
+    global _spare_flag
+    deadline = time.monotonic() + timeout
+    flag = _StopFlag.remote()
+    ray.get(flag.is_set.remote(), timeout=timeout)
+    _spare_flag = flag
+    marks = os.environ.get(WARM_MARKS_ENV_VAR)
+    expected = int(ray.cluster_resources().get("CPU", 0))
+    while marks and time.monotonic() < deadline and _warm_workers_alive(marks) < expected:
+        time.sleep(0.1)
+
+
+def _warm_workers_alive(marks: str) -> int:
+    """How many workers of this machine left their mark and still run (an earlier Ray's have gone)."""
+    return sum(Path(f"/proc/{pid}").exists() for pid in os.listdir(marks))
+
+
+def _take_flag() -> Any:
+    global _spare_flag
+    flag, _spare_flag = _spare_flag, None
+    return flag if flag is not None else _StopFlag.remote()
 
 
 @dataclass(frozen=True)
@@ -174,6 +218,13 @@ class RunTrial(tune.Trainable):
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Trials are never restored from Tune's checkpoints (a stopped run is final, as on the Train page)."""
 
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Take the next trial in this actor (Tune reuses actors): end the last one as `cleanup` would,
+        then set up afresh. A reused actor keeps its imports and its parsed MNIST: seconds per trial."""
+        self.cleanup()
+        RunTrial.setup(self, new_config, self._context)  # ours, not with_parameters' wrapper (it adds the context)
+        return True
+
     def cleanup(self) -> None:
         if self._thread.is_alive() and not self._last.get("done"):
             # Tune stopped the trial between two epochs: ASHA judged it, or the sweep was stopped.
@@ -183,8 +234,8 @@ class RunTrial(tune.Trainable):
             with contextlib.suppress(Exception):  # the flag is set before Tune stops trials for Stop sweep
                 asked = ray.get(self._context.stop_flag.is_set.remote(), timeout=10)
             self._stop(USER_STOP if asked else f"stopped early by {scheduler} at epoch {epoch}")
-        # A trial's last epoch reaches Tune before its run has written its end: let it finish before
-        # the actor ends, so the run's final state and checkpoint are never cut short.
+        # A trial's last epoch reaches Tune before its run has written its end: let it finish, so
+        # neither the actor's end nor the next trial in this actor (reset_config) cuts that short.
         if self._thread.is_alive():
             self._thread.join(timeout=60)
         self._ended.set()
@@ -325,7 +376,7 @@ def run_sweep(
     runs_dir = Path(runs_dir).resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
     stop_event = stop_event or threading.Event()
-    flag = _StopFlag.remote()
+    flag = _take_flag()
     context = _TrialContext(spec, sweep_id, str(runs_dir), str(data_root) if data_root else None, flag)
     watcher = _TrialWatcher(on_update)
     search, scheduler = _search_and_scheduler(spec)
@@ -340,10 +391,11 @@ def run_sweep(
             scheduler=scheduler,
             num_samples=1 if spec.search == "grid" else spec.samples,
             max_concurrent_trials=spec.max_concurrent or None,
-            # A fresh actor per trial. Reusing them (with a reset_config) made the quiet bench 3x faster; it
-            # was turned off while a CI failure (the server getting SIGTERM and losing its Ray mid-sweep)
-            # was suspected on it, which then recurred with fresh actors too: a candidate to bring back.
-            reuse_actors=False,
+            # One actor runs trial after trial (RunTrial.reset_config): a fresh one costs seconds (a process
+            # importing torch and parsing MNIST). It was off while a CI failure (the dashboard's server losing
+            # its Ray mid-sweep) was suspected on it; that recurred without it, and the sweep now runs in a
+            # process of its own (process.py), so the dashboard no longer shares its Ray's fate.
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=sweep_id,
