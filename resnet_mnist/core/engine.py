@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +31,7 @@ from resnet_mnist.core.events import (
 )
 from resnet_mnist.core.measure import Evaluation, evaluate, prepare_images
 from resnet_mnist.core.model import Net
+from resnet_mnist.core.optimizer import apply_hyperparams, make_optimizer
 from resnet_mnist.core.precision import FP32, Precision, resolve_precision
 from resnet_mnist.core.threads import choose_threads
 
@@ -41,6 +43,7 @@ __all__ = [
     "TrainingOutcome",
     "build_model",
     "evaluate",
+    "make_optimizer",
     "run_training",
     "seed_shuffle_generators",
     "train_epoch",
@@ -221,9 +224,8 @@ def _pause(control: TrainingControl, emit: Listener, epoch: int, step: int) -> N
 def _apply_hyperparams(
     optimizer: torch.optim.Optimizer, changes: dict[str, float], emit: Listener, epoch: int, step: int
 ) -> None:
-    for group in optimizer.param_groups:
-        group.update(changes)
-    group = optimizer.param_groups[0]
+    apply_hyperparams(optimizer, changes)
+    group = optimizer.param_groups[0]  # the run's own lr (layers with an lr_scale come after)
     emit(HyperparamsChanged(epoch, step, group["lr"], group["momentum"]))
 
 
@@ -244,17 +246,6 @@ def seed_shuffle_generators(seed: int, epochs: int) -> list[torch.Generator]:
             sampler_seeds.append(int(torch.empty((), dtype=torch.int64).random_().item()))
             torch.empty((), dtype=torch.int64).random_()  # the test iterator's base seed
     return [torch.Generator().manual_seed(s) for s in sampler_seeds]
-
-
-def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.Optimizer:
-    """The seed's optimizer: plain SGD with momentum.
-
-    On CUDA the fused kernel updates all 14 tensors in one launch. On the CPU it would save only
-    ~0.3% of a step, and it rounds differently from the seed's for-loop (bit-identical at the
-    seed's momentum 0.5, not at 0.9), so the CPU keeps the for-loop and the seed's exact weights.
-    """
-    fused = next(model.parameters()).device.type == "cuda"
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, fused=fused or None)
 
 
 @dataclass
@@ -279,12 +270,14 @@ def run_training(
     test_split: MnistSplit | None = None,
     initial_state: dict[str, torch.Tensor] | None = None,
     loss_term: LossTerm | None = None,
+    lr_scales: Mapping[str, float] | None = None,
 ) -> TrainingOutcome:
     """Train `config.epochs` epochs, testing after each, reporting everything through `emit`.
 
     The splits default to MNIST's; any in-memory split works (a fine-tune passes a mix of MNIST and
     handwriting). `initial_state` starts from given weights (a fine-tune's parent) instead of the seed's;
-    `loss_term` is added to every step's loss (a fine-tune's pull toward its parent).
+    `loss_term` is added to every step's loss and `lr_scales` slows some layers (a fine-tune's pulls toward its
+    parent).
 
     Invalid configs raise ConfigError before anything starts; every later failure (missing
     data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
@@ -310,7 +303,7 @@ def run_training(
             config,
             train_split.head(config.train_limit).to(device),
             test_split.head(config.test_limit).to(device),
-            make_optimizer(run.model, config),
+            make_optimizer(run.model, config, lr_scales),
             precision,
             precision.grad_scaler(),
             emit,
