@@ -3,7 +3,7 @@ from its zip's declared sizes, before any tensor is read: the peak stays under 1
 
 The bomb is this network's checkpoint plus one more tensor of 302 million zeros, referenced by the
 pickle like any weight, every entry deflated: 1.3 MB on the wire (the issue's file peaked at 4.1 GB).
-Each path runs in one child process that prints its peak (ru_maxrss) after every step; the peak only
+Each path runs in one child process that prints its peak (VmHWM) after every step; the peak only
 grows, so each step's figure bounds that step (and after a step over the bound, every later one reads over).
 
 Measured on the 2-core test machine (torch 2.14; `import torch` alone peaks at 649 MB):
@@ -117,7 +117,7 @@ def _predictions_payload() -> dict:
 
 # Each step loads the bomb as one path does, then prints what came of it and the peak so far.
 _CHILD = """
-import contextlib, io, json, resource, sys
+import contextlib, io, json, sys
 from pathlib import Path
 from resnet_mnist import RunStore
 from resnet_mnist.cli.main import main
@@ -155,7 +155,10 @@ for step, call in steps.items():
         outcome = result if isinstance(result, str) else repr(result)
     except Exception as exc:
         outcome = f"{type(exc).__name__}: {exc}"
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, this process's own high-water mark: ru_maxrss would carry over what the pytest process
+    # held when it forked this one (Linux keeps it across execve), 1.6 GB late in a full run.
+    status = Path("/proc/self/status").read_text()
+    peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * 1024
     print(json.dumps({"step": step, "outcome": outcome, "peak": peak}), flush=True)
 """
 
