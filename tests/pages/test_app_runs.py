@@ -223,7 +223,10 @@ def test_a_sweep_is_refused_while_a_job_runs(open_page, runs_root: Path) -> None
     the_page_worker().start(TrainConfig(epochs=300, train_limit=1000, test_limit=100, device="cpu"))
     at.button(key="start_sweep").click()
     at.run()
-    assert any("Train page" in w.value for w in at.warning), [w.value for w in at.warning]
+    job, sweep = the_page_worker().snapshot(), the_sweep_runner().snapshot()
+    why = f"warnings {[w.value for w in at.warning]}, errors {[e.value for e in at.error]}, job {job.state} "
+    why += f"({job.reason}), sweep {sweep.state} ({sweep.error})"
+    assert any("Train page" in w.value for w in at.warning), why
     assert not the_sweep_runner().is_alive() and the_sweep_runner().snapshot().state == "idle"
     assert the_page_worker().stop(timeout=60)
 
