@@ -41,6 +41,10 @@ def warm_workers() -> None:
     package goes on PYTHONPATH since a worker preloads before it knows which job it serves.
     """
     os.environ.setdefault(PRELOAD_ENV_VAR, "resnet_mnist.sweeps.warm_worker")
+    # The raylet ends idle workers once a second while the CPUs they would serve are taken, and Tune takes
+    # them (its placement groups) a moment before it asks for the trials' workers: the warm ones went,
+    # cold ones came. This Ray lives as long as its sweep, so its idle workers may too.
+    os.environ.setdefault("RAY_idle_worker_killing_time_threshold_ms", str(24 * 3600 * 1000))
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if str(_PACKAGE_ROOT) not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(_PACKAGE_ROOT), *paths])
