@@ -17,14 +17,16 @@ from pages._common import handwriting_dir
 from resnet_mnist import Net, load_checkpoint
 from resnet_mnist.handwriting.digits import HandwritingError, save_drawing
 from resnet_mnist.predict.inference import Prediction
-from resnet_mnist.predict.lineup import line_up
+from resnet_mnist.predict.lineup import CONFIDENT, LineUp, LineUpEntry, line_up
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError
+from resnet_mnist.runs.ranking import best_run, ranked_runs
 from resnet_mnist.runs.store import RunInfo
-from resnet_mnist.ui.figures import probability_figure
+from resnet_mnist.ui.figures import palette, probability_figure
 from resnet_mnist.ui.model_choice import checkpoint_identity, describe_run
 from resnet_mnist.ui.plain_text import escape_markdown
 
 MAX_LINEUP = 6
+LINEUP_DEFAULT = 3  # runs the line-up starts with
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -70,21 +72,25 @@ def save_block(image: np.ndarray, pixels: np.ndarray, prediction: Prediction) ->
 
 
 def _default_lineup(runs: list[RunInfo], current: str | None) -> list[str]:
+    """The run the page draws with, then the best others (ranking.py's rule): never a weak newest trial."""
     chosen = [current] if current else []
-    return chosen + [r.id for r in runs if r.id != current][: 3 - len(chosen)]
+    best = [r.id for r in ranked_runs(runs, needs_checkpoint=True) if r.id != current]
+    return chosen + best[: LINEUP_DEFAULT - len(chosen)]
 
 
 def lineup_block(runs: list[RunInfo], tensor: torch.Tensor, current: str | None) -> None:
     """The drawing as several runs read it, side by side; the ones that disagree with the rest marked."""
     by_id = {run.id: run for run in runs}
+    best = best_run(runs, needs_checkpoint=True)
     st.session_state.setdefault("lineup_runs", _default_lineup(runs, current))
     st.session_state["lineup_runs"] = [i for i in st.session_state["lineup_runs"] if i in by_id]
     chosen = st.multiselect(
         "Runs to compare on this drawing",
         list(by_id),
-        format_func=lambda rid: describe_run(by_id[rid]),
+        format_func=lambda rid: ("★ " if best and rid == best.id else "") + describe_run(by_id[rid]),
         key="lineup_runs",
         max_selections=MAX_LINEUP,
+        help=f"At first the run you draw with and the best others (★: highest test accuracy). Up to {MAX_LINEUP}.",
     )
     models = {}
     for run_id in chosen:
@@ -96,23 +102,41 @@ def lineup_block(runs: list[RunInfo], tensor: torch.Tensor, current: str | None)
     if not result.entries:
         st.caption("Choose runs to see how each reads this drawing.")
         return
-    if not result.unanimous:
-        st.warning(result.summary(), icon=":material/call_split:")
-    elif len(result.entries) > 1:
-        st.success(result.summary())
+    _verdict(result)
     for column, entry in zip(st.columns(len(result.entries)), result.entries, strict=True):
         with column.container(border=True, key=f"lineup_entry_{entry.label}"):
-            st.text(by_id[entry.label].label)  # a user-given name: plain text, never Markdown
-            color = "#1f77b4" if entry.agrees else "#d62728"
-            st.markdown(
-                f"<span style='font-size:2.6rem;font-weight:700;color:{color}'>{entry.prediction.digit}</span>"
-                f" <span>{100 * entry.prediction.confidence:.1f}%</span>",
-                unsafe_allow_html=True,
-            )
-            if not entry.agrees:
-                st.markdown(":red-badge[:material/priority_high: disagrees]")
-            st.plotly_chart(
-                probability_figure(entry.prediction, height=120),
-                key=f"lineup_chart_{entry.label}",
-                config={"displayModeBar": False, "staticPlot": True},
-            )
+            _entry(by_id[entry.label], entry)
+
+
+def _verdict(result: LineUp) -> None:
+    """Agree, disagree, or too unsure to say, counting only the answers at least CONFIDENT sure."""
+    summary = result.summary()
+    if not result.unanimous:
+        st.warning(summary, icon=":material/call_split:")
+    elif summary and len(result.votes) == len(result.entries):
+        st.success(summary)
+    elif summary:
+        st.info(summary, icon=":material/help:")
+    if len(result.entries) > 1:
+        st.caption(
+            f"Only answers at least {CONFIDENT:.0%} sure count as votes; a grey one is under that and not counted."
+        )
+
+
+def _entry(run: RunInfo, entry: LineUpEntry) -> None:
+    st.text(run.label)  # a user-given name: plain text, never Markdown
+    color = palette.OTHER_DIGIT if not entry.confident else "#1f77b4" if entry.agrees else "#d62728"  # grey: no vote
+    st.markdown(
+        f"<span style='font-size:2.6rem;font-weight:700;color:{color}'>{entry.prediction.digit}</span>"
+        f" <span>{100 * entry.prediction.confidence:.1f}%</span>",
+        unsafe_allow_html=True,
+    )
+    if not entry.confident:
+        st.markdown(f":gray-badge[:material/help: under {CONFIDENT:.0%} sure: not counted]")
+    elif not entry.agrees:
+        st.markdown(":red-badge[:material/priority_high: disagrees]")
+    st.plotly_chart(
+        probability_figure(entry.prediction, height=120),
+        key=f"lineup_chart_{entry.label}",
+        config={"displayModeBar": False, "staticPlot": True},
+    )

@@ -15,7 +15,7 @@ import streamlit as st
 from resnet_mnist import TrainConfig
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.settings import Setting
-from resnet_mnist.ui.formatting import format_lr
+from resnet_mnist.ui.formatting import NUMBER_FORMAT, format_lr, hyperparams_label
 from resnet_mnist.ui.plain_text import escape_markdown
 
 SEED = TrainConfig()  # the seed's recipe: 10 epochs, lr 0.01, momentum 0.5, batch 64, test batch 1000, seed 1
@@ -42,6 +42,11 @@ def widget_defaults(device: str) -> dict[str, Any]:
     return defaults
 
 
+def recipe(config: TrainConfig) -> str:
+    """'3 epochs · lr 0.05 · momentum 0.9 · batch 64 · seed 1': what Start trains, epochs first."""
+    return f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} · {hyperparams_label(config)}"
+
+
 def config_from_widgets() -> TrainConfig:
     """The config the widgets describe now (unvalidated)."""
     return TrainConfig(**{name: st.session_state[key(name)] for name in SETTINGS})
@@ -59,7 +64,9 @@ def setting_widget(setting: Setting, choices: Sequence[str] = (), format_func: C
         _slider_and_box(setting, common)
     elif setting.widget == "log_slider":
         _log_slider(setting)
-        st.number_input(setting.widget_label, format="%g", step=setting.step, on_change=_typed(setting), **common)
+        typed = _typed(setting)
+        st.number_input(setting.widget_label, format=NUMBER_FORMAT, step=setting.step, on_change=typed, **common)
+        _between_stops(setting)
     elif setting.widget == "select_slider":
         st.select_slider(setting.widget_label, options=list(setting.stops), **common)
     elif setting.widget == "checkbox":
@@ -103,7 +110,7 @@ def _slider_and_box(setting: Setting, common: dict[str, Any]) -> None:
     row.number_input(
         f"{setting.widget_label}, typed",
         step=step,
-        format="%g" if kind is float else None,
+        format=NUMBER_FORMAT if kind is float else None,
         on_change=_typed(setting),
         label_visibility="collapsed",
         width=BOX_WIDTH,
@@ -126,6 +133,19 @@ def _log_slider(setting: Setting) -> None:
         persist_state="session",
         help="People think of 0.001, 0.01, 0.1: the slider moves in those steps. Type an exact value below.",
     )
+
+
+def _between_stops(setting: Setting) -> None:
+    """Say so when the box's value lies between the log slider's stops (0.0341 from a sweep's trial sits
+    under a slider at 0.05): the run uses the box's value."""
+    value = st.session_state[key(setting.name)]
+    if value is None or not math.isfinite(value) or value in setting.stops:
+        return
+    below = [stop for stop in setting.stops if stop < value]
+    above = [stop for stop in setting.stops if stop > value]
+    if below and above:
+        where = f"between the slider's steps {format_lr(max(below))} and {format_lr(min(above))}"
+        st.caption(f"{where[0].upper()}{where[1:]}: the run uses {format_lr(value)}.")
 
 
 def _typed(setting: Setting) -> Callable[[], None]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from pages._common import get_run_store
+from pages._draw_canvas import drawing_canvas
 from pages._draw_handwriting import lineup_block, run_model, save_block
 from resnet_mnist import Net, preprocess_image
 from resnet_mnist.predict.inference import FEATURE_STAGES, feature_maps, predict, saliency_map
@@ -60,8 +60,8 @@ def _remember_run() -> None:
 
 st.title("Draw a digit")
 st.caption(
-    "Draw with the mouse (or a finger): the model answers as you draw. Your strokes are cropped, "
-    "scaled to 20×20 and centred by mass in 28×28, exactly as MNIST's digits were made."
+    "Draw with the mouse (or a finger): the model answers as you draw; Undo and Redo are under the canvas. "
+    "Your strokes are cropped, scaled to 20×20 and centred by mass in 28×28, exactly as MNIST's digits were made."
 )
 
 # Which model
@@ -121,19 +121,10 @@ if model is None:
 # pixels) and would be cut off. The answer comes first beside the canvas, so it stays in view.
 row = st.container(horizontal=True, gap="medium", key="draw_row")
 with row.container(width=CANVAS_SIZE, key="draw_pen_block"):
-    canvas = st_canvas(
-        stroke_width=st.session_state.draw_stroke_width,
-        stroke_color=palette.CANVAS_INK,
-        background_color=palette.CANVAS_BACKGROUND,
-        update_streamlit=True,
-        height=CANVAS_SIZE,
-        width=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"draw_canvas_{st.session_state.draw_canvas_version}",
-    )
+    canvas = drawing_canvas(CANVAS_SIZE, st.session_state.draw_stroke_width, st.session_state.draw_canvas_version)
     controls = st.container(horizontal=True, vertical_alignment="bottom")
-    controls.slider("Pen width", 8, 40, key="draw_stroke_width")
+    # Kept for the whole session: a visit to another page and back keeps the pen you chose.
+    controls.slider("Pen width", 8, 40, key="draw_stroke_width", persist_state="session")
     controls.button("Clear", icon=":material/ink_eraser:", on_click=_clear_canvas, width="content")
 
 image = canvas.image_data

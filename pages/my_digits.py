@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
 from pages._common import get_run_store, get_worker, handwriting_dir
 from resnet_mnist import ConfigError
-from resnet_mnist.core.data import DatasetError, resolve_data_root
+from resnet_mnist.core.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
 from resnet_mnist.handwriting.archive import clean_stale_imports, export_zip
 from resnet_mnist.handwriting.digits import (
     HandwritingData,
@@ -23,7 +25,10 @@ from resnet_mnist.handwriting.teach import TeachSettings, plan_holdout, prepare_
 from resnet_mnist.jobs.worker import WorkerBusyError
 from resnet_mnist.jobs.zip_import import ImportStatus, ZipImport
 from resnet_mnist.runs.checkpoint import CheckpointError
-from resnet_mnist.ui.model_choice import describe_run, usable_runs
+from resnet_mnist.runs.evaluation import Misclassified, RunEvaluation
+from resnet_mnist.runs.ranking import best_run
+from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.model_choice import default_run_id, describe_run, usable_runs
 from resnet_mnist.ui.plain_text import escape_markdown
 
 PER_LABEL_SHOWN = 96
@@ -31,6 +36,7 @@ GRID = 6  # wide enough for a label picker and a delete button side by side
 HOLDOUT_CHOICES = [0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5]
 IMPORT = "my_digits_import_job"  # the session's running ZipImport
 IMPORTED = "my_digits_import_outcome"  # (kind, message) of the import that just ended, said once
+MISREAD = "misread"  # the gallery's filter: only the digits the chosen run reads wrong
 STEPS = {"starting": "Starting", "unpacking": "Checking", "decoding": "Reading", "adding": "Adding"}
 
 root = handwriting_dir()
@@ -54,34 +60,77 @@ def _thumbnail(pixels: np.ndarray) -> np.ndarray:
     return np.kron(np.round(pixels * 255).astype(np.uint8), np.ones((3, 3), dtype=np.uint8))
 
 
-def gallery(hset: HandwritingSet, data: HandwritingData) -> None:
-    """The digits grouped by label, each with its label to change and a delete button."""
+@dataclass(frozen=True)
+class Reader:
+    """The runs Teach can start from, the ★ best, and how the chosen one reads these digits (or why it cannot)."""
+
+    runs: dict[str, RunInfo]
+    best: RunInfo | None = None
+    run: RunInfo | None = None
+    score: RunEvaluation | None = None  # its mistakes index the set
+    problem: str | None = None
+
+
+def choose_reader(hset: HandwritingSet) -> Reader:
+    """The run chosen under Teach (the ★ best until the person picks another) and its score on the digits.
+
+    Chosen before the gallery is drawn, so the gallery can mark the digits that run misreads.
+    """
+    store = get_run_store()
+    runs = {run.id: run for run in usable_runs(store)}
+    if not runs:
+        return Reader(runs)
+    st.session_state["teach_run"] = default_run_id(store, st.session_state.get("teach_run"))
+    best = best_run(list(runs.values()), needs_checkpoint=True)
+    run = runs[st.session_state["teach_run"]]
+    try:
+        return Reader(runs, best, run, score_run(run, hset))
+    except (CheckpointError, HandwritingError) as exc:
+        return Reader(runs, best, run, problem=str(exc))
+
+
+def gallery(hset: HandwritingSet, data: HandwritingData, reader: Reader) -> None:
+    """The digits grouped by label, each with its label to change and a delete button; the ones the run
+    chosen under Teach reads wrong marked with what it read."""
+    misread = {m.index: m for m in reader.score.misclassified} if reader.score else {}
     counts = hset.counts()
     for digit, column in enumerate(st.columns(10)):
         column.metric(f"Digit {digit}", counts[digit])
-    shown = st.segmented_control("Show", ["all", *range(10)], default="all", key="my_digits_filter")
+    if reader.run and reader.score:
+        st.caption(
+            f"Marked :red[read as …]: the {len(misread)} digit{'s' if len(misread) != 1 else ''} that "
+            f"**{escape_markdown(reader.run.label)}** reads wrong (the run chosen under Teach, below)."
+        )
+    shown = st.segmented_control("Show", ["all", MISREAD, *range(10)], default="all", key="my_digits_filter")
     for label in range(10):
-        if shown not in ("all", label) or not counts[label]:
+        members = [i for i, d in enumerate(hset.digits) if d.label == label and (shown != MISREAD or i in misread)]
+        if shown not in ("all", MISREAD, label) or not members:
             continue
-        members = [i for i, d in enumerate(hset.digits) if d.label == label]
-        st.subheader(f"{label}  ({counts[label]})")
+        st.subheader(f"{label}  ({len(members)})")
         for start in range(0, min(len(members), PER_LABEL_SHOWN), GRID):
             for index, column in zip(members[start : start + GRID], st.columns(GRID), strict=False):
-                file = hset.digits[index].file
                 with column.container(key=f"digit_cell_{index}"):
-                    st.image(_thumbnail(data.pixels[index]), width=84)
-                    key = f"relabel_{file}"
-                    st.session_state[key] = label
-                    pick, remove = st.columns([3, 2], gap="small", vertical_alignment="center")
-                    pick.selectbox(
-                        "Label", range(10), key=key, on_change=_relabel, args=(file, key), label_visibility="collapsed"
-                    )
-                    if remove.button(":material/delete:", key=f"delete_{file}", help="Delete this digit"):
-                        delete_digit(root, file)
-                        st.toast("Deleted.")
-                        st.rerun()
+                    _cell(hset.digits[index].file, label, data.pixels[index], misread.get(index))
         if len(members) > PER_LABEL_SHOWN:
             st.caption(f"and {len(members) - PER_LABEL_SHOWN} more, not shown")
+
+
+def _cell(file: str, label: int, pixels: np.ndarray, misread: Misclassified | None) -> None:
+    """One digit: its image, what the chosen run misread it as, its label to change, and a delete to confirm."""
+    st.image(_thumbnail(pixels), width=84)
+    key = f"relabel_{file}"
+    st.session_state[key] = label
+    pick, remove = st.columns([3, 2], gap="small", vertical_alignment="center")
+    pick.selectbox("Label", range(10), key=key, on_change=_relabel, args=(file, key), label_visibility="collapsed")
+    # Behind a second click: a delete cannot be taken back.
+    with remove.popover(":material/delete:", help="Delete this digit"):
+        st.caption("Delete this digit from the folder? This cannot be undone.")
+        if st.button("Delete", key=f"delete_{file}", type="primary", icon=":material/delete:"):
+            delete_digit(root, file)
+            st.toast("Deleted.")
+            st.rerun()
+    if misread is not None:  # last, so images and pickers stay in line across the row
+        st.markdown(f":red-badge[read as {misread.predicted}]", help=f"{100 * misread.confidence:.0f}% sure")
 
 
 def _outcome(status: ImportStatus) -> tuple[str, str]:
@@ -134,19 +183,45 @@ def import_export(hset: HandwritingSet) -> None:
             )
 
 
-def teach(hset: HandwritingSet) -> None:
+def _mnist_note(run: RunInfo) -> str:
+    """Which MNIST test images the run's accuracy is on, against those teaching measures before and after on."""
+    own = run.config.test_limit
+    teach_on = TeachSettings.test_limit or MNIST_TEST_SIZE
+    its = "Its accuracy" if run.final_accuracy is None else f"Its {100 * run.final_accuracy:.2f}%"
+    if own is None or own >= MNIST_TEST_SIZE:
+        return f"{its} is on all {MNIST_TEST_SIZE:,} MNIST test images, like teaching's before and after."
+    return (
+        f"{its} is on its own test set, the first {own:,} of MNIST's {MNIST_TEST_SIZE:,} test images; "
+        f"teaching measures MNIST before and after on {teach_on:,}, so its 'before' differs a little."
+    )
+
+
+def teach(hset: HandwritingSet, reader: Reader) -> None:
     """Fine-tune a chosen run on these digits as a new run; the Train page shows it live."""
     store, worker = get_run_store(), get_worker()
-    runs = {run.id: run for run in usable_runs(store)}
+    runs, best = reader.runs, reader.best
     if not runs:
         st.info("Train a model first (Train page); then teach it your handwriting here.")
         return
-    run_id = st.selectbox("Start from", list(runs), format_func=lambda rid: describe_run(runs[rid]), key="teach_run")
-    try:
-        score = score_run(runs[run_id], hset)
-        st.caption(f"It reads {score.correct} of your {score.total} digits right now ({score.accuracy:.1%}).")
-    except (CheckpointError, HandwritingError) as exc:
-        st.warning(f"This run could not be scored on your digits: {escape_markdown(exc)}")
+    run_id = st.selectbox(
+        "Start from",
+        list(runs),
+        format_func=lambda rid: ("★ " if best and rid == best.id else "") + describe_run(runs[rid]),
+        key="teach_run",
+        help="Runs with a checkpoint, newest first. ★ marks the best (highest test accuracy), chosen until you "
+        "pick another.",
+    )
+    st.caption(_mnist_note(runs[run_id]))
+    if reader.score is not None:
+        score, wrong = reader.score, len(reader.score.misclassified)
+        where = f"; the {wrong} it misreads are marked in the gallery above" if wrong else ""
+        skipped = len(hset) - score.total
+        taught = f" (leaving out the {skipped} it was taught on)" if skipped else ""
+        st.caption(
+            f"It reads {score.correct} of your {score.total} digits right now{taught} ({score.accuracy:.1%}){where}."
+        )
+    elif reader.problem is not None:
+        st.warning(f"This run could not be scored on your digits: {escape_markdown(reader.problem)}")
     left, right = st.columns(2)
     epochs = left.slider("Epochs", 1, 10, TeachSettings.epochs, key="teach_epochs")
     holdout = right.select_slider(
@@ -155,14 +230,18 @@ def teach(hset: HandwritingSet) -> None:
         value=TeachSettings.holdout,
         format_func=lambda f: f"{f:.0%}",
         key="teach_holdout",
-        help="Digits the fine-tune never sees; only they measure it. Small sets use k-fold instead.",
+        help="Digits the teaching never sees; only they measure it. Small sets use k-fold instead.",
     )
     try:
         plan = plan_holdout(hset, holdout)
     except HandwritingError as exc:
         st.warning(str(exc))
         return
-    st.info(f"The new run {plan.describe()}. It also trains on MNIST images, so it does not forget MNIST.")
+    st.info(
+        f"The new run {plan.describe()}. So that it does not forget MNIST, it also trains on MNIST images, keeps "
+        "its parent's answers where the parent was right and moves its first layers slowly; the Train page shows "
+        "MNIST before and after, and warns if it fell more than half a point."
+    )
     if plan.held_out:
         with st.expander(f"The {len(plan.held_out)} held-out digits"):
             st.dataframe(
@@ -200,9 +279,10 @@ if loaded is None:
     st.info("No digits yet. Draw one on the Draw page and click its true label under the prediction, or import a zip.")
     st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
 else:
-    gallery(digits, loaded)
+    reader = choose_reader(digits)
+    gallery(digits, loaded, reader)
 st.header("Import and export")
 import_export(digits)
 if loaded is not None:
     st.header("Teach a model your handwriting")
-    teach(digits)
+    teach(digits, reader)

@@ -19,7 +19,37 @@ from resnet_mnist.handwriting.scores import handwriting_accuracies
 from resnet_mnist.runs.comparison import run_table_rows, table_columns, unreadable_rows
 from resnet_mnist.runs.ranking import best_run
 from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.formatting import MISSING, NUMBER_FORMAT
 from resnet_mnist.ui.plain_text import escape_markdown
+
+# Settings to three significant digits (lr 0.0341, not 0.034123456789012345); "—" where a value is missing,
+# each column's help saying why it can be.
+RUNS_TABLE_COLUMNS = {
+    "best": st.column_config.TextColumn("★", width="small", help="The best run: highest best test accuracy"),
+    "best acc %": st.column_config.NumberColumn(
+        format="%.2f",
+        help=f"Highest test accuracy over its epochs, on its test images (see that column). {MISSING}: no epoch "
+        "has ended yet (a pending or running trial, or one stopped during its first epoch).",
+    ),
+    "final acc %": st.column_config.NumberColumn(
+        format="%.2f", help=f"Test accuracy after its last epoch. {MISSING}: no epoch has ended yet."
+    ),
+    "handwriting acc %": st.column_config.NumberColumn(
+        format="%.1f",
+        help=f"Accuracy on your digits (My digits). {MISSING}: no digits saved, no checkpoint, or a model taught "
+        "your handwriting that trained on all of them (its score on held-out digits is in its Teach result).",
+    ),
+    **{
+        s.table_column: st.column_config.NumberColumn(format=NUMBER_FORMAT, help=s.help)
+        for s in SETTINGS.values()
+        if s.kind is float
+    },
+    SETTINGS["threads"].table_column: st.column_config.NumberColumn(
+        help=f"{SETTINGS['threads'].help} {MISSING}: auto."
+    ),
+    "duration s": st.column_config.NumberColumn(format="%.0f"),
+    "reason": st.column_config.TextColumn(width="medium"),
+}
 
 
 def handwriting_scores(runs: list[RunInfo]) -> dict[str, float]:
@@ -120,16 +150,8 @@ else:
         selection_default={"selection": {"rows": [ids.index(i) for i in remembered]}},
         hide_index=True,
         column_order=["best", *table_columns()],
-        column_config={
-            "best": st.column_config.TextColumn("★", width="small", help="The best run: highest best test accuracy"),
-            "best acc %": st.column_config.NumberColumn(format="%.2f"),
-            "final acc %": st.column_config.NumberColumn(format="%.2f"),
-            **{
-                s.table_column: st.column_config.NumberColumn(format="%g") for s in SETTINGS.values() if s.kind is float
-            },
-            "duration s": st.column_config.NumberColumn(format="%.0f"),
-            "reason": st.column_config.TextColumn(width="medium"),
-        },
+        column_config=RUNS_TABLE_COLUMNS,
+        placeholder=MISSING,  # an empty cell; the column's help says why it can be empty
     )
     st.session_state["compare_ids"] = [ids[row] for row in event.selection.rows if row < len(ids)]
     st.caption("Tick rows to compare them; click a column header to sort.")

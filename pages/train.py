@@ -19,7 +19,7 @@ from resnet_mnist.handwriting.teach import TeachReport
 from resnet_mnist.jobs.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 from resnet_mnist.runs.pace import Pace, measured_pace
 from resnet_mnist.ui.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
-from resnet_mnist.ui.formatting import format_duration, format_lr, hyperparams_label
+from resnet_mnist.ui.formatting import format_duration, format_lr
 from resnet_mnist.ui.job_status import (
     chart_subtitle,
     epoch_progress_text,
@@ -166,9 +166,7 @@ start_row.button("Reset to seed defaults", key="train_reset", on_click=reset_to_
 start_note = st.container(height=SETTINGS_LINE_HEIGHT, border=False, key="train_start_note")
 threads = f"{plan.threads.count} thread{'s' if plan.threads.count != 1 else ''}" if plan else ""
 compute = f" · {plan.precision.name} · {threads}" if plan else ""
-settings_line = (
-    f"{hyperparams_label(form.config_from_widgets())} · {device_labels[st.session_state.train_device]}{compute}"
-)
+settings_line = f"{form.recipe(form.config_from_widgets())} · {device_labels[st.session_state.train_device]}{compute}"
 if busy_at_start:
     live = form.live_names().replace("&", "and")
     start_note.caption(f"Next run: {settings_line}. Only {live} apply to the running job.")

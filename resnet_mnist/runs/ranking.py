@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from resnet_mnist.core.events import RunState
 from resnet_mnist.runs.store import RunInfo
 
-__all__ = ["RANKED_STATES", "best_run", "test_accuracy_score"]
+__all__ = ["RANKED_STATES", "best_run", "ranked_runs", "test_accuracy_score"]
 
 RANKED_STATES = (RunState.FINISHED, RunState.STOPPED)
 
@@ -25,6 +25,23 @@ def test_accuracy_score(run: RunInfo) -> float | None:
     return run.best_accuracy
 
 
+def ranked_runs(
+    runs: Iterable[RunInfo], *, score: Score = test_accuracy_score, needs_checkpoint: bool = False
+) -> list[RunInfo]:
+    """The finished or stopped runs that `score` can score, best first (ties: the newest first).
+
+    `needs_checkpoint` keeps only runs whose model can be loaded (for the Draw page and its line-up).
+    """
+    scored = []
+    for run in runs:
+        if run.state not in RANKED_STATES or (needs_checkpoint and not run.has_checkpoint):
+            continue
+        value = score(run)
+        if value is not None:
+            scored.append(((float(value), run.id), run))  # ids start with the creation time: larger is newer
+    return [run for _, run in sorted(scored, key=lambda item: item[0], reverse=True)]
+
+
 def best_run(
     runs: Iterable[RunInfo], *, score: Score = test_accuracy_score, needs_checkpoint: bool = False
 ) -> RunInfo | None:
@@ -32,15 +49,5 @@ def best_run(
 
     `needs_checkpoint` keeps only runs whose model can be loaded (for the Draw page).
     """
-    best: tuple[float, str] | None = None
-    winner: RunInfo | None = None
-    for run in runs:
-        if run.state not in RANKED_STATES or (needs_checkpoint and not run.has_checkpoint):
-            continue
-        value = score(run)
-        if value is None:
-            continue
-        key = (float(value), run.id)  # ids start with the creation time: a larger id is a newer run
-        if best is None or key > best:
-            best, winner = key, run
-    return winner
+    ranked = ranked_runs(runs, score=score, needs_checkpoint=needs_checkpoint)
+    return ranked[0] if ranked else None

@@ -10,7 +10,24 @@ from torch import nn
 
 from resnet_mnist.core.config import TrainConfig
 
-__all__ = ["format_count", "format_duration", "format_lr", "hyperparams_label", "layer_rows"]
+__all__ = [
+    "MISSING",
+    "NUMBER_FORMAT",
+    "SIGNIFICANT_DIGITS",
+    "format_count",
+    "format_duration",
+    "format_lr",
+    "format_number",
+    "hyperparams_label",
+    "layer_rows",
+]
+
+# lr 0.0341, momentum 0.95, 1e-05: three significant digits tell settings apart the way people write them.
+SIGNIFICANT_DIGITS = 3
+# The same for Streamlit's number columns and boxes, which format with sprintf-js: its %.3g drops trailing
+# zeros like Python's (0.05, not 0.0500), while a bare %g prints all 17 digits of a float.
+NUMBER_FORMAT = f"%.{SIGNIFICANT_DIGITS}g"
+MISSING = "—"  # an empty cell: each table says in its column's help why a value can be missing
 
 
 def format_duration(seconds: float | None, *, compact: bool = False) -> str:
@@ -35,9 +52,18 @@ def format_count(value: float | None, unit: str = "") -> str:
     return f"{value:,.0f}{' ' + unit if unit else ''}"
 
 
+def format_number(value: float | None, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """A setting's value to `digits` significant digits, written as Python writes the rounded number: 0.0341,
+    0.9, 1000 (not 1e+03), 1e-05; MISSING when there is none."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    text = repr(float(f"{value:.{digits}g}"))
+    return text.removesuffix(".0")
+
+
 def format_lr(value: float) -> str:
-    """A learning rate the way people write it: 0.01, 0.0005, 1e-05."""
-    return f"{value:g}"
+    """A learning rate (or momentum) the way people write it: 0.01, 0.0005, 0.0341, 1e-05."""
+    return format_number(value)
 
 
 def hyperparams_label(

@@ -7,6 +7,7 @@ coordinates scaled to where and how large each digit is drawn.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -165,3 +166,100 @@ def test_clearing_the_canvas_goes_back_to_draw_a_digit(app, page, shot) -> None:
     assert ink == 0, f"the canvas still shows {ink} inked pixels after Clear"
     assert app.exception_texts() == []
     shot("cleared")
+
+
+# The top 30 px of the canvas's right 140 px: where the canvas component's toolbar used to lie, invisible
+# until hovered, taking the pointer (issue 25.1). A stroke from its corner down to the bottom left.
+CORNER_STROKE = [(0.93, 0.03), (0.85, 0.35), (0.70, 0.95)]
+
+
+def canvas_ink(page, x0: int, y0: int, x1: int, y1: int) -> int:
+    """Inked pixels in the canvas's stroke layer within [x0, x1) × [y0, y1) (canvas pixels)."""
+    strokes = page.locator('[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.dc-canvas.lower-canvas')
+    return strokes.evaluate(
+        """(canvas, [x0, y0, x1, y1]) => {
+            const ctx = canvas.getContext("2d");
+            const background = ctx.getImageData(0, canvas.height - 1, 1, 1).data;
+            const data = ctx.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+            let inked = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                if ([0, 1, 2].some((c) => Math.abs(data[i + c] - background[c]) > 64)) inked++;
+            }
+            return inked;
+        }""",
+        [x0, y0, x1, y1],
+    )
+
+
+def corner_points(box: dict) -> list[tuple[float, float]]:
+    return [(box["x"] + u * box["width"], box["y"] + v * box["height"]) for u, v in CORNER_STROKE]
+
+
+def assert_corner_stroke_kept(app, page, how: str) -> None:
+    """The stroke reached the model (a prediction and a 28×28 preview) and begins in the top-right corner."""
+    expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
+    app.wait_until_idle()
+    ink = preview_ink(page)
+    assert ink.get("inked", 0) >= 10, f"a {how} stroke begun in the top-right corner left the preview blank: {ink}"
+    corner = canvas_ink(page, 280 - 140, 0, 280, 30)
+    assert corner > 0, f"the {how} stroke has no ink in the canvas's top-right corner (top 30 px of the right 140)"
+
+
+@pytest.mark.timeout(900)
+def test_a_stroke_begun_in_the_top_right_corner_is_kept(app, page, shot) -> None:
+    app.open("draw")
+    surface = canvas_surface(page)
+    box = surface.bounding_box()
+    points = corner_points(box)
+    page.mouse.move(*points[0])  # straight in and down, as a quick hand does: no time for a hover effect
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=10)
+    page.mouse.up()
+    assert_corner_stroke_kept(app, page, "mouse")
+    shot("corner_stroke")
+
+    # The toolbar is below the drawing area, shown without hovering: Undo takes the stroke back.
+    page.mouse.move(box["x"] + box["width"] + 400, box["y"] - 100)  # the pointer away from the canvas
+    undo = page.get_by_role("button", name="Undo", exact=True)
+    expect(undo).to_be_visible()
+    undo_box = undo.bounding_box()
+    assert undo_box["y"] >= box["y"] + box["height"], f"Undo ({undo_box}) lies over the canvas ({box})"
+    opacity = undo.evaluate("(button) => getComputedStyle(button.closest('.dc-toolbar')).opacity")
+    assert opacity == "1", f"the toolbar shows only on hover (opacity {opacity})"
+    for hidden in ("Edit", "Update the app with this drawing", "Reset canvas & history"):
+        expect(page.get_by_role("button", name=hidden, exact=True)).to_be_hidden()
+    undo.click()
+    expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
+    shot("undone")
+    assert app.exception_texts() == []
+    assert app.console_errors() == []
+
+
+@pytest.mark.timeout(900)
+def test_a_finger_draws_from_the_top_right_corner(app, browser, streamlit_server, shot) -> None:
+    """On a touch screen (no hover at all) a finger's stroke from the corner is drawn and read."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, has_touch=True)
+    try:
+        page = context.new_page()
+        touch_app = type(app)(page, streamlit_server)
+        page.console_errors = []
+        page.on("pageerror", lambda error: page.console_errors.append(f"pageerror: {error}"))
+        touch_app.open("draw")
+        box = canvas_surface(page).bounding_box()
+        # Real touch input through the DevTools protocol: the browser makes the touch and pointer events.
+        cdp = context.new_cdp_session(page)
+        points = corner_points(box)
+        path = [points[0]]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            path += [(x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10) for i in range(1, 11)]
+        for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(path) - 1), path, strict=True):
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert_corner_stroke_kept(touch_app, page, "touch")
+        shot.page = page
+        shot("finger_stroke", whole_page=False)
+        assert touch_app.exception_texts() == []
+        assert page.console_errors == []
+    finally:
+        context.close()

@@ -22,6 +22,7 @@ from resnet_mnist import RunStore, TrainConfig, load_checkpoint, predict, prepro
 from resnet_mnist.core.events import fan_out
 from resnet_mnist.handwriting.digits import LABELS_FILE, read_set, save_drawing
 from resnet_mnist.handwriting.scores import score_run
+from resnet_mnist.predict.lineup import CONFIDENT
 from resnet_mnist.ui.plain_text import escape_markdown
 from testdata.styled_handwriting import make_styled_folder
 
@@ -106,9 +107,12 @@ def test_my_digits_says_how_to_start_and_names_a_broken_row(model_runs: Path, hw
 
 @pytest.fixture
 def weak_run(model_runs: Path, data_root: Path) -> str:
-    """A model trained on 300 images only: it reads many digits differently from the good one."""
+    """A model trained on 1,000 images only: sure of most digits, it reads more of them wrong than the good one.
+
+    (300 images at the seed's lr made a model under 50% sure of every digit it read differently: no vote.)
+    """
     store = RunStore(model_runs)
-    config = TrainConfig(epochs=1, lr=0.01, momentum=0.5, train_limit=300, test_limit=200, device="cpu")
+    config = TrainConfig(epochs=1, lr=0.05, momentum=0.9, train_limit=1000, test_limit=200, device="cpu")
     recorder = store.create(config, device="cpu", name="weak")
     assert run_training(config, fan_out(recorder), data_root=str(data_root)).state.value == "finished"
     return recorder.run_id
@@ -118,14 +122,15 @@ def test_the_line_up_marks_the_run_that_disagrees(model_runs: Path, trained_run,
     copy_id = "20000101-000000-aaaaaa"  # a second, older copy of the good model: the two agree
     shutil.copytree(model_runs / trained_run.id, model_runs / copy_id)
     good, weak = (load_checkpoint(model_runs / r / "checkpoint.pt").build_model() for r in (trained_run.id, weak_run))
-    for index in range(200):  # a digit the weak model reads differently from the good one
+    for index in range(500):  # a digit the weak model reads differently from the good one, and is sure of
         image = drawn(mnist_test.data[index].numpy())
         tensor = preprocess_image(image).tensor
-        good_digit, weak_digit = predict(good, tensor)[0].digit, predict(weak, tensor)[0].digit
-        if good_digit != weak_digit:
-            break
+        good_answer, weak_answer = predict(good, tensor)[0], predict(weak, tensor)[0]
+        good_digit, weak_digit = good_answer.digit, weak_answer.digit
+        if good_digit != weak_digit and min(good_answer.confidence, weak_answer.confidence) >= CONFIDENT:
+            break  # an answer under CONFIDENT is no vote in the line-up (issue 25.4)
     else:
-        pytest.fail("the weak model agrees with the good one on 200 digits")
+        pytest.fail("the weak model never surely disagrees with the good one on 500 digits")
     at = draw(open_app_page("pages/draw.py", lineup_runs=[trained_run.id, copy_id, weak_run]), image)
     assert [w.value for w in at.warning if "disagree" in w.value] == [
         f"They disagree: 2 say {good_digit}, 1 says {weak_digit}."
