@@ -119,7 +119,8 @@ def _verdict(result: LineUp) -> None:
         st.info(summary, icon=":material/help:")
     if len(result.entries) > 1:
         st.caption(
-            f"Only answers at least {CONFIDENT:.0%} sure count as votes; a grey one is under that and not counted."
+            f"Only answers given with at least {CONFIDENT:.0%} confidence count as votes; a grey one is under that "
+            "and not counted."
         )
 
 
@@ -132,7 +133,7 @@ def _entry(run: RunInfo, entry: LineUpEntry) -> None:
         unsafe_allow_html=True,
     )
     if not entry.confident:
-        st.markdown(f":gray-badge[:material/help: under {CONFIDENT:.0%} sure: not counted]")
+        st.markdown(f":gray-badge[:material/help: under {CONFIDENT:.0%}: not counted]")
     elif not entry.agrees:
         st.markdown(":red-badge[:material/priority_high: disagrees]")
     st.plotly_chart(

@@ -52,22 +52,26 @@ class LineUp:
         return all(entry.agrees for entry in self.entries)
 
     def summary(self) -> str:
-        """'All 3 say 7.', 'They disagree: 2 say 7, 1 says 1.', '2 of 3 are sure: both say 7; …' or ''."""
+        """'All 3 say 7.', 'They disagree: 2 say 7, 1 says 1.', '2 of 3 are confident: both say 7; …' or ''.
+
+        Worded without "% sure", which the Draw page keeps for its own answer.
+        """
         if not self.entries:
             return "No models chosen."
         votes, total = self.votes, len(self.entries)
         if not votes:
-            return f"None of the {total} is at least {CONFIDENT:.0%} sure." if total > 1 else ""
+            return f"None of the {total} is at least {CONFIDENT:.0%} confident." if total > 1 else ""
         counts = Counter(entry.prediction.digit for entry in votes)
         if len(counts) > 1:
             parts = [f"{n} say{'s' if n == 1 else ''} {digit}" for digit, n in counts.most_common()]
-            unsure = f" ({total - len(votes)} unsure, not counted)" if len(votes) < total else ""
+            unsure = f" ({total - len(votes)} under {CONFIDENT:.0%}, not counted)" if len(votes) < total else ""
             return "They disagree: " + ", ".join(parts) + unsure + "."
         if len(votes) == total:
             return f"All {total} say {self.majority}." if total > 1 else ""
         n = len(votes)
-        says = "is sure: it says" if n == 1 else "are sure: both say" if n == 2 else "are sure: all say"
-        return f"{n} of {total} {says} {self.majority}; the rest are under {CONFIDENT:.0%} sure, not counted."
+        says = "is confident: it says" if n == 1 else "are confident: both say" if n == 2 else "are confident: all say"
+        rest = "the other, under {:.0%}, is" if total - n == 1 else "the rest, under {:.0%}, are"
+        return f"{n} of {total} {says} {self.majority}; {rest.format(CONFIDENT)} not counted."
 
 
 def line_up(models: Mapping[str, Net], tensor: torch.Tensor, *, confident: float = CONFIDENT) -> LineUp:

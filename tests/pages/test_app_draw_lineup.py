@@ -1,7 +1,7 @@
 """The Draw page's line-up and pen (issue 25.4, 25.9), through AppTest with real models and MNIST digits.
 
 The line-up starts with the best runs (ranking.py's rule), never a newer weak trial, and counts only
-answers at least 50% sure as votes; the pen width chosen stays for the session.
+answers given with at least 50% confidence as votes; the pen width chosen stays for the session.
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ def test_the_line_up_starts_with_the_best_runs_and_counts_only_sure_votes(model_
     assert lineup.value == [trained_run.id, second.id, third.id]  # the best three, not the newest, weak trial
     assert any(trial.id in option for option in lineup.options)  # still offered, just not chosen
     texts = [*(s.value for s in at.success), *(w.value for w in at.warning), *(i.value for i in at.info)]
-    assert "1 of 3 is sure: it says 7; the rest are under 50% sure, not counted." in texts
+    assert "1 of 3 is confident: it says 7; the rest, under 50%, are not counted." in texts
     assert not [t for t in texts if "All 3 say" in t or "disagree" in t]
-    assert any("at least 50% sure count as votes" in c.value for c in at.caption)
+    assert any("at least 50% confidence count as votes" in c.value for c in at.caption)
     badges = [m.value for m in at.markdown if "not counted]" in m.value]
-    assert badges == [":gray-badge[:material/help: under 50% sure: not counted]"] * 2
+    assert badges == [":gray-badge[:material/help: under 50%: not counted]"] * 2
 
     at.multiselect(key="lineup_runs").set_value([trained_run.id]).run()  # one run: nothing to agree on
     assert not at.exception, at.exception

@@ -34,7 +34,7 @@ def test_an_unsure_answer_is_shown_but_never_a_vote(trained_run, seven: torch.Te
     assert result.majority == 7 and result.unanimous
     assert [e.confident for e in result.entries] == [True, True, False]
     assert all(e.agrees for e in result.entries)  # the guess does not disagree, whatever it says
-    assert result.summary() == "2 of 3 are sure: both say 7; the rest are under 50% sure, not counted."
+    assert result.summary() == "2 of 3 are confident: both say 7; the other, under 50%, is not counted."
     assert [e.label for e in result.votes] == ["good", "again"]
 
 
@@ -47,7 +47,7 @@ def test_all_sure_and_agreeing_says_all(trained_run, seven: torch.Tensor) -> Non
 def test_no_sure_answer_means_no_majority(seven: torch.Tensor) -> None:
     result = line_up({"x": _untrained(1), "y": _untrained(2)}, seven)
     assert result.majority is None and result.unanimous and not result.votes
-    assert result.summary() == "None of the 2 is at least 50% sure."
+    assert result.summary() == "None of the 2 is at least 50% confident."
 
 
 def test_with_no_threshold_every_answer_votes(trained_run, seven: torch.Tensor) -> None:
