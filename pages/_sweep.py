@@ -51,8 +51,9 @@ _GRACE_HELP = (
     "but the noisier the first judgement; on this network one epoch already ranks learning rates well."
 )
 _FACTOR_HELP = (
-    "Rungs at grace period × factor^k epochs (1, 3, 9, … with 1 and 3), and at each only the best 1/factor of "
-    "the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a late bloomer."
+    "Rungs at grace period × factor^k epochs (1, 4, 16, … with 1 and 4), and at each only the best 1/factor of "
+    "the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a late bloomer. "
+    "4 trained the fewest epochs for the same best trial in this network's measured sweeps."
 )
 
 
