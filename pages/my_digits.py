@@ -196,13 +196,10 @@ def _mnist_note(run: RunInfo) -> str:
     )
 
 
-def teach(hset: HandwritingSet, reader: Reader) -> None:
-    """Fine-tune a chosen run on these digits as a new run; the Train page shows it live."""
-    store, worker = get_run_store(), get_worker()
+def start_from(hset: HandwritingSet, reader: Reader) -> str:
+    """The run to teach (★ the best, until another is picked), which MNIST images its accuracy is on, and how
+    it reads these digits now."""
     runs, best = reader.runs, reader.best
-    if not runs:
-        st.info("Train a model first (Train page); then teach it your handwriting here.")
-        return
     run_id = st.selectbox(
         "Start from",
         list(runs),
@@ -222,6 +219,16 @@ def teach(hset: HandwritingSet, reader: Reader) -> None:
         )
     elif reader.problem is not None:
         st.warning(f"This run could not be scored on your digits: {escape_markdown(reader.problem)}")
+    return run_id
+
+
+def teach(hset: HandwritingSet, reader: Reader) -> None:
+    """Fine-tune a chosen run on these digits as a new run; the Train page shows it live."""
+    store, worker = get_run_store(), get_worker()
+    if not reader.runs:
+        st.info("Train a model first (Train page); then teach it your handwriting here.")
+        return
+    run_id = start_from(hset, reader)
     left, right = st.columns(2)
     epochs = left.slider("Epochs", 1, 10, TeachSettings.epochs, key="teach_epochs")
     holdout = right.select_slider(

@@ -1,4 +1,5 @@
-"""Which saved run is the best: the one the runs table marks, the Draw page offers first and the Overview names.
+"""Which saved run is the best: the one the runs table marks, Draw and Teach offer first and the Overview names;
+and the ranking behind it, which the Draw page's line-up starts from.
 
 One rule for every page: among runs that ended well (finished, or stopped by the person with the
 weights kept), the highest best test accuracy wins, the newer of two equal ones. A failed run, or one
