@@ -274,14 +274,11 @@ def run_training(
 ) -> TrainingOutcome:
     """Train `config.epochs` epochs, testing after each, reporting everything through `emit`.
 
-    The splits default to MNIST's; any in-memory split works (a fine-tune passes a mix of MNIST and
-    handwriting). `initial_state` starts from given weights (a fine-tune's parent) instead of the seed's;
-    `loss_term` is added to every step's loss and `lr_scales` slows some layers (a fine-tune's pulls toward its
-    parent).
-
+    The splits default to MNIST's (a fine-tune passes a mix of MNIST and handwriting); `initial_state`
+    starts from given weights, `loss_term` is added to each step's loss and `lr_scales` slows some layers
+    (a fine-tune's pulls toward its parent). `device`, if the caller resolved it already, is used as is.
     Invalid configs raise ConfigError before anything starts; every later failure (missing
     data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
-    `device`, when the caller has already resolved `config.device` (to record it), is used as is.
     """
     config.validate(
         train_size=len(train_split) if train_split is not None else MNIST_TRAIN_SIZE,
