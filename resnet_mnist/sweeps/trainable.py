@@ -72,7 +72,8 @@ def prepare(timeout: float = 300.0) -> None:
     """Get this process's Ray ready for a sweep before it is asked for (a standby sweep process).
 
     The next sweep's stop flag is made now, and this waits (at most `timeout` s) until the workers Ray
-    started ahead, one per CPU, have warmed up (warm_worker.py marks each).
+    started ahead on this node (one per CPU; other nodes start theirs on demand) have warmed up
+    (warm_worker.py marks each).
     """
     global _spare_flag
     deadline = time.monotonic() + timeout
@@ -80,7 +81,8 @@ def prepare(timeout: float = 300.0) -> None:
     ray.get(flag.is_set.remote(), timeout=timeout)
     _spare_flag = flag
     marks = os.environ.get(WARM_MARKS_ENV_VAR)
-    expected = int(ray.cluster_resources().get("CPU", 0))
+    here = ray.get_runtime_context().get_node_id()
+    expected = int(sum(n["Resources"].get("CPU", 0) for n in ray.nodes() if n["NodeID"] == here and n["Alive"]))
     while marks and time.monotonic() < deadline and _warm_workers_alive(marks) < expected:
         time.sleep(0.1)
 
