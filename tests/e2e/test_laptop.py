@@ -199,7 +199,7 @@ def test_settings_survive_a_reload(app, page, shot, laptop: str) -> None:
     expect(page.get_by_label("Learning rate", exact=True)).to_have_value("0.05")
     page.get_by_text("Advanced", exact=True).click()
     expect(page.get_by_label("Training images", exact=True)).to_have_value("2000")
-    expect(page.get_by_text(re.compile(r"Start trains with lr 0\.05 .*2,000 train images"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Start trains with 3 epochs · lr 0\.05 .*2,000 train images"))).to_be_visible()
     shot(f"after_reload_{laptop}", whole_page=False)
     assert app.exception_texts() == []
 
