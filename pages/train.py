@@ -228,7 +228,8 @@ def outcome(snap: WorkerSnapshot) -> None:
 
 
 def teach_outcome(snap: WorkerSnapshot) -> None:
-    """A fine-tune's before and after, on held-out handwriting and on MNIST, once measured.
+    """What teaching did: before and after on held-out handwriting and on MNIST, side by side, once measured;
+    a warning when MNIST fell more than half a point (TeachReport.warning).
 
     Both come from the job through the worker's snapshot (its line, and the TeachReport it returned), so
     the page never re-reads run.json while it polls; run.json keeps the report for the Runs page.
@@ -241,11 +242,11 @@ def teach_outcome(snap: WorkerSnapshot) -> None:
         if snap.state.is_final and worker.is_alive():
             st.info("Measuring the new model on your held-out digits…", icon=":material/hourglass_top:")
         return
-    st.subheader("Your handwriting, before and after")
+    st.subheader("Before and after: your handwriting and MNIST")
     hw_before, hw_after = report.handwriting_before, report.handwriting_after
     left, right = st.columns(2)
     if hw_before is not None and hw_after is not None:
-        how = "k-fold: each digit scored by a fine-tune that never saw it" if report.method == "kfold" else "held out"
+        how = "k-fold: each digit scored by a model taught without it" if report.method == "kfold" else "held out"
         left.metric(
             f"{report.held_out} of your digits ({how})",
             f"{100 * hw_after:.1f}%",
@@ -259,9 +260,11 @@ def teach_outcome(snap: WorkerSnapshot) -> None:
             f"{100 * report.mnist_after:.2f}%",
             delta=f"{100 * (report.mnist_after - report.mnist_before):+.2f} pts from {100 * report.mnist_before:.2f}%",
         )
+    if report.warning:
+        st.warning(report.warning, icon=":material/warning:")
 
 
-refresh = 1.0 if snapshot.busy or worker.is_alive() else None  # a fine-tune measures after its last epoch
+refresh = 1.0 if snapshot.busy or worker.is_alive() else None  # teaching measures after its last epoch
 
 
 def controls_and_status(snap: WorkerSnapshot) -> None:

@@ -42,18 +42,27 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
 }
 
 
-def render(digit: int, *, pen: float, size: float = 0.7, left: float = 0.15, top: float = 0.15) -> np.ndarray:
+def render(
+    digit: int,
+    *,
+    pen: float,
+    size: float = 0.7,
+    left: float = 0.15,
+    top: float = 0.15,
+    strokes: dict[int, list[list[tuple[float, float]]]] | None = None,
+) -> np.ndarray:
     """One digit on a clear 280×280 canvas: (280, 280, 4) uint8, white ink in alpha.
 
     `size`, `left` and `top` are fractions of the canvas (the digit's box, inside which strokes'
-    centre lines run); `pen` is the pen's diameter in canvas pixels.
+    centre lines run); `pen` is the pen's diameter in canvas pixels; `strokes` draws the digit in
+    another hand (default: STROKES).
     """
     scale = 4  # draw 4× larger, then reduce: the canvas anti-aliases its strokes
     side = CANVAS * scale
     layer = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(layer)
     radius = pen * scale / 2
-    for stroke in STROKES[digit]:
+    for stroke in (strokes or STROKES)[digit]:
         points = [((left + u * size) * side, (top + v * size) * side) for u, v in stroke]
         draw.line(points, fill=255, width=round(pen * scale), joint="curve")
         for x, y in points:  # round caps and joins, as the canvas's pen has

@@ -1,4 +1,7 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | finetune`: the package from a terminal."""
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach`: the package from a terminal.
+
+`finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from resnet_mnist.cli.common import ProgressPrinter, add_data_root, whole_number
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
+from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
 from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, load_split
-from resnet_mnist.core.devices import DEVICE_CHOICES
 from resnet_mnist.core.engine import evaluate, run_training
-from resnet_mnist.core.events import (
-    BatchLogged,
-    EpochCompleted,
-    EvaluationStarted,
-    Event,
-    RunState,
-    StateChanged,
-    fan_out,
-)
+from resnet_mnist.core.events import RunState, fan_out
 from resnet_mnist.core.files import FileRefused
 from resnet_mnist.core.precision import resolve_precision
 from resnet_mnist.handwriting.digits import HandwritingError, load_digits, read_set
 from resnet_mnist.handwriting.scores import evaluation_from, score_model
-from resnet_mnist.handwriting.teach import KFOLD_BELOW, TeachReport, TeachSettings, prepare_teach
 from resnet_mnist.predict.inference import predict
 from resnet_mnist.predict.preprocess import ImageError, load_image, preprocess_image
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError, load_checkpoint
@@ -48,13 +43,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m resnet_mnist", description="Train and use the seed's small ResNet on MNIST.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -63,20 +51,20 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(train)
     train.add_argument("--name", default="", help="a name for the run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_data_root(train)
+    add_data_root(train)
     train.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
 
     evaluate_cmd = commands.add_parser("evaluate", help="test a checkpoint on the MNIST test set")
     evaluate_cmd.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt saved by a run")
     evaluate_cmd.add_argument(
-        "--test-limit", type=_whole_number, metavar="N", help="test on the first N test images only (default: all)"
+        "--test-limit", type=whole_number, metavar="N", help="test on the first N test images only (default: all)"
     )
     evaluate_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate_cmd.add_argument(
         "--handwriting", type=Path, metavar="DIR", help="test on this handwriting folder instead of MNIST's test set"
     )
-    _add_data_root(evaluate_cmd)
-    _add_finetune(commands)
+    add_data_root(evaluate_cmd)
+    add_teach_parser(commands)
 
     predict_cmd = commands.add_parser("predict", help="classify image files of digits")
     predict_cmd.add_argument(
@@ -104,84 +92,12 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         shown = (setting.placeholder or "all") if default is None else "%(default)s"
         parser.add_argument(
             setting.flag,
-            type=_whole_number if setting.kind is int else setting.kind,
+            type=whole_number if setting.kind is int else setting.kind,
             choices=setting.choices or None,
             default=default,
             metavar="N" if setting.kind is int else None,
             help=f"{setting.help} (default: {shown})",
         )
-
-
-def _add_finetune(commands: argparse._SubParsersAction) -> None:
-    defaults = TeachSettings()
-    finetune = commands.add_parser("finetune", help="teach a trained model your handwriting, as a new run")
-    finetune.add_argument("--from", dest="source", required=True, metavar="RUN", help="a run id or a checkpoint path")
-    finetune.add_argument("--handwriting", type=Path, required=True, metavar="DIR", help="images + labels.csv")
-    finetune.add_argument("--epochs", type=_whole_number, default=defaults.epochs, help="default: %(default)s")
-    finetune.add_argument(
-        "--holdout",
-        type=float,
-        default=defaults.holdout,
-        metavar="FRACTION",
-        help=f"share of each digit held out to measure on (default: %(default)s; k-fold below {KFOLD_BELOW} digits; "
-        "0: train on all)",
-    )
-    finetune.add_argument("--lr", type=float, default=defaults.lr, help="default: %(default)s")
-    finetune.add_argument("--momentum", type=float, default=defaults.momentum, help="default: %(default)s")
-    finetune.add_argument(
-        "--mnist-images", type=_whole_number, default=defaults.mnist_images, help="MNIST images mixed in per epoch"
-    )
-    finetune.add_argument("--test-limit", type=_whole_number, metavar="N", help="MNIST test images for before/after")
-    finetune.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default: %(default)s")
-    finetune.add_argument("--json", action="store_true", help="print one JSON object")
-    finetune.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_data_root(finetune)
-    finetune.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
-
-
-def _add_data_root(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
-
-
-class _ProgressPrinter:
-    """Turns engine events into a per-epoch progress bar and the seed's test lines."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self._bar = None
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, BatchLogged) and not self.quiet:
-            if self._bar is None:
-                from tqdm import tqdm
-
-                self._bar = tqdm(
-                    total=event.batches_per_epoch,
-                    desc=f"Epoch {event.epoch}",
-                    unit="batch",
-                    file=sys.stderr,
-                    leave=False,
-                    dynamic_ncols=True,
-                )
-            self._bar.update(event.batch - self._bar.n)
-            self._bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_second:.0f}")
-        elif isinstance(event, EvaluationStarted):
-            self._close_bar()
-        elif isinstance(event, EpochCompleted):
-            print(
-                f"Epoch {event.epoch}: train loss {event.train_loss:.4f}, "
-                f"{event.images_per_second:.0f} images/s, {event.train_seconds:.1f}s | "
-                f"Test set: Average loss: {event.test_loss:.4f}, "
-                f"Accuracy: {event.correct}/{event.total} ({100 * event.test_accuracy:.2f}%)",
-                flush=True,
-            )
-        elif isinstance(event, StateChanged) and event.state.is_final:
-            self._close_bar()
-
-    def _close_bar(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -197,7 +113,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"Run {recorder.run_id}: {_describe(config)}", flush=True)
     outcome = run_training(
         config,
-        fan_out(recorder, _ProgressPrinter(args.quiet)),
+        fan_out(recorder, ProgressPrinter(args.quiet)),
         device=device,
         train_split=train_split,
         test_split=test_split,
@@ -286,73 +202,6 @@ def _evaluate_handwriting(args: argparse.Namespace, checkpoint: Checkpoint) -> i
     return 0
 
 
-def _finetune(args: argparse.Namespace) -> int:
-    from resnet_mnist.core.devices import resolve_device
-
-    settings = TeachSettings(
-        epochs=args.epochs,
-        holdout=args.holdout,
-        lr=args.lr,
-        momentum=args.momentum,
-        mnist_images=args.mnist_images,
-        test_limit=args.test_limit,
-        device=args.device,
-    )
-    store = RunStore(resolve_runs_dir(args.runs_dir))
-    # Every input is checked (settings, parent, folder, images, MNIST) before the run folder exists.
-    job = prepare_teach(
-        args.source, read_set(args.handwriting), store=store, settings=settings, data_root=args.data_root
-    )
-    recorder = store.create(
-        job.config, device=str(resolve_device(job.config.device)), name=job.name, extra=job.run_fields()
-    )
-    log = sys.stderr if args.json else sys.stdout
-    print(
-        f"Run {recorder.run_id}: fine-tuning {args.source} on {args.handwriting}; {job.plan.describe()}",
-        file=log,
-        flush=True,
-    )
-    listeners = [recorder] if args.json else [recorder, _ProgressPrinter(args.quiet)]  # --json: stdout is one object
-    report = job.execute(fan_out(*listeners), annotate=recorder.annotate)
-    checkpoint = recorder.path / CHECKPOINT_FILE
-    if args.json:
-        print(
-            dumps_json(
-                {
-                    "run": recorder.run_id,
-                    "run_dir": str(recorder.path),
-                    "checkpoint": str(checkpoint) if checkpoint.is_file() else None,
-                    "parent": job.parent,
-                    **report.to_dict(),
-                }
-            )
-        )
-    else:
-        _print_report(report)
-        print(f"Run folder: {recorder.path}")
-        if checkpoint.is_file():
-            print(f"Checkpoint: {checkpoint}")
-    return 1 if report.state == RunState.FAILED.value else 0
-
-
-def _print_report(report: TeachReport) -> None:
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{100 * value:.2f}%"
-
-    if report.reason:
-        print(f"Run {report.state}: {report.reason}")
-    measured = {"fixed": f"{report.held_out} held-out digits", "kfold": f"{report.held_out} digits, k-fold"}
-    if report.method != "none":
-        print(
-            f"Your handwriting ({measured[report.method]}): before {pct(report.handwriting_before)}, "
-            f"after {pct(report.handwriting_after)}"
-        )
-    print(
-        f"MNIST test set ({report.mnist_total:,} images): before {pct(report.mnist_before)}, "
-        f"after {pct(report.mnist_after)}"
-    )
-
-
 def _predict(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.checkpoint).build_model()
     results = []
@@ -382,7 +231,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _flag(field: str) -> str:
-    """The flag a setting is typed with: a TrainConfig field's own, or a finetune option's (`holdout`)."""
+    """The flag a setting is typed with: a TrainConfig field's own, or a teach option's (`holdout`)."""
     return SETTINGS[field].flag if field in SETTINGS else "--" + field.replace("_", "-")
 
 
@@ -394,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "predict": _predict,
         "sweep": run_sweep_command,
-        "finetune": _finetune,
+        "teach": run_teach_command,
+        "finetune": run_teach_command,  # teach's older name
     }
     try:
         return handlers[args.command](args)

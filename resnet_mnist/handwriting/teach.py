@@ -24,12 +24,14 @@ from resnet_mnist.core.events import Event, Listener, RunState
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import resolve_precision
 from resnet_mnist.handwriting.digits import HandwritingData, HandwritingError, HandwritingSet, load_digits
+from resnet_mnist.handwriting.retain import ParentPull
 from resnet_mnist.handwriting.scores import score_model
 from resnet_mnist.runs.checkpoint import load_checkpoint
 from resnet_mnist.runs.store import RunNotFoundError, RunStore
 
 __all__ = [
     "KFOLD_BELOW",
+    "MNIST_WARN_DROP",
     "HeldOutPlan",
     "TeachJob",
     "TeachReport",
@@ -40,19 +42,29 @@ __all__ = [
 
 KFOLD_BELOW = 40  # digits: fewer, and a fixed split would hold out too few to measure anything
 MAX_FOLDS = 10
+EARLY_LAYERS = ("conv1", "res_block_1")  # Net's modules before the second conv: strokes and their parts
+MNIST_WARN_DROP = 0.005  # a fine-tune that loses more of MNIST's test set than this (half a point) is flagged
 Method = Literal["fixed", "kfold", "none"]
 
 
 @dataclass(frozen=True)
 class TeachSettings:
-    """How to fine-tune: epochs, the held-out fraction, the optimizer, and how much MNIST to mix in."""
+    """How to teach: epochs, the held-out fraction, the optimizer, how much MNIST to mix in, how to keep it.
+
+    The defaults are bench/teach_methods.py's pick (README: Teach without forgetting). The parent's own lr
+    and momentum: a larger step than a model was trained with makes it unstable (the seed's recipe's
+    models lost 2–4 MNIST points at lr 0.01 with momentum 0.9, some diverged).
+    """
 
     epochs: int = 3
     holdout: float = 0.25  # fraction of each digit's examples held out (k = 1/holdout folds for small sets)
-    lr: float = 0.01
-    momentum: float = 0.9
+    lr: float | None = None  # None: the parent's own
+    momentum: float | None = None  # None: the parent's own
     mnist_images: int = 3000  # MNIST training images mixed into every epoch
-    handwriting_share: float = 0.25  # the handwriting's share of each epoch (its digits are repeated)
+    handwriting_share: float = 0.75  # the handwriting's share of each epoch (its digits are repeated)
+    distill: float = 2.0  # weight of the parent's answers on replayed MNIST beside the labels' loss (retain.py)
+    replay: int = 256  # MNIST training images drawn each step to keep the parent's answers on (0: none)
+    early_lr: float = 0.1  # the first conv's and residual block's share of the lr (1: as the rest)
     test_limit: int | None = None  # MNIST test images for before/after (None: all 10,000)
     device: str = "auto"
 
@@ -66,6 +78,12 @@ class TeachSettings:
             found.append(ConfigProblem("mnist_images", f"must be 0 to 60000 (got {self.mnist_images})"))
         if not 1 <= self.epochs <= MAX_EPOCHS:
             found.append(ConfigProblem("epochs", f"number of epochs must be 1 to {MAX_EPOCHS} (got {self.epochs})"))
+        if not 0 <= self.distill <= 10:
+            found.append(ConfigProblem("distill", f"must be 0 to 10 (got {self.distill})"))
+        if not 0 <= self.replay <= 1024:
+            found.append(ConfigProblem("replay", f"must be 0 to 1024 (got {self.replay})"))
+        if not 0 <= self.early_lr <= 1:
+            found.append(ConfigProblem("early_lr", f"must be in [0, 1] (got {self.early_lr})"))
         return found
 
 
@@ -152,8 +170,25 @@ class TeachReport:
     mnist_total: int
     reason: str | None = None
 
+    @property
+    def mnist_change(self) -> float | None:
+        """MNIST accuracy after minus before (None when there is no after)."""
+        return None if self.mnist_after is None else self.mnist_after - self.mnist_before
+
+    @property
+    def warning(self) -> str | None:
+        """A sentence when the new model reads MNIST more than half a point worse than its parent."""
+        change = self.mnist_change
+        if change is None or change >= -MNIST_WARN_DROP - 1e-9:  # exactly half a point (in floats) is not more
+            return None
+        return (
+            f"The new model forgot some of MNIST: {100 * self.mnist_before:.2f}% → {100 * self.mnist_after:.2f}% "
+            f"({100 * change:+.2f} points) on {self.mnist_total:,} test images. It reads other people's digits "
+            "worse than the model it came from."
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "mnist_change": self.mnist_change, "warning": self.warning}
 
 
 @dataclass(frozen=True)
@@ -171,6 +206,7 @@ class TeachJob:
     mnist_mix: MnistSplit
     mnist_test: MnistSplit
     settings: TeachSettings
+    replay_pool: MnistSplit | None = None  # MNIST training images the parent's answers are kept on, step by step
 
     def validate(self, *_: object) -> TrainConfig:
         """The config checked against this job's own data sizes (the worker calls it before starting)."""
@@ -184,16 +220,33 @@ class TeachJob:
                 "handwriting": str(self.hset.root),
                 "fingerprint": self.hset.fingerprint,
                 "split": self.plan.to_dict(self.hset),
-                "settings": asdict(self.settings),
+                # As asked, with the lr and momentum used (the parent's own when none was asked).
+                "settings": {**asdict(self.settings), "lr": self.config.lr, "momentum": self.config.momentum},
                 "mix": self.mix(),  # the share actually used: with many digits, more than settings ask
                 "report": None,
             },
         }
 
     def describe(self) -> str:
-        """What the Train page says the job is: which run (or checkpoint), at which epoch, it fine-tunes."""
+        """What the Train page says the job is: which run (or checkpoint), at which epoch, it teaches."""
         parent = self.parent.get("run") or self.parent.get("checkpoint")
-        return f"Fine-tune of {parent} (epoch {self.parent.get('epoch')}) on your handwriting"
+        return f"Teaching {parent} (epoch {self.parent.get('epoch')}) your handwriting"
+
+    def lr_scales(self) -> dict[str, float]:
+        """The early layers' share of the lr: the strokes' features MNIST needs move least."""
+        return {name: self.settings.early_lr for name in EARLY_LAYERS} if self.settings.early_lr != 1 else {}
+
+    def loss_term(self) -> ParentPull | None:
+        """What keeps the parent's MNIST while it learns the new hand (retain.py), None when nothing does."""
+        if self.settings.distill <= 0 or not self.settings.replay or self.replay_pool is None:
+            return None
+        return ParentPull(
+            self.initial_state,
+            distill=self.settings.distill,
+            replay=self.replay_pool,
+            replay_batch=self.settings.replay,
+            seed=self.config.seed,
+        )
 
     def _repeats(self, digits: int) -> int:
         """How often each of `digits` digits is repeated to come near its share of an epoch (at least once)."""
@@ -245,6 +298,8 @@ class TeachJob:
             test_split=self.mnist_test,
             initial_state=self.initial_state,
             device=device,
+            loss_term=self.loss_term(),
+            lr_scales=self.lr_scales(),
         )
         model, hw_after, mnist_after, reason = outcome.model, None, None, outcome.reason
         if model is not None:
@@ -287,6 +342,8 @@ class TeachJob:
                 train_split=self.training_split(rest),
                 test_split=held,
                 initial_state=self.initial_state,
+                loss_term=self.loss_term(),
+                lr_scales=self.lr_scales(),
             )
             if outcome.model is None or outcome.state is not RunState.FINISHED:
                 return None
@@ -343,8 +400,8 @@ def prepare_teach(
     plan = plan_holdout(hset, settings.holdout)
     config = checkpoint.config.with_changes(
         epochs=settings.epochs,
-        lr=settings.lr,
-        momentum=settings.momentum,
+        lr=checkpoint.config.lr if settings.lr is None else settings.lr,
+        momentum=checkpoint.config.momentum if settings.momentum is None else settings.momentum,
         train_limit=None,
         test_limit=settings.test_limit,
         device=settings.device,
@@ -362,6 +419,7 @@ def prepare_teach(
         mnist_mix=MnistSplit(train.images[pick], train.labels[pick]),
         mnist_test=load_split(data_root, train=False, limit=settings.test_limit),
         settings=settings,
+        replay_pool=train,
     )
     job.validate()
     return job

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,14 @@ from torchvision.datasets import MNIST
 from resnet_mnist import RunStore, TrainingWorker, load_checkpoint
 from resnet_mnist.handwriting.digits import HandwritingError, read_set, relabel_digit
 from resnet_mnist.handwriting.scores import score_run
-from resnet_mnist.handwriting.teach import KFOLD_BELOW, TeachSettings, plan_holdout, prepare_teach
+from resnet_mnist.handwriting.teach import (
+    KFOLD_BELOW,
+    MNIST_WARN_DROP,
+    TeachReport,
+    TeachSettings,
+    plan_holdout,
+    prepare_teach,
+)
 from testdata.styled_handwriting import make_styled_folder
 
 STYLED_DIGITS = 400
@@ -110,6 +118,33 @@ def test_teaching_raises_held_out_handwriting_and_keeps_mnist(
     trained = {i for i, d in enumerate(hset.digits) if d.file in set(run.teach["split"]["train"])}
     assert score.total == len(held_files) and not {m.index for m in score.misclassified} & trained
     assert score.accuracy == pytest.approx(report["handwriting_after"])
+
+
+@pytest.mark.timeout(600)
+def test_the_report_puts_mnist_beside_the_handwriting_and_warns_when_mnist_fell(
+    styled_folder: Path, parent_store: tuple[RunStore, str], data_root: Path, tmp_path: Path
+) -> None:
+    """Taught wrong labels (each digit called the next) with nothing keeping the parent: MNIST falls, and says so."""
+    store, parent_id = parent_store
+    wrong = tmp_path / "wrong"
+    shutil.copytree(styled_folder, wrong)
+    header, *rows = (wrong / "labels.csv").read_text().splitlines()
+    shifted = [f"{name},{(int(label) + 1) % 10}" for name, label in (row.split(",") for row in rows[:120])]
+    (wrong / "labels.csv").write_text("\n".join([header, *shifted]) + "\n")
+    settings = TeachSettings(
+        epochs=1, holdout=0.5, mnist_images=500, distill=0, replay=0, test_limit=1000, device="cpu"
+    )
+    job = prepare_teach(parent_id, read_set(wrong), store=store, settings=settings, data_root=data_root)
+    report = job.execute(lambda event: None).to_dict()  # what the CLI's --json prints and run.json keeps
+    assert report["state"] == "finished" and report["mnist_total"] == 1000
+    assert report["handwriting_before"] is not None and report["handwriting_after"] is not None
+    before, after = report["mnist_before"], report["mnist_after"]
+    assert report["mnist_change"] == pytest.approx(after - before) and after < before - MNIST_WARN_DROP
+    assert f"{100 * before:.2f}% → {100 * after:.2f}%" in report["warning"]
+    # The rule's edge: exactly half a point lower is not flagged, a little more is; no after, no warning.
+    edge = TeachReport("finished", "fixed", 10, 0.5, 0.6, mnist_before=0.98, mnist_after=0.975, mnist_total=2000)
+    assert edge.warning is None and replace(edge, mnist_after=0.9745).warning is not None
+    assert replace(edge, mnist_after=None).warning is None and replace(edge, mnist_after=None).mnist_change is None
 
 
 def test_scores_are_cached_per_run_and_recomputed_when_the_set_changes(

@@ -23,7 +23,7 @@ def _job(digits: int, data_root: Path) -> TeachJob:
         tuple(HandwrittenDigit(f"{i}.png", int(label), i + 2, f"{i:064x}") for i, label in enumerate(stand_in.labels)),
         "0" * 64,
     )
-    settings = TeachSettings()
+    settings = TeachSettings(handwriting_share=0.25)  # asked for a quarter; thousands of digits get more
     return TeachJob(
         config=TrainConfig(epochs=1, device="cpu"),
         name="share",
