@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist finetune` and `evaluate --handwriting`, run as a person runs them: a real process."""
+"""`python -m resnet_mnist teach` (or `finetune`, its older name) and `evaluate --handwriting`, run as people do."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def test_finetune_json_gives_the_new_checkpoint_and_before_after(trained_run, sm
     for key in ("handwriting_before", "handwriting_after", "mnist_before", "mnist_after"):
         assert 0.0 <= report[key] <= 1.0, key
     assert report["mnist_total"] == 500
+    assert report["mnist_change"] == pytest.approx(report["mnist_after"] - report["mnist_before"])
+    assert "warning" in report  # a sentence when MNIST fell more than half a point, else null
     assert load_checkpoint(report["checkpoint"]).epoch == 1
     run = RunStore(runs).get(report["run"])
     assert run.parent["run"] == trained_run.id
@@ -48,6 +50,15 @@ def test_finetune_json_gives_the_new_checkpoint_and_before_after(trained_run, sm
     assert len(run.teach["split"]["folds"]) == 4
     with pytest.raises(NothingToScoreError, match="fine-tuned on all 30"):  # k-fold's run trained on every digit
         score_run(run, read_set(small_folder))
+
+
+def test_teach_is_the_command_and_finetune_its_older_name() -> None:
+    teach = _run("teach", "--help")
+    assert teach.returncode == 0 and "finetune" in teach.stdout  # the help says it
+    old = _run("finetune", "--help")
+    assert old.returncode == 0
+    assert old.stdout.split("options:")[1] == teach.stdout.split("options:")[1]  # the same command
+    assert "teach" in _run("--help").stdout
 
 
 def test_finetune_checks_its_inputs_before_making_a_run(trained_run, small_folder: Path, tmp_path: Path) -> None:

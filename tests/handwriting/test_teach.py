@@ -109,9 +109,10 @@ def test_teaching_raises_held_out_handwriting_and_keeps_mnist(
     gain = report["handwriting_after"] - report["handwriting_before"]
     assert gain >= 0.08, f"held-out handwriting {report['handwriting_before']:.3f} → {report['handwriting_after']:.3f}"
     mnist_change = report["mnist_after"] - report["mnist_before"]
-    # Kept: no forgetting beyond half a point. It may gain (main's 'auto' trains the parent in bf16 on
-    # CPUs that have it, ~97.4% on these images, and the MNIST mixed in lifts it a little).
-    assert mnist_change >= -0.005, f"MNIST {report['mnist_before']:.4f} → {report['mnist_after']:.4f}"
+    # Kept: no forgetting beyond 0.2 point (4 of these 2,000 images), the issue-24 goal; so no warning either.
+    # It may gain (main's 'auto' trains the parent in bf16 on CPUs that have it, ~97.4-98.0% on these images).
+    assert mnist_change >= -0.002, f"MNIST {report['mnist_before']:.4f} → {report['mnist_after']:.4f}"
+    assert report["mnist_change"] == pytest.approx(mnist_change) and report["warning"] is None
     assert load_checkpoint(run.checkpoint_path).epoch == 1
     # Scored later (Runs page, Evaluate), it is scored only on the digits it did not train on.
     score = score_run(run, hset)
