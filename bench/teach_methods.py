@@ -1,21 +1,22 @@
-"""Teach without forgetting: which fine-tune gains most on a new hand and loses least on MNIST?
+"""Teach without forgetting: which way of teaching gains most on a new hand and loses least on MNIST?
 
-For each parent (a model trained 1 or 10 epochs, lr 0.05, momentum 0.9, on the CPU in its 'auto'
-precision, as tests/conftest.py's session model) and each handwriting set, every method fine-tunes
-the parent through the engine (TeachJob's split and data, resnet_mnist.handwriting.retain's loss
-term) and is measured on the held-out half of the set and on MNIST's first 9,600 test images (the
-styled set is made from the last 400, so they never overlap). Two sets that differ in style:
+For each parent (PARENTS: the tests' session model and the seed's recipe for 1 and 10 epochs, trained
+here on the CPU in its 'auto' precision) and each handwriting set, every method (METHODS: TeachSettings
+changes, a weight pull, early stopping) teaches the parent through the engine as TeachJob does (its
+split, mix, loss term and lr shares) and is measured on the held-out half of the set and on MNIST's
+first 9,600 test images (the styled set is made from the last 400, so they never overlap). Two sets
+that differ in style:
 
 - styled: MNIST digits in another hand (testdata/styled_handwriting.py, the tests' set);
-- canvas: the ten digits drawn as on the Draw page's canvas (testdata/canvas_digits.py), with any pen
-  from thin to thick, any size and place, turned up to 15 degrees and slanted.
+- canvas: the ten digits drawn as on the Draw page's canvas (testdata/canvas_digits.py) in another hand
+  (CONTINENTAL), widened, slanted and turned up to 30 degrees, with any pen from thin to thick.
 
-Each row is the mean over `--seeds` fine-tunes (the seed picks the MNIST images mixed in and the
-batch order). Early stopping keeps the epoch whose accuracy on 1,000 MNIST training images kept out
-of the mix is best.
+Each row is the mean over `--seeds` runs (the seed picks the MNIST images mixed in and replayed, and
+the batch order), each run's own gain/change after it. Early stopping keeps the epoch whose accuracy
+on 1,000 MNIST training images kept out of everything else is best (with --epochs above 1).
 
-    .venv/bin/python bench/teach_methods.py --work /tmp/teach-bench [--parents 1,10] [--sets styled,canvas]
-        [--methods mix,lwf,...] [--epochs 1] [--seeds 2]
+    .venv/bin/python bench/teach_methods.py --work /tmp/teach-bench [--parents test,seed1,seed10]
+        [--sets styled,canvas] [--methods "default;mix;lwf=2 rep=256"] [--epochs 1] [--seeds 2]
 """
 
 from __future__ import annotations
