@@ -15,6 +15,7 @@ import streamlit as st
 from resnet_mnist import TrainConfig
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.settings import Setting
+from resnet_mnist.ui import widget_echo
 from resnet_mnist.ui.formatting import NUMBER_FORMAT, format_lr, hyperparams_label
 from resnet_mnist.ui.plain_text import escape_markdown
 
@@ -92,9 +93,6 @@ def _slider_and_box(setting: Setting, common: dict[str, Any]) -> None:
     to the setting's own maximum); the box holds the value, the slider follows it."""
     kind, name = setting.kind, setting.name
 
-    def moved() -> None:
-        st.session_state[key(name)] = st.session_state[_scale_key(name)]
-
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
     step = kind(setting.step) if setting.step else kind(1) if kind is int else None  # an int step: an int box
     row.slider(
@@ -103,7 +101,7 @@ def _slider_and_box(setting: Setting, common: dict[str, Any]) -> None:
         kind(_slider_top(setting)),
         step=step,
         key=_scale_key(name),
-        on_change=moved,
+        on_change=_moved(setting),
         persist_state="session",
         help=setting.help,
     )
@@ -120,16 +118,12 @@ def _slider_and_box(setting: Setting, common: dict[str, Any]) -> None:
 
 def _log_slider(setting: Setting) -> None:
     """A slider over 1-2-5 stops per decade that sets the exact number box below it."""
-
-    def moved() -> None:
-        st.session_state[key(setting.name)] = st.session_state[_scale_key(setting.name)]
-
     st.select_slider(
         f"{setting.label} (log scale)",
         options=list(setting.stops),
         format_func=format_lr,
         key=_scale_key(setting.name),
-        on_change=moved,
+        on_change=_moved(setting),
         persist_state="session",
         help="People think of 0.001, 0.01, 0.1: the slider moves in those steps. Type an exact value below.",
     )
@@ -148,14 +142,26 @@ def _between_stops(setting: Setting) -> None:
         st.caption(f"{where[0].upper()}{where[1:]}: the run uses {format_lr(value)}.")
 
 
+def _moved(setting: Setting) -> Callable[[], None]:
+    def moved() -> None:
+        # The box takes the slider's value, unless this "move" is a lagging browser's echo of a value
+        # the box had already put into the slider (widget_echo).
+        if not widget_echo.is_echo(st.session_state, _scale_key(setting.name)):
+            widget_echo.push(st.session_state, key(setting.name), st.session_state[_scale_key(setting.name)])
+
+    return moved
+
+
 def _typed(setting: Setting) -> Callable[[], None]:
     def typed() -> None:
         # Keep the slider at (or, on a log scale, near) a typed value; invalid values are left for the
-        # notes under the field to name, the slider staying where it was.
+        # notes under the field to name, the slider staying where it was. An echo changes nothing.
+        if widget_echo.is_echo(st.session_state, key(setting.name)):
+            return
         value = st.session_state[key(setting.name)]
         if value is None or not math.isfinite(value):
             return
-        st.session_state[_scale_key(setting.name)] = _slider_position(setting, value)
+        widget_echo.push(st.session_state, _scale_key(setting.name), _slider_position(setting, value))
 
     return typed
 
@@ -171,10 +177,15 @@ def _slider_position(setting: Setting, value: float) -> float:
 
 def set_value(name: str, value: Any) -> None:
     """Put `value` into a setting's widget (and its slider, when it has one): before the widgets are drawn."""
-    st.session_state[key(name)] = value
+    widget_echo.push(st.session_state, key(name), value)
     setting = SETTINGS[name]
     if setting.widget in _PAIRED and value is not None:
-        st.session_state[_scale_key(name)] = _slider_position(setting, value)
+        widget_echo.push(st.session_state, _scale_key(name), _slider_position(setting, value))
+
+
+def settle_pushed_values() -> None:
+    """Once per run, before the widgets: forget the values the browser has received (widget_echo.settle)."""
+    widget_echo.settle(st.session_state)
 
 
 def live_values() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from resnet_mnist.core.devices import available_devices
 from resnet_mnist.handwriting.teach import TeachReport
 from resnet_mnist.jobs.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 from resnet_mnist.runs.pace import Pace, measured_pace
+from resnet_mnist.ui import widget_echo
 from resnet_mnist.ui.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
 from resnet_mnist.ui.formatting import format_duration, format_lr
 from resnet_mnist.ui.job_status import (
@@ -48,6 +49,7 @@ for key, value in WIDGET_DEFAULTS.items():
 if st.session_state.train_device not in usable_devices:
     st.session_state.train_device = default_device
 link.read_url(usable_devices, default_device)  # a reload, bookmark or shared link brings its settings
+form.settle_pushed_values()  # after every push of this run, before the widgets
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -81,7 +83,7 @@ def show_notes(notes: list[SettingNote]) -> None:
 
 def reset_to_seed_defaults() -> None:
     for key, value in WIDGET_DEFAULTS.items():
-        st.session_state[key] = value
+        widget_echo.push(st.session_state, key, value)  # a lagging browser's old values are not taken back
 
 
 worker = get_worker()
