@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages import _settings_form as form
 from pages import _settings_link as link
-from pages._common import get_run_store, get_worker, state_badge
+from pages._common import get_core_claim, get_run_store, get_worker, state_badge
 from resnet_mnist import ConfigError, RunState, RunStore
 from resnet_mnist.core.compute_plan import plan_compute
 from resnet_mnist.core.config import SETTINGS
@@ -174,6 +174,9 @@ if busy_at_start:
     start_note.caption(f"Next run: {settings_line}. Only {live} apply to the running job.")
 else:
     start_note.caption(f"Start trains with {settings_line}")
+    elsewhere = get_core_claim().elsewhere()  # a command-line run, or another dashboard, training here now
+    if elsewhere:
+        st.info(escape_markdown(elsewhere), icon=":material/hourglass_top:")
 
 if start_clicked:
     config = form.config_from_widgets()

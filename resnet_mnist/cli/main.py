@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from resnet_mnist.cli.common import ProgressPrinter, add_data_root, whole_number
+from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
@@ -22,6 +22,7 @@ from resnet_mnist.core.files import FileRefused
 from resnet_mnist.core.precision import resolve_precision
 from resnet_mnist.handwriting.digits import HandwritingError, load_digits, read_set
 from resnet_mnist.handwriting.scores import evaluation_from, score_model
+from resnet_mnist.jobs.cores import CoresBusyError
 from resnet_mnist.predict.inference import predict
 from resnet_mnist.predict.preprocess import ImageError, load_image, preprocess_image
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError, load_checkpoint
@@ -247,7 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "finetune": run_teach_command,  # teach's older name
     }
     try:
-        return handlers[args.command](args)
+        with holding_the_cores(args):
+            return handlers[args.command](args)
+    except CoresBusyError as exc:
+        print(f"error: the cores are busy: {exc}", file=sys.stderr)
+        return 1
     except SweepError as exc:
         print(f"error: invalid sweep: {exc}", file=sys.stderr)
         return 2
