@@ -244,8 +244,9 @@ def teach_outcome(snap: WorkerSnapshot) -> None:
     st.text(snap.about)
     report = snap.outcome
     if not isinstance(report, TeachReport):
-        if snap.state.is_final and worker.is_alive():
-            st.info("Measuring the new model on your held-out digits…", icon=":material/hourglass_top:")
+        if snap.measuring is not None:  # part of the job: Stop and Pause stay on, the run is not finished yet
+            step = snap.measuring
+            st.progress(step.done / step.total, text=f"Measuring, step {step.done + 1} of {step.total}: {step.what}…")
         return
     st.subheader("Before and after: your handwriting and MNIST")
     hw_before, hw_after = report.handwriting_before, report.handwriting_after

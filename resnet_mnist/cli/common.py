@@ -8,7 +8,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-from resnet_mnist.core.events import BatchLogged, EpochCompleted, EvaluationStarted, Event, StateChanged
+from resnet_mnist.core.events import BatchLogged, EpochCompleted, EvaluationStarted, Event, Measuring, StateChanged
 from resnet_mnist.jobs.cores import CoreClaim, default_lock_path
 from resnet_mnist.sweeps.ray_runtime import resolve_ray_address
 
@@ -82,6 +82,8 @@ class ProgressPrinter:
                 f"Accuracy: {event.correct}/{event.total} ({100 * event.test_accuracy:.2f}%)",
                 flush=True,
             )
+        elif isinstance(event, Measuring):
+            print(f"Measuring ({event.done + 1}/{event.total}): {event.what}", flush=True)
         elif isinstance(event, StateChanged) and event.state.is_final:
             self._close_bar()
 
