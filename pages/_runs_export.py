@@ -49,14 +49,15 @@ def onnx_export_control(run: RunInfo) -> None:
         type="primary",
     )
     st.caption(
-        f"Checked: {escape_markdown(exported.check.summary())}. Input `{exported.input_name}`: pixels 0..1, "
-        f"(batch, 1, 28, 28); output `{exported.output_name}`: log-probabilities (see the README's Export section)."
+        f"Checked: {escape_markdown(exported.check.summary())}. Input `{exported.input_name}`: (batch, 1, 28, 28) "
+        f"pixels 0..1, white on black; output `{exported.output_name}`: (batch, 10) log-probabilities "
+        "(see the README's Export section)."
     )
 
 
 def _export(run: RunInfo) -> CheckedExport | None:
     """Export and check with a progress bar; None, after one error line, when it cannot be offered."""
-    bar = st.progress(0.0, text="Reading the checkpoint…")
+    bar = st.progress(0.0, text="Reading the checkpoint and MNIST's test digits…")
 
     def show(progress: ExportProgress) -> None:
         bar.progress(progress.fraction, text=progress.text)

@@ -38,7 +38,10 @@ class ExportProgress:
 
     @property
     def fraction(self) -> float:
-        return self.done / self.total if self.stage == "check" and self.total else 0.0
+        """0..1 of the whole: tracing takes about as long as checking 10,000 digits, so each is half the bar."""
+        if self.stage == "export":
+            return 0.05  # started; the exporter says nothing until it is done
+        return 0.5 + 0.5 * (self.done / self.total if self.total else 1.0)
 
     @property
     def text(self) -> str:
