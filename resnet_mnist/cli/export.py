@@ -49,6 +49,7 @@ def run_export_command(args: argparse.Namespace) -> int:
         return 1
     try:
         atomic_write_bytes(args.out, exported.data)
+        _make_shareable(args.out)
     except OSError as exc:
         print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -94,6 +95,14 @@ def _checkpoint_of(run: str, store: RunStore) -> tuple[Path, str]:
     if not info.has_checkpoint:
         raise CheckpointError(f"run {run} has no checkpoint saved (none is written before its first epoch ends)")
     return info.checkpoint_path, run
+
+
+def _make_shareable(path: Path) -> None:
+    """The permissions a plain new file gets (0644 under the usual umask), not the temporary file's 0600:
+    the file is meant to be copied, served and shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def _unwritable(out: Path) -> str | None:
