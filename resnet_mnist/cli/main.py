@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | teach`: the package from a terminal.
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | export`: the package from a terminal.
 
 `finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
+from resnet_mnist.cli.export import add_export_parser, run_export_command
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
@@ -75,6 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
 
     add_sweep_parser(commands)
+    add_export_parser(commands)
     return parser
 
 
@@ -246,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": run_sweep_command,
         "teach": run_teach_command,
         "finetune": run_teach_command,  # teach's older name
+        "export": run_export_command,
     }
     try:
         with holding_the_cores(args):
