@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from resnet_mnist.core.data import MNIST_MEAN, MNIST_STD, MnistSplit
 from resnet_mnist.core.model import Net
 from resnet_mnist.export.onnx_graph import INPUT_NAME
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 __all__ = ["CHECK_BATCH", "TOLERANCE", "ExportCheck", "check_onnx"]
 
@@ -117,11 +120,19 @@ def check_onnx(
         non_finite=non_finite,
         tolerance=tolerance,
         seconds=time.perf_counter() - started,
-        runtime=f"onnxruntime {ort.__version__}",
+        runtime=f"onnxruntime {_runtime_version()}",
     )
 
 
+def _runtime_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
 def _session(data: bytes) -> ort.InferenceSession:
+    import onnxruntime as ort  # here, not at the top: every CLI command would pay for loading it
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # the same cores torch was given, not all of them
     options.log_severity_level = 3  # errors only: its warnings would interleave with a CLI's --json
