@@ -21,7 +21,8 @@ from resnet_mnist.core.engine import evaluate, run_training
 from resnet_mnist.core.events import RunState, fan_out
 from resnet_mnist.core.files import FileRefused
 from resnet_mnist.core.precision import resolve_precision
-from resnet_mnist.handwriting.digits import HandwritingError, load_digits, read_set
+from resnet_mnist.handwriting.decoding import load_digits
+from resnet_mnist.handwriting.digits import HandwritingError, read_set
 from resnet_mnist.handwriting.scores import evaluation_from, score_model
 from resnet_mnist.jobs.cores import CoresBusyError
 from resnet_mnist.predict.inference import predict

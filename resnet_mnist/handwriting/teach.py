@@ -21,7 +21,8 @@ from resnet_mnist.core.engine import TrainingControl, evaluate, run_training
 from resnet_mnist.core.events import Event, Listener, Measuring, RunState, StateChanged
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import resolve_precision
-from resnet_mnist.handwriting.digits import HandwritingData, HandwritingSet, load_digits
+from resnet_mnist.handwriting.decoding import load_digits
+from resnet_mnist.handwriting.digits import HandwritingData, HandwritingSet
 from resnet_mnist.handwriting.holdout import KFOLD_BELOW, HeldOutPlan, Method, plan_holdout
 from resnet_mnist.handwriting.retain import ParentPull
 from resnet_mnist.handwriting.scores import score_model
