@@ -8,6 +8,7 @@ Images are real MNIST test digits restyled as a person's pen and paper differ (t
 from __future__ import annotations
 
 import io
+import secrets
 import signal
 import subprocess
 import sys
@@ -37,12 +38,14 @@ def digit_png(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> byte
 
 
 def _zip_of(image: bytes, count: int, label: int = 7) -> bytes:
-    """A zipped handwriting folder of `count` copies of `image` under different names."""
+    """A zipped handwriting folder of `count` copies of `image` under different names, each file's bytes its own
+    (a tag after the PNG's end): images are decoded once per content, and a real set's differ."""
     buffer = io.BytesIO()
+    batch = secrets.token_hex(8)  # new bytes each call: never images an earlier test already decoded
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(LABELS_FILE, "file,label\n" + "".join(f"d{i:05}.png,{label}\n" for i in range(count)))
         for i in range(count):
-            archive.writestr(f"d{i:05}.png", image)
+            archive.writestr(f"d{i:05}.png", image + f"{batch} {i}".encode())  # distinct files: each is decoded
     return buffer.getvalue()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import time
 import zipfile
 from collections.abc import Iterator
@@ -37,17 +38,18 @@ def _fresh_resources() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def digit_zip(data_root: Path, tmp_path_factory: pytest.TempPathFactory):
-    """`make(count)`: a zipped folder of `count` copies of one restyled MNIST test digit (a 7)."""
+    """`make(count)`: a zipped folder of `count` copies of one restyled MNIST test digit (a 7), each file distinct."""
     test = MNIST(str(data_root), train=False)
     folder = make_styled_folder(tmp_path_factory.mktemp("zip") / "hw", test.data[:1].numpy(), test.targets[:1].numpy())
     image = (folder / "page-0000.png").read_bytes()
 
     def make(count: int) -> bytes:
         buffer = io.BytesIO()
+        batch = secrets.token_hex(8)  # new bytes each call: never images an earlier test already decoded
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr(LABELS_FILE, "file,label\n" + "".join(f"d{i:04}.png,7\n" for i in range(count)))
-            for i in range(count):
-                archive.writestr(f"d{i:04}.png", image)
+            for i in range(count):  # each file its own bytes (a tag after the PNG's end), as a real set's are:
+                archive.writestr(f"d{i:04}.png", image + f"{batch} {i}".encode())  # decoded once per content
         return buffer.getvalue()
 
     return make
