@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | teach`: the package from a terminal.
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | lr-find`: the package from a terminal.
 
 `finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from resnet_mnist.cli.common import ProgressPrinter, add_data_root, whole_number
+from resnet_mnist.cli.lr_find import add_lr_find_parser, run_lr_find_command
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
@@ -74,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
 
     add_sweep_parser(commands)
+    add_lr_find_parser(commands)
     return parser
 
 
@@ -245,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": run_sweep_command,
         "teach": run_teach_command,
         "finetune": run_teach_command,  # teach's older name
+        "lr-find": run_lr_find_command,
     }
     try:
         return handlers[args.command](args)
