@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from resnet_mnist.core.data import MnistSplit
+from resnet_mnist.core.measure import prepare_images
 from resnet_mnist.core.model import Net
+from resnet_mnist.core.precision import Precision, resolve_precision
 from resnet_mnist.core.threads import choose_threads
 
 __all__ = [
@@ -58,6 +60,7 @@ class LrFindSettings:
     repeats: int = 3
     smoothing: float = 0.8  # the loss average's beta; fastai's 0.98 lags ~50 steps, most of a 60-step ramp
     blow_up: float = 4.0  # stop once the smoothed loss passes this many times its best
+    precision: str = "auto"  # as a run computes on the CPU (bf16 where the CPU has it), channels-last
 
     def problems(self, train_size: int) -> list[str]:
         """Every bad setting, each in one line naming it; [] when the test can run on `train_size` images."""
@@ -133,18 +136,22 @@ def _ramp(
     settings: LrFindSettings,
     split: MnistSplit,
     repeat: int,
+    compute: tuple[Precision, int],
     emit: LrFindListener,
     should_stop: Callable[[], bool],
 ) -> tuple[list[float], bool]:
-    """One repeat: the smoothed losses step by step, and whether it blew up (the last loss is the blow-up's)."""
+    """One repeat of at most `compute`'s steps (later repeats stop at the first one's blow-up: the mean curve
+    ends there): the smoothed losses step by step, and whether it blew up (the last loss is the blow-up's)."""
+    precision, steps = compute
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         model = Net()  # the seed's initial weights, the net a run with this seed starts from
+    model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.start_lr, momentum=settings.momentum)
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(settings.seed * 1009 + repeat))
     average, best, smoothed = 0.0, math.inf, []
-    for step in range(settings.steps):
+    for step in range(steps):
         if should_stop():
             break
         start = (step * settings.batch_size) % len(split)
@@ -152,7 +159,8 @@ def _ramp(
         lr = settings.lr_at(step)
         optimizer.param_groups[0]["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
-        loss = F.nll_loss(model(split.images[index]), split.labels[index])  # (N, 10) log-probs in
+        with precision.autocast():
+            loss = F.nll_loss(model(prepare_images(split.images[index], True)), split.labels[index])  # (N, 10) in
         value = loss.item()
         if not math.isfinite(value):
             smoothed.append(math.inf)
@@ -226,9 +234,11 @@ def find_lr(
     curves, diverged = [], []
     threads_before = torch.get_num_threads()
     torch.set_num_threads(choose_threads(None).count)  # as a run does: 2 threads on 2 busy cores are 10-40x slower
+    precision = resolve_precision(settings.precision, "cpu")
     try:
         for repeat in range(settings.repeats):
-            curve, blew_up = _ramp(settings, split, repeat, emit, should_stop)
+            steps = min((d + 1 for d in diverged if d is not None), default=settings.steps)
+            curve, blew_up = _ramp(settings, split, repeat, (precision, steps), emit, should_stop)
             if len(curve) < 2:
                 break
             curves.append(curve)
