@@ -3,6 +3,7 @@ curve, the suggestion with its low..high band, and where the loss blew up."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -49,24 +50,16 @@ def lr_find_figure(
     if band is not None:
         figure.add_vrect(x0=band[0], x1=band[1], fillcolor=palette.LR_BAND, opacity=0.15, line_width=0)
     if suggested is not None:
-        figure.add_vline(
-            x=suggested,
-            line={"color": palette.LR_SUGGESTION, "width": 2},
-            annotation={"text": f"suggested {suggested:.3g}", "yanchor": "bottom"},
-        )
+        _marker(figure, suggested, f"suggested {suggested:.3g}", {"color": palette.LR_SUGGESTION, "width": 2}, "right")
     if diverged_at is not None:
-        figure.add_vline(
-            x=diverged_at,
-            line={"color": palette.TEST_LOSS, "dash": "dot"},
-            annotation={"text": f"blew up {diverged_at:.3g}", "yanchor": "top", "xanchor": "left"},
-        )
+        _marker(figure, diverged_at, f"blew up {diverged_at:.3g}", {"color": palette.TEST_LOSS, "dash": "dot"}, "left")
     if not ramps:
         figure.add_annotation(
             text="Starting…", showarrow=False, font={"color": palette.NOTE}, xref="paper", yref="paper", x=0.5, y=0.5
         )
     figure.update_layout(
         xaxis={"title": {"text": "learning rate"}, "type": "log", "exponentformat": "power"},
-        yaxis={"title": {"text": "smoothed training loss"}},
+        yaxis={"title": {"text": "smoothed training loss"}, "range": _loss_range(ramps)},
         title={"text": "Learning-rate range test"},
         height=380,
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
@@ -74,3 +67,31 @@ def lr_find_figure(
         legend={"orientation": "h", "y": -0.2},
     )
     return figure
+
+
+def _marker(figure: go.Figure, lr: float, text: str, line: dict, side: str) -> None:
+    """A vertical line at `lr`, labelled at the top on `side` of it. The label is placed by hand: on a log
+    axis plotly's add_vline annotation takes the lr as a log10 position and lands decades away."""
+    figure.add_vline(x=lr, line=line)
+    figure.add_annotation(
+        x=math.log10(lr),
+        y=1,
+        yref="paper",
+        text=text,
+        showarrow=False,
+        xanchor="right" if side == "left" else "left",
+        yanchor="bottom",
+        font={"color": line["color"]},
+    )
+
+
+def _loss_range(ramps: Sequence[tuple[Sequence[float], Sequence[float]]]) -> list[float] | None:
+    """From just below the lowest loss to a little above where the ramps started: the blow-up's last
+    points (10, 100, ...) would otherwise flatten the valley the test is about."""
+    finite = [v for _, losses in ramps for v in losses if math.isfinite(v)]
+    starts = [losses[0] for _, losses in ramps if losses and math.isfinite(losses[0])]
+    if not finite or not starts:
+        return None
+    low, high = min(finite), max(starts)
+    pad = 0.1 * max(high - low, 0.1)
+    return [max(low - pad, 0.0), high + 3 * pad]
