@@ -77,6 +77,8 @@ def _describe(snap: LrFindSnapshot) -> None:
         st.progress(snap.progress, text=f"Finding a learning rate ({what})…")
     elif snap.state == "failed":
         st.error(f"The range test failed: {escape_markdown(snap.error or 'unknown error')}", icon=":material/error:")
+    elif snap.result is None:  # stopped before its first batches
+        st.info(f"The range test was stopped: {escape_markdown(snap.error or 'nothing measured')}.")
     elif snap.result is not None:
         r = snap.result
         blew = f"the loss blew up at {r.diverged_at:.3g}" if r.diverged_at is not None else "the loss never blew up"
