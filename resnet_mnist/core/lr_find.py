@@ -1,14 +1,15 @@
 """The learning-rate range test: raise the lr exponentially, batch by batch, and watch the loss.
 
 Leslie Smith's range test (Cyclical Learning Rates, 2017) as fastai's `lr_find` runs it: SGD on a fresh
-copy of the seed's Net, the lr multiplied by a constant each step from `start_lr` to `end_lr`, the
-loss smoothed (a debiased exponential average) and the test stopped once it blows up past 4x the best.
-The suggestion is fastai's "valley" rule (its default since 2.5; Zachary Mueller compared the rules): the
-middle of the longest stretch over which the smoothed loss keeps falling, on the mean curve of a few
-short repeats (each its own batch order), and never at or past the lr where a repeat diverged. The
-steepest-slope rule is left out: on a short noisy curve its one steepest point jumps by decades.
-Pure: everything comes in as arguments, progress goes out as events; nothing is printed or saved.
-Torch's own schedulers are not used: the ramp is one multiplication per step and must stop mid-way.
+copy of the seed's Net, the lr multiplied by a constant each step from `start_lr` to `end_lr`, the loss
+smoothed (a debiased exponential average), a ramp stopped once that blows up. A few short ramps, each
+over its own batch order, are averaged, and the curve is cut before the first blow-up. The suggestion
+follows fastai's "valley" rule (its default since fastai PR #3377, 2021): a point inside the stretch where
+the loss falls, not the steepest point nor a tenth of the lowest one. Its valley starts where the loss
+leaves its starting level rather than at the longest decreasing subsequence's start, and the pick sits
+two thirds along it: how that was chosen, with figures, is bench/lr_find.py and the README's "Finding a
+learning rate". Pure: everything comes in as arguments, progress goes out as events (LrFindStep).
+Torch's schedulers are not used: the ramp is one multiplication a step and must stop mid-way.
 """
 
 from __future__ import annotations
