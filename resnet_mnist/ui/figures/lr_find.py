@@ -50,9 +50,9 @@ def lr_find_figure(
     if band is not None:
         figure.add_vrect(x0=band[0], x1=band[1], fillcolor=palette.LR_BAND, opacity=0.15, line_width=0)
     if suggested is not None:
-        _marker(figure, suggested, f"suggested {suggested:.3g}", {"color": palette.LR_SUGGESTION, "width": 2}, "right")
+        _marker(figure, suggested, f"suggested {suggested:.3g}", {"color": palette.LR_SUGGESTION, "width": 2}, "left")
     if diverged_at is not None:
-        _marker(figure, diverged_at, f"blew up {diverged_at:.3g}", {"color": palette.TEST_LOSS, "dash": "dot"}, "left")
+        _marker(figure, diverged_at, f"blew up {diverged_at:.3g}", {"color": palette.TEST_LOSS, "dash": "dot"}, "right")
     if not ramps:
         figure.add_annotation(
             text="Starting…", showarrow=False, font={"color": palette.NOTE}, xref="paper", yref="paper", x=0.5, y=0.5
