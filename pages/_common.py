@@ -13,7 +13,7 @@ from pages._deep_link_guard import leave_pages_folder_mode
 from resnet_mnist import RunStore, TrainingWorker
 from resnet_mnist.core.data import resolve_data_root
 from resnet_mnist.handwriting.digits import resolve_handwriting_dir
-from resnet_mnist.jobs.cores import CoreClaim
+from resnet_mnist.jobs.cores import CoreClaim, default_lock_path
 from resnet_mnist.jobs.lr_find_runner import LrFindRunner
 from resnet_mnist.jobs.sweep_runner import SweepRunner
 from resnet_mnist.jobs.worker import WorkerSnapshot
@@ -25,8 +25,8 @@ leave_pages_folder_mode()  # every page imports this module, so a deep link's fi
 
 @st.cache_resource
 def get_core_claim() -> CoreClaim:
-    """The server's cores, claimed by the Train page's run or by a sweep: never both at once."""
-    return CoreClaim()
+    """The machine's cores, claimed by the Train page's run, a sweep, or a command-line run: one at a time."""
+    return CoreClaim(default_lock_path())
 
 
 @st.cache_resource

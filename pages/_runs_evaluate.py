@@ -7,7 +7,8 @@ import streamlit as st
 
 from pages._common import handwriting_dir, run_choice
 from resnet_mnist.core.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
-from resnet_mnist.handwriting.digits import HandwritingError, load_digits, read_set
+from resnet_mnist.handwriting.decoding import load_digits
+from resnet_mnist.handwriting.digits import HandwritingError, read_set
 from resnet_mnist.handwriting.scores import score_run
 from resnet_mnist.runs.checkpoint import CheckpointError
 from resnet_mnist.runs.evaluation import RunEvaluation, digit_images, evaluate_run

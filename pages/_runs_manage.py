@@ -1,10 +1,11 @@
-"""The Runs page's Manage tab: rename, tag, take its settings to Train, download, use in Draw, delete."""
+"""The Runs page's Manage tab: rename, tag, take its settings to Train, download, export, use in Draw, delete."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from pages._common import run_choice
+from pages._runs_export import onnx_export_control
 from pages._settings_link import use_these_settings_link
 from resnet_mnist import RunStore
 from resnet_mnist.runs.store import RunBusyError, RunInfo, RunNotFoundError
@@ -43,6 +44,7 @@ def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_i
                 st.session_state["draw_run_id"] = run.id
             if st.session_state.get("draw_run_id") == run.id:
                 middle.success("The Draw page uses this run.")
+            onnx_export_control(run)  # its own row: Export as ONNX, then the checked file's download
         else:
             left.caption("No checkpoint saved for this run.")
         recording = run.live or run.id in active_ids  # live: some process holds the run's writer lock

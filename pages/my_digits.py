@@ -11,12 +11,12 @@ from pages._common import get_run_store, get_worker, handwriting_dir
 from resnet_mnist import ConfigError
 from resnet_mnist.core.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
 from resnet_mnist.handwriting.archive import clean_stale_imports, export_zip
+from resnet_mnist.handwriting.decoding import load_digits
 from resnet_mnist.handwriting.digits import (
     HandwritingData,
     HandwritingError,
     HandwritingSet,
     delete_digit,
-    load_digits,
     read_set,
     relabel_digit,
 )

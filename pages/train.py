@@ -10,7 +10,7 @@ import streamlit as st
 from pages import _lr_find as lr_find
 from pages import _settings_form as form
 from pages import _settings_link as link
-from pages._common import get_run_store, get_worker, state_badge
+from pages._common import get_core_claim, get_run_store, get_worker, state_badge
 from resnet_mnist import ConfigError, RunState, RunStore
 from resnet_mnist.core.compute_plan import plan_compute
 from resnet_mnist.core.config import SETTINGS
@@ -195,6 +195,9 @@ if busy_at_start:
     start_note.caption(f"Next run: {settings_line}. Only {live} apply to the running job.")
 else:
     start_note.caption(f"Start trains with {settings_line}")
+    elsewhere = get_core_claim().elsewhere()  # a command-line run, or another dashboard, training here now
+    if elsewhere:
+        st.info(escape_markdown(elsewhere), icon=":material/hourglass_top:")
 
 lr_find.result_panel("train", lambda r: f"Use lr {lr_find.rounded(r.suggested_lr):g} in the form", use_suggested_lr)
 
@@ -264,8 +267,9 @@ def teach_outcome(snap: WorkerSnapshot) -> None:
     st.text(snap.about)
     report = snap.outcome
     if not isinstance(report, TeachReport):
-        if snap.state.is_final and worker.is_alive():
-            st.info("Measuring the new model on your held-out digits…", icon=":material/hourglass_top:")
+        if snap.measuring is not None:  # part of the job: Stop and Pause stay on, the run is not finished yet
+            step = snap.measuring
+            st.progress(step.done / step.total, text=f"Measuring, step {step.done + 1} of {step.total}: {step.what}…")
         return
     st.subheader("Before and after: your handwriting and MNIST")
     hw_before, hw_after = report.handwriting_before, report.handwriting_after

@@ -25,6 +25,10 @@ else:
 # The Sweep tab starts a standby sweep process (a local Ray of its own) ahead of need: only the tests that
 # ask for one get it (marked `ray`, run inside loopback-ns), never a page test that merely opens the tab.
 os.environ.setdefault("RESNET_MNIST_SWEEP_STANDBY", "0")
+# The claim on the cores is a lock file per machine: this run's servers and commands use one of their own
+# (each test gets its own too, below), never the one a developer's dashboard or another test run holds.
+_OWN_CORES_DIR = tempfile.mkdtemp(prefix="rmcores-", dir="/tmp")
+os.environ["RESNET_MNIST_CORES_LOCK"] = os.path.join(_OWN_CORES_DIR, "cores.lock")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -34,6 +38,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shutdown_ray()
     if _OWN_RAY_TMPDIR is not None:
         shutil.rmtree(_OWN_RAY_TMPDIR, ignore_errors=True)
+    shutil.rmtree(_OWN_CORES_DIR, ignore_errors=True)
 
 
 def _data_root() -> Path:
@@ -77,6 +82,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RESNET_MNIST_DATA", str(Path(os.environ.get("RESNET_MNIST_DATA", SHARED_DATA))))
     monkeypatch.setenv("RESNET_MNIST_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("RESNET_MNIST_HANDWRITING", str(tmp_path / "handwriting"))
+    monkeypatch.setenv("RESNET_MNIST_CORES_LOCK", str(tmp_path / "cores.lock"))
 
 
 @pytest.fixture(scope="session")

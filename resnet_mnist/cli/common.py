@@ -1,13 +1,18 @@
-"""What the CLI's commands share: whole-number arguments, the MNIST folder flag and the progress printer."""
+"""What the CLI's commands share: whole-number arguments, the MNIST folder flag, the progress printer
+and the claim on the machine's cores."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 
-from resnet_mnist.core.events import BatchLogged, EpochCompleted, EvaluationStarted, Event, StateChanged
+from resnet_mnist.core.events import BatchLogged, EpochCompleted, EvaluationStarted, Event, Measuring, StateChanged
+from resnet_mnist.jobs.cores import CoreClaim, default_lock_path
+from resnet_mnist.sweeps.ray_runtime import resolve_ray_address
 
-__all__ = ["ProgressPrinter", "add_data_root", "whole_number"]
+__all__ = ["ProgressPrinter", "add_data_root", "holding_the_cores", "whole_number"]
 
 
 def whole_number(text: str) -> int:
@@ -20,6 +25,29 @@ def whole_number(text: str) -> int:
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
+
+
+TRAINS_HERE = {"train", "teach", "finetune", "sweep", "lr-find"}  # the commands whose work runs on this machine's cores
+
+
+@contextlib.contextmanager
+def holding_the_cores(args: argparse.Namespace) -> Iterator[None]:
+    """Claim the machine's cores for a command that trains here (CoresBusyError while a dashboard's job, a
+    sweep or another command has them); a sweep on a cluster's address trains there and claims nothing."""
+    if args.command not in TRAINS_HERE or (args.command == "sweep" and resolve_ray_address(args.address)):
+        yield
+        return
+    claim = CoreClaim(default_lock_path())
+    holder = f"cli {args.command}"
+    claim.claim(
+        holder,
+        f"A command-line `{args.command}` (python -m resnet_mnist) is training on this machine's cores; "
+        "wait for it to end, or stop it with Ctrl-C in its terminal.",
+    )
+    try:
+        yield
+    finally:
+        claim.release(holder)
 
 
 class ProgressPrinter:
@@ -54,6 +82,8 @@ class ProgressPrinter:
                 f"Accuracy: {event.correct}/{event.total} ({100 * event.test_accuracy:.2f}%)",
                 flush=True,
             )
+        elif isinstance(event, Measuring):
+            print(f"Measuring ({event.done + 1}/{event.total}): {event.what}", flush=True)
         elif isinstance(event, StateChanged) and event.state.is_final:
             self._close_bar()
 

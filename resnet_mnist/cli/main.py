@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | lr-find`: the package from a terminal.
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | export | lr-find`: the package from a terminal.
 
 `finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
 """
@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from resnet_mnist.cli.common import ProgressPrinter, add_data_root, whole_number
+from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
+from resnet_mnist.cli.export import add_export_parser, run_export_command
 from resnet_mnist.cli.lr_find import add_lr_find_parser, run_lr_find_command
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
@@ -21,8 +22,10 @@ from resnet_mnist.core.engine import evaluate, run_training
 from resnet_mnist.core.events import RunState, fan_out
 from resnet_mnist.core.files import FileRefused
 from resnet_mnist.core.precision import resolve_precision
-from resnet_mnist.handwriting.digits import HandwritingError, load_digits, read_set
+from resnet_mnist.handwriting.decoding import load_digits
+from resnet_mnist.handwriting.digits import HandwritingError, read_set
 from resnet_mnist.handwriting.scores import evaluation_from, score_model
+from resnet_mnist.jobs.cores import CoresBusyError
 from resnet_mnist.predict.inference import predict
 from resnet_mnist.predict.preprocess import ImageError, load_image, preprocess_image
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError, load_checkpoint
@@ -75,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
 
     add_sweep_parser(commands)
+    add_export_parser(commands)
     add_lr_find_parser(commands)
     return parser
 
@@ -247,10 +251,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": run_sweep_command,
         "teach": run_teach_command,
         "finetune": run_teach_command,  # teach's older name
+        "export": run_export_command,
         "lr-find": run_lr_find_command,
     }
     try:
-        return handlers[args.command](args)
+        with holding_the_cores(args):
+            return handlers[args.command](args)
+    except CoresBusyError as exc:
+        print(f"error: the cores are busy: {exc}", file=sys.stderr)
+        return 1
     except SweepError as exc:
         print(f"error: invalid sweep: {exc}", file=sys.stderr)
         return 2

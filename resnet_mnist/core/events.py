@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "HyperparamsChanged",
     "Listener",
+    "Measuring",
     "RunState",
     "StateChanged",
     "fan_out",
@@ -104,7 +105,17 @@ class HyperparamsChanged:
     momentum: float
 
 
-Event = StateChanged | BatchLogged | EvaluationStarted | EpochCompleted | HyperparamsChanged
+@dataclass(frozen=True)
+class Measuring:
+    """After its last epoch a job measures what it trained (a fine-tune on held-out handwriting, k-fold):
+    step `done` of `total` is next. The run is not finished until that ends."""
+
+    what: str
+    done: int
+    total: int
+
+
+Event = StateChanged | BatchLogged | EvaluationStarted | EpochCompleted | HyperparamsChanged | Measuring
 Listener = Callable[[Event], None]
 
 

@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
+from resnet_mnist.handwriting.decoding import load_digits
 from resnet_mnist.handwriting.digits import (
     INPUTS_DIR,
     LABELS_FILE,
@@ -35,7 +36,6 @@ from resnet_mnist.handwriting.digits import (
     add_digits,
     check_room,
     image_size,
-    load_digits,
     parse_labels,
     read_set,
     safe_relative,

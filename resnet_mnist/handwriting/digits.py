@@ -16,17 +16,15 @@ import os
 import secrets
 import threading
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import torch
 
 from resnet_mnist.core.data import MnistSplit
 from resnet_mnist.core.files import atomic_write_bytes
-from resnet_mnist.predict.preprocess import ImageError, image_array, ink_from_image, preprocess_image
+from resnet_mnist.predict.preprocess import image_array, ink_from_image
 
 __all__ = [
     "HANDWRITING_ENV_VAR",
@@ -42,9 +40,9 @@ __all__ = [
     "HandwrittenDigit",
     "add_digits",
     "check_room",
+    "decode_image",
     "delete_digit",
     "image_size",
-    "load_digits",
     "parse_labels",
     "read_set",
     "relabel_digit",
@@ -267,7 +265,7 @@ def image_size(source: bytes | Path, where: str) -> tuple[int, int]:
     return width, height
 
 
-def _decode(data: bytes, where: str) -> np.ndarray:
+def decode_image(data: bytes, where: str) -> np.ndarray:
     """Image bytes → (H, W, 3|4) uint8, refusing unreadable files and too many pixels before decoding."""
     from PIL import Image
 
@@ -277,56 +275,6 @@ def _decode(data: bytes, where: str) -> np.ndarray:
             return image_array(opened)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise HandwritingError(f"{where}: not a readable image ({type(exc).__name__})") from None
-
-
-def _check_pixels(hset: HandwritingSet) -> None:
-    """Every image's size, and the set's total, from the headers: refused before a single pixel is decoded."""
-    total = 0
-    for digit in hset.digits:
-        width, height = image_size(hset.path(digit), digit.where)
-        total += width * height
-        if total > MAX_SET_PIXELS:
-            raise HandwritingError(
-                f"{digit.where}: the images add up to over {MAX_SET_PIXELS // 1_000_000:,} megapixels, more than "
-                f"can be decoded in a few minutes"
-            )
-
-
-_loaded: dict[tuple[str, str], HandwritingData] = {}
-_loaded_lock = threading.Lock()
-
-
-def load_digits(hset: HandwritingSet, *, progress: Callable[[int, int], None] | None = None) -> HandwritingData:
-    """Every image decoded and preprocessed as the canvas is; cached per folder and content hash.
-
-    `progress(done, total)` is called after each image; whatever it raises stops the decoding.
-    """
-    key = (str(hset.root.resolve()), hset.fingerprint)
-    with _loaded_lock:
-        if key in _loaded:
-            return _loaded[key]
-    _check_pixels(hset)
-    tensors, pixels = [], []
-    for done, digit in enumerate(hset.digits, start=1):
-        image = _decode(hset.path(digit).read_bytes(), digit.where)
-        try:
-            prepared = preprocess_image(image)
-        except ImageError as exc:
-            raise HandwritingError(f"{digit.where}: {exc}") from None
-        if prepared is None:
-            raise HandwritingError(f"{digit.where}: no digit found in the image (blank, a dot or a blob)")
-        tensors.append(prepared.tensor)
-        pixels.append(prepared.pixels)
-        if progress is not None:
-            progress(done, len(hset))
-    images = torch.cat(tensors) if tensors else torch.empty((0, 1, 28, 28))
-    labels = torch.tensor([d.label for d in hset.digits], dtype=torch.int64)
-    data = HandwritingData(MnistSplit(images, labels), np.stack(pixels) if pixels else np.zeros((0, 28, 28)))
-    with _loaded_lock:
-        if len(_loaded) >= 8:
-            _loaded.pop(next(iter(_loaded)))
-        _loaded[key] = data
-    return data
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The result has the same shape as the MNIST evaluation (a RunEvaluation whose mistakes index the
 set's digits in labels.csv order), so the Runs page shows both alike. It is cached in the run's
 folder keyed by the checkpoint file's size and mtime and by the set's content hash: a new
-drawing, a relabel or a delete changes the hash, and the score is computed afresh.
+drawing, a relabel or a delete changes the hash, and the score is put together afresh from each
+image's answer (image_scores.py), scoring only the images not seen before.
 
 A fine-tuned run is never scored on digits it trained on: its run.json lists them by content hash,
 and they are left out wherever they are (this folder, a copy, an import under another name).
@@ -11,16 +12,18 @@ and they are left out wherever they are (this folder, a copy, an import under an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import torch
 
-from resnet_mnist.core.data import MnistSplit
 from resnet_mnist.core.engine import Evaluation, evaluate
+from resnet_mnist.core.measure import evaluation_of
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import resolve_precision
-from resnet_mnist.handwriting.digits import HandwritingData, HandwritingError, HandwritingSet, load_digits
+from resnet_mnist.handwriting.decoding import load_digits
+from resnet_mnist.handwriting.digits import HandwritingData, HandwritingError, HandwritingSet
+from resnet_mnist.handwriting.image_scores import ImageScores, as_tensor, read_image_scores, write_image_scores
 from resnet_mnist.runs.checkpoint import CheckpointError, load_checkpoint
 from resnet_mnist.runs.evaluation import NUM_CLASSES, Misclassified, RunEvaluation, cached_evaluation
 from resnet_mnist.runs.schema import HandwritingScoreKey, parse_handwriting_score
@@ -107,8 +110,12 @@ def _read_cache(run: RunInfo, key: HandwritingScoreKey, set_size: int) -> RunEva
     return None if record is None else cached_evaluation(record, run.id, test_limit=None)
 
 
-def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:
-    """The run's checkpoint on the set's digits it never trained on, cached until either changes.
+def score_run(
+    run: RunInfo, hset: HandwritingSet, *, progress: Callable[[int, int], None] | None = None
+) -> RunEvaluation:
+    """The run's checkpoint on the set's digits it never trained on, cached until either changes; each
+    image's answer is kept too (image_scores.py), so after an edit only new images are scored, with
+    `progress(done, total)` called as they are.
 
     Raises CheckpointError without a usable checkpoint, HandwritingError for a bad image, and
     NothingToScoreError when a fine-tune trained on every digit of the set.
@@ -124,20 +131,55 @@ def score_run(run: RunInfo, hset: HandwritingSet) -> RunEvaluation:
         cached = _read_cache(run, key, len(hset))
         if cached is not None:
             return cached
-    checkpoint = load_checkpoint(run.checkpoint_path)
-    data = load_digits(hset)
-    index = torch.as_tensor(keep, dtype=torch.long)
-    unseen = HandwritingData(MnistSplit(data.split.images[index], data.split.labels[index]), data.pixels[keep])
+    stamp = checkpoint_stamp(run.checkpoint_path)
+    scores = _scores_for(run, hset, keep, stamp, progress)
+    hashes = [hset.digits[i].sha256 for i in keep]
+    labels = torch.tensor([hset.digits[i].label for i in keep], dtype=torch.int64)
     evaluation = evaluation_from(
-        score_model(checkpoint.build_model(), unseen, checkpoint.config.precision),
-        unseen.split.labels,
-        run_id=run.id,
-        epoch=checkpoint.epoch,
-        indices=keep,
+        evaluation_of(as_tensor(scores, hashes), labels), labels, run_id=run.id, epoch=scores.epoch, indices=keep
     )
     if key is not None and run.path.is_dir() and _key(run, hset) == key:
         HANDWRITING_SCORE_CACHE.write(run.path, key, evaluation)
     return evaluation
+
+
+def _scores_for(
+    run: RunInfo,
+    hset: HandwritingSet,
+    keep: list[int],
+    stamp: tuple[int, int],
+    progress: Callable[[int, int], None] | None,
+) -> ImageScores:
+    """The run's answers on the digits `keep`, scoring only the images its per-image cache lacks."""
+    scores = read_image_scores(run.path, stamp) or ImageScores()
+    missing = [i for i in keep if hset.digits[i].sha256 not in scores]  # read_set hashes every file
+    if not missing:
+        return scores
+    checkpoint = load_checkpoint(run.checkpoint_path)
+    images = load_digits(hset).split.images[torch.as_tensor(missing, dtype=torch.long)]  # (M, 1, 28, 28)
+    answers = _log_probs(checkpoint.build_model(), images, checkpoint.config.precision, progress)  # (M, 10)
+    scores.epoch = checkpoint.epoch
+    scores.update({hset.digits[i].sha256: row for i, row in zip(missing, answers.numpy(), strict=True)})
+    if run.path.is_dir() and checkpoint_stamp(run.checkpoint_path) == stamp:
+        write_image_scores(run.path, stamp, scores, [d.sha256 for d in hset.digits])
+    return scores
+
+
+@torch.no_grad()
+def _log_probs(
+    model: Net, images: torch.Tensor, precision: str, progress: Callable[[int, int], None] | None
+) -> torch.Tensor:
+    """The model's log-probabilities (N, 10) on `images`, in the run's precision, 256 at a time."""
+    model.eval()
+    device = next(model.parameters()).device
+    compute = resolve_precision(precision, device)
+    out = []
+    for chunk in images.split(256):
+        with compute.autocast():
+            out.append(model(chunk.to(device)).float().cpu())
+        if progress is not None:
+            progress(sum(len(o) for o in out), len(images))
+    return torch.cat(out) if out else torch.empty((0, NUM_CLASSES))
 
 
 def handwriting_accuracies(runs: Iterable[RunInfo], hset: HandwritingSet) -> dict[str, float]:

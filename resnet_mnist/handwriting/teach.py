@@ -9,21 +9,21 @@ hash of each file name), or k-fold cross-validation when the set is small, and o
 
 from __future__ import annotations
 
-import hashlib
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from resnet_mnist.core.config import MAX_EPOCHS, ConfigError, ConfigProblem, TrainConfig
 from resnet_mnist.core.data import MnistSplit, load_split
 from resnet_mnist.core.engine import TrainingControl, evaluate, run_training
-from resnet_mnist.core.events import Event, Listener, RunState
+from resnet_mnist.core.events import Event, Listener, Measuring, RunState, StateChanged
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import resolve_precision
-from resnet_mnist.handwriting.digits import HandwritingData, HandwritingError, HandwritingSet, load_digits
+from resnet_mnist.handwriting.decoding import load_digits
+from resnet_mnist.handwriting.digits import HandwritingData, HandwritingSet
+from resnet_mnist.handwriting.holdout import KFOLD_BELOW, HeldOutPlan, Method, plan_holdout
 from resnet_mnist.handwriting.retain import ParentPull
 from resnet_mnist.handwriting.scores import score_model
 from resnet_mnist.runs.checkpoint import load_checkpoint
@@ -40,11 +40,9 @@ __all__ = [
     "prepare_teach",
 ]
 
-KFOLD_BELOW = 40  # digits: fewer, and a fixed split would hold out too few to measure anything
-MAX_FOLDS = 10
 EARLY_LAYERS = ("conv1", "res_block_1")  # Net's modules before the second conv: strokes and their parts
+STOPPED_MEASURING = "stopped while measuring: the taught model is complete and kept; its handwriting score is missing"
 MNIST_WARN_DROP = 0.005  # a fine-tune that loses more of MNIST's test set than this (half a point) is flagged
-Method = Literal["fixed", "kfold", "none"]
 
 
 @dataclass(frozen=True)
@@ -85,75 +83,6 @@ class TeachSettings:
         if not 0 <= self.early_lr <= 1:
             found.append(ConfigProblem("early_lr", f"must be in [0, 1] (got {self.early_lr})"))
         return found
-
-
-@dataclass(frozen=True)
-class HeldOutPlan:
-    """Which digits (indices into the set) the delivered run trains on and how it is measured.
-
-    fixed: `held_out` is never trained on and gives the after figure. kfold: the delivered run trains on
-    all; the after figure pools `folds`, each scored by a fine-tune trained without it. none: no figure.
-    """
-
-    method: Method
-    train: tuple[int, ...]
-    held_out: tuple[int, ...] = ()
-    folds: tuple[tuple[int, ...], ...] = ()
-
-    def describe(self) -> str:
-        if self.method == "fixed":
-            return (
-                f"trains on {len(self.train)} of your digits; {len(self.held_out)} are held out (the same ones "
-                f"every time, chosen by file name) and only those measure it"
-            )
-        if self.method == "kfold":
-            return (
-                f"trains on all {len(self.train)} of your digits; measured by {len(self.folds)}-fold "
-                f"cross-validation: {len(self.folds)} more fine-tunes, each scored only on the part it did not see"
-            )
-        return f"trains on all {len(self.train)} of your digits; nothing is held out, so there is no after figure"
-
-    def to_dict(self, hset: HandwritingSet) -> dict[str, Any]:
-        files = [d.file for d in hset.digits]
-        return {
-            "method": self.method,
-            "train": [files[i] for i in self.train],
-            "held_out": [files[i] for i in self.held_out],
-            "folds": [[files[i] for i in fold] for fold in self.folds],
-            # What the delivered run trained on, by content: scores leave these out, wherever they are.
-            "trained_sha256": sorted({hset.digits[i].sha256 for i in self.train}),
-        }
-
-
-def _by_label_in_hash_order(hset: HandwritingSet) -> list[list[int]]:
-    def key(index: int) -> str:
-        return hashlib.sha256(hset.digits[index].file.encode()).hexdigest()
-
-    return [sorted((i for i, d in enumerate(hset.digits) if d.label == c), key=key) for c in range(10)]
-
-
-def plan_holdout(hset: HandwritingSet, fraction: float) -> HeldOutPlan:
-    """A deterministic, stratified split: the same files held out each time, whatever their order."""
-    everything = tuple(range(len(hset)))
-    if fraction <= 0:
-        return HeldOutPlan("none", everything)
-    if len(hset) < 2:
-        raise HandwritingError("at least 2 digits are needed to hold some out (or hold out none: holdout 0)")
-    groups = _by_label_in_hash_order(hset)
-    if len(hset) < KFOLD_BELOW:
-        k = max(2, min(MAX_FOLDS, round(1 / fraction), len(hset)))
-        folds: list[list[int]] = [[] for _ in range(k)]
-        position = 0
-        for group in groups:  # round-robin across digits, so each fold gets a mix of classes
-            for index in group:
-                folds[position % k].append(index)
-                position += 1
-        return HeldOutPlan("kfold", everything, folds=tuple(tuple(sorted(f)) for f in folds))
-    held = [i for group in groups for i in group[: math.floor(fraction * len(group) + 0.5)]]
-    if not held or len(held) == len(hset):
-        raise HandwritingError(f"holding out {fraction:.0%} leaves nothing to train on or to measure")
-    held_set = set(held)
-    return HeldOutPlan("fixed", tuple(i for i in everything if i not in held_set), tuple(sorted(held)))
 
 
 @dataclass(frozen=True)
@@ -290,9 +219,10 @@ class TeachJob:
             else _accuracy(parent, self.config.precision, self.held_out_split(before_indices))
         )
         mnist_before = _accuracy(parent, self.config.precision, self.mnist_test)
+        ending = _EndHeld(emit)  # the run is not finished until it is measured
         outcome = run_training(
             self.config,
-            emit,
+            ending,
             control=control,
             train_split=self.training_split(self.plan.train),
             test_split=self.mnist_test,
@@ -301,16 +231,11 @@ class TeachJob:
             loss_term=self.loss_term(),
             lr_scales=self.lr_scales(),
         )
-        model, hw_after, mnist_after, reason = outcome.model, None, None, outcome.reason
-        if model is not None:
-            mnist_after = _accuracy(model, self.config.precision, self.mnist_test)
-            if self.plan.method == "fixed":
-                hw_after = _accuracy(model, self.config.precision, self.held_out_split(self.plan.held_out))
-            elif self.plan.method == "kfold" and outcome.state is RunState.FINISHED:
-                hw_after = self._cross_validated(control)
-                reason = reason or (None if hw_after is not None else "stopped before every fold was measured")
+        hw_after, mnist_after, cut_short = self._measure(outcome, control, emit)
+        state = RunState.STOPPED if cut_short else outcome.state
+        reason = STOPPED_MEASURING if cut_short else outcome.reason
         report = TeachReport(
-            outcome.state.value,
+            state.value,
             self.plan.method,
             len(before_indices) if self.plan.method != "none" else 0,
             hw_before,
@@ -322,22 +247,47 @@ class TeachJob:
         )
         if annotate is not None:
             annotate("teach", {**self.run_fields()["teach"], "report": report.to_dict()})
+        ending.release(state, reason)
         return report
+
+    def _measure(
+        self, outcome: Any, control: TrainingControl, emit: Listener
+    ) -> tuple[float | None, float | None, bool]:
+        """(handwriting after, MNIST after, stopped while measuring), announcing each step through `emit`."""
+        model = outcome.model
+        if model is None:
+            return None, None, False
+        folds = self.plan.folds if self.plan.method == "kfold" and outcome.state is RunState.FINISHED else ()
+        total = 1 + (self.plan.method == "fixed") + len(folds)
+        emit(Measuring("the taught model on MNIST's test set", 0, total))
+        mnist_after = _accuracy(model, self.config.precision, self.mnist_test)
+        if self.plan.method == "fixed":
+            emit(Measuring("the taught model on your held-out digits", 1, total))
+            return _accuracy(model, self.config.precision, self.held_out_split(self.plan.held_out)), mnist_after, False
+        if not folds:
+            return None, mnist_after, False
+        hw_after = self._cross_validated(control, emit, total)
+        return hw_after, mnist_after, hw_after is None
 
     def _parent_model(self) -> Net:
         model = Net()
         model.load_state_dict(self.initial_state)
         return model.eval()
 
-    def _cross_validated(self, control: TrainingControl) -> float | None:
-        """Pooled accuracy of k fine-tunes, each trained without one fold and scored on it alone."""
-        correct = total = 0
-        for fold in self.plan.folds:
+    def _cross_validated(self, control: TrainingControl, emit: Listener, total: int) -> float | None:
+        """Pooled accuracy of k fine-tunes, each trained without one fold and scored on it alone; None if stopped.
+
+        Each is announced through `emit`, and a pause or resume of one reaches it (the run reads paused);
+        its batches and epochs do not: these fine-tunes are measurements, not runs.
+        """
+        correct = total_digits = 0
+        for number, fold in enumerate(self.plan.folds, start=1):
+            emit(Measuring(f"fold {number} of {len(self.plan.folds)}: a fine-tune without those digits", number, total))
             rest = tuple(i for i in self.plan.train if i not in set(fold))
             held = self.held_out_split(fold)
             outcome = run_training(
                 self.config.with_changes(test_batch_size=max(len(held), 1), test_limit=None),
-                _ignore,
+                _pauses_only(emit),
                 control=control,
                 train_split=self.training_split(rest),
                 test_split=held,
@@ -350,12 +300,41 @@ class TeachJob:
             result = score_model(
                 outcome.model, HandwritingData(held, self.data.pixels[list(fold)]), self.config.precision
             )
-            correct, total = correct + result.correct, total + result.total
-        return correct / total if total else None
+            correct, total_digits = correct + result.correct, total_digits + result.total
+        return correct / total_digits if total_digits else None
 
 
-def _ignore(event: Event) -> None:
-    """The cross-validation fine-tunes are measurements, not runs: their events go nowhere."""
+class _EndHeld:
+    """Passes a run's events on, except its final state, which `release` sends once the job is measured."""
+
+    def __init__(self, emit: Listener) -> None:
+        self._emit = emit
+        self._final: StateChanged | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StateChanged) and event.state.is_final:
+            self._final = event
+        else:
+            self._emit(event)
+
+    def release(self, state: RunState, reason: str | None) -> None:
+        """The held final state, or `state` (stopped while measuring) in its place."""
+        final = self._final
+        if final is None:
+            return
+        if state is not final.state:
+            final = StateChanged(state, reason, epoch=final.epoch, step=final.step)
+        self._emit(final)
+
+
+def _pauses_only(emit: Listener) -> Listener:
+    """A measuring fine-tune's events for the job: its pauses and resumes only."""
+
+    def forward(event: Event) -> None:
+        if isinstance(event, StateChanged) and event.state in (RunState.PAUSED, RunState.RUNNING):
+            emit(event)
+
+    return forward
 
 
 def _accuracy(model: Net, precision: str, split: MnistSplit) -> float:

@@ -38,12 +38,12 @@ class BackgroundRunner:
             self.cores.claim(holder, self._refusal, busy=self._busy)
         return holder
 
-    def _release_cores(self, holder: str) -> None:
+    def _release_cores(self, holder: str | None) -> None:
         """Give the cores back (work that failed to start, or whose thread ended)."""
         if self.cores is not None:
             self.cores.release(holder)
 
-    def _launch(self, work: Callable[[], None], holder: str, *, thread_name: str) -> None:
+    def _launch(self, work: Callable[[], None], holder: str | None, *, thread_name: str) -> None:
         """Run `work` in a new daemon thread that releases `holder`'s claim when it ends, however it ends."""
 
         def run_then_release() -> None:

@@ -213,7 +213,10 @@ class SweepRunner(BackgroundRunner):
         if not followed.process_alive():
             followed.ended_without_finishing(None)
             return
-        holder = self._claim_cores()
+        try:
+            holder = self._claim_cores()
+        except SweepBusyError:  # another process took the cores while no server held them: follow, claim nothing
+            holder = None
         self._launch(followed.wait, holder, thread_name="resnet-mnist-sweep")
 
 

@@ -24,6 +24,7 @@ from resnet_mnist.core.events import (
     EvaluationStarted,
     Event,
     HyperparamsChanged,
+    Measuring,
     RunState,
     StateChanged,
     fan_out,
@@ -73,6 +74,7 @@ class WorkerSnapshot:
     batches_per_epoch: int = 0
     step: int = 0  # optimizer steps so far; once failed, the step it failed at
     evaluating: bool = False
+    measuring: Measuring | None = None  # after the last epoch, what the job measures now (a fine-tune's folds)
     images_per_second: float | None = None
     lr: float | None = None
     momentum: float | None = None
@@ -328,6 +330,8 @@ class TrainingWorker(BackgroundRunner):
             elif isinstance(event, HyperparamsChanged):
                 live.hparam_changes.append(event)
                 snap = replace(snap, lr=event.lr, momentum=event.momentum)
+            elif isinstance(event, Measuring):
+                snap = replace(snap, measuring=event, evaluating=False)
             elif isinstance(event, StateChanged):
                 now = time.monotonic()
                 if snap.paused_since is not None and event.state is not RunState.PAUSED:
@@ -342,6 +346,7 @@ class TrainingWorker(BackgroundRunner):
                     reason=event.reason,
                     evaluating=False,
                     ended_at=now if event.state.is_final else None,
+                    measuring=None if event.state.is_final else snap.measuring,
                     step=max(snap.step, event.step),  # a failure reports the step it failed at
                 )
             self._publish(snap)

@@ -18,12 +18,12 @@ from PIL import Image
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunStore
+from resnet_mnist.handwriting.decoding import load_digits
 from resnet_mnist.handwriting.digits import (
     INPUTS_DIR,
     LABELS_FILE,
     HandwritingError,
     delete_digit,
-    load_digits,
     read_set,
 )
 from resnet_mnist.predict.preprocess import load_image

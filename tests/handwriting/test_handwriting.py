@@ -15,13 +15,13 @@ from PIL import Image
 from torchvision.datasets import MNIST
 
 from resnet_mnist.handwriting.archive import MAX_ZIP_ENTRIES, export_zip, import_zip
+from resnet_mnist.handwriting.decoding import load_digits
 from resnet_mnist.handwriting.digits import (
     INPUTS_DIR,
     LABELS_FILE,
     MAX_IMAGE_BYTES,
     HandwritingError,
     delete_digit,
-    load_digits,
     read_set,
     relabel_digit,
     resolve_handwriting_dir,
