@@ -51,3 +51,18 @@ def test_bad_input_is_one_line(args: tuple[str, ...], says: str) -> None:
     assert result.returncode == 2
     assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stdout == ""
+
+
+def test_it_is_refused_in_one_line_while_other_work_holds_the_cores() -> None:
+    """A dashboard's job (here: a claim on the same lock file, $RESNET_MNIST_CORES_LOCK) has the cores."""
+    from resnet_mnist.jobs.cores import CoreClaim, default_lock_path
+
+    claim = CoreClaim(default_lock_path())
+    claim.claim("dashboard", "A training run from the Train page is using this machine's cores.")
+    try:
+        result = _run("--train-limit", 500)
+    finally:
+        claim.release("dashboard")
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: the cores are busy: A training run from the Train page is using this machine's")
