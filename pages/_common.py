@@ -14,6 +14,7 @@ from resnet_mnist import RunStore, TrainingWorker
 from resnet_mnist.core.data import resolve_data_root
 from resnet_mnist.handwriting.digits import resolve_handwriting_dir
 from resnet_mnist.jobs.cores import CoreClaim, default_lock_path
+from resnet_mnist.jobs.lr_find_runner import LrFindRunner
 from resnet_mnist.jobs.sweep_runner import SweepRunner
 from resnet_mnist.jobs.worker import WorkerSnapshot
 from resnet_mnist.runs.store import RunInfo, resolve_runs_dir
@@ -38,6 +39,12 @@ def get_worker() -> TrainingWorker:
 def get_sweep_runner() -> SweepRunner:
     """The server's Ray Tune sweep (one at a time), alive across reruns like the worker."""
     return SweepRunner(get_run_store(), data_root=resolve_data_root(), cores=get_core_claim())
+
+
+@st.cache_resource
+def get_lr_finder() -> LrFindRunner:
+    """The server's learning-rate range test (one at a time), shared by the Train page and the Sweep tab."""
+    return LrFindRunner(data_root=resolve_data_root(), cores=get_core_claim())
 
 
 @st.cache_resource

@@ -11,9 +11,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from pages import _lr_find as lr_find
 from pages._common import get_run_store, get_sweep_runner
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import resolve_data_root
+from resnet_mnist.core.lr_find import LrFindResult, LrFindSettings
 from resnet_mnist.core.settings import Setting
 from resnet_mnist.jobs.sweep_runner import SweepBusyError, SweepSnapshot
 from resnet_mnist.runs.comparison import display_state, load_curves
@@ -278,6 +280,27 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
             right.caption("The Draw page uses this run.")
 
 
+def _lr_range(result: LrFindResult) -> str:
+    """The range test's band as the lr axis's text: a log range, 'low:high:log'."""
+    return f"{lr_find.rounded(result.low):g}:{lr_find.rounded(result.high):g}:log"
+
+
+def _use_lr_range(result: LrFindResult) -> None:
+    """The button's callback, before the widgets are drawn: the band into the lr box; a range needs a
+    random or Optuna search, so a grid search becomes random."""
+    st.session_state["sweep_lr"] = _lr_range(result)
+    if st.session_state.get("sweep_search") == "grid":
+        st.session_state["sweep_search"] = "random"
+
+
+def _lr_finder() -> None:
+    """Find a learning rate for the sweep's base settings; its band can become the lr axis's range."""
+    base = SWEEP_DEFAULTS.base
+    settings = LrFindSettings(momentum=base.momentum, batch_size=base.batch_size, seed=base.seed)
+    lr_find.start_button("sweep", settings, lr_find.IMAGES)
+    lr_find.result_panel("sweep", lambda r: f"Sweep lr over {_lr_range(r)}", _use_lr_range)
+
+
 def sweep_tab(runs: list[RunInfo]) -> None:
     """The whole tab: the form (when no sweep runs) and the current or last sweep."""
     runner = get_sweep_runner()
@@ -288,6 +311,7 @@ def sweep_tab(runs: list[RunInfo]) -> None:
             "Run a hyperparameter sweep on Ray Tune: trials in parallel, poor ones stopped early by ASHA, "
             "a smart search with Optuna. Each trial is an ordinary run in the table above."
         )
+        _lr_finder()
         spec, problems = _spec_from_widgets()
         for problem in problems:
             st.error(escape_markdown(problem))

@@ -7,6 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages import _lr_find as lr_find
 from pages import _settings_form as form
 from pages import _settings_link as link
 from pages._common import get_core_claim, get_run_store, get_worker, state_badge
@@ -15,6 +16,7 @@ from resnet_mnist.core.compute_plan import plan_compute
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, dataset_status, resolve_data_root
 from resnet_mnist.core.devices import available_devices
+from resnet_mnist.core.lr_find import LrFindResult, LrFindSettings
 from resnet_mnist.handwriting.teach import TeachReport
 from resnet_mnist.jobs.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 from resnet_mnist.runs.pace import Pace, measured_pace
@@ -84,6 +86,23 @@ def show_notes(notes: list[SettingNote]) -> None:
 def reset_to_seed_defaults() -> None:
     for key, value in WIDGET_DEFAULTS.items():
         widget_echo.push(st.session_state, key, value)  # a lagging browser's old values are not taken back
+
+
+def lr_find_settings() -> LrFindSettings:
+    """The range test for what the form would train: its momentum, batch size and seed."""
+    config = form.config_from_widgets()
+    return LrFindSettings(momentum=config.momentum, batch_size=config.batch_size, seed=config.seed)
+
+
+def lr_find_images() -> int:
+    """The form's training images, at most the range test's own 6,000."""
+    limit = st.session_state.get(form.key("train_limit"))
+    return min(limit, lr_find.IMAGES) if isinstance(limit, int) and limit > 0 else lr_find.IMAGES
+
+
+def use_suggested_lr(result: LrFindResult) -> None:
+    """The "use it" button's callback: the suggestion into the lr box, before the widgets are drawn."""
+    form.set_value("lr", lr_find.rounded(result.suggested_lr))
 
 
 worker = get_worker()
@@ -165,6 +184,8 @@ start_clicked = start_row.button(
     "Start", key="train_start", type="primary", icon=":material/play_arrow:", width="content"
 )
 start_row.button("Reset to seed defaults", key="train_reset", on_click=reset_to_seed_defaults, width="content")
+with start_row:
+    lr_find.start_button("train", lr_find_settings(), lr_find_images())
 start_note = st.container(height=SETTINGS_LINE_HEIGHT, border=False, key="train_start_note")
 threads = f"{plan.threads.count} thread{'s' if plan.threads.count != 1 else ''}" if plan else ""
 compute = f" · {plan.precision.name} · {threads}" if plan else ""
@@ -177,6 +198,8 @@ else:
     elsewhere = get_core_claim().elsewhere()  # a command-line run, or another dashboard, training here now
     if elsewhere:
         st.info(escape_markdown(elsewhere), icon=":material/hourglass_top:")
+
+lr_find.result_panel("train", lambda r: f"Use lr {lr_find.rounded(r.suggested_lr):g} in the form", use_suggested_lr)
 
 if start_clicked:
     config = form.config_from_widgets()

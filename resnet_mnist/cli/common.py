@@ -27,7 +27,7 @@ def add_data_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
 
 
-TRAINS_HERE = {"train", "teach", "finetune", "sweep"}  # the commands whose work runs on this machine's cores
+TRAINS_HERE = {"train", "teach", "finetune", "sweep", "lr-find"}  # the commands whose work runs on this machine's cores
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | export`: the package from a terminal.
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | export | lr-find`: the package from a terminal.
 
 `finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
 """
@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
 from resnet_mnist.cli.export import add_export_parser, run_export_command
+from resnet_mnist.cli.lr_find import add_lr_find_parser, run_lr_find_command
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
@@ -78,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(commands)
     add_export_parser(commands)
+    add_lr_find_parser(commands)
     return parser
 
 
@@ -250,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "teach": run_teach_command,
         "finetune": run_teach_command,  # teach's older name
         "export": run_export_command,
+        "lr-find": run_lr_find_command,
     }
     try:
         with holding_the_cores(args):

@@ -6,6 +6,7 @@ The pages only show what these return; the modules that compute (comparison, eva
 from .comparison import CURVE_METRICS, curves_figure, hparams_figure
 from .draw import digit_figure, feature_grid_figure, probability_figure, saliency_figure
 from .evaluation import confusion_figure, per_class_figure
+from .lr_find import lr_find_figure
 from .training import accuracy_figure, loss_figure, metrics_from_events, thin_batches
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "feature_grid_figure",
     "hparams_figure",
     "loss_figure",
+    "lr_find_figure",
     "metrics_from_events",
     "per_class_figure",
     "probability_figure",

@@ -9,6 +9,8 @@ __all__ = [
     "CHANGE_MARKER",
     "CONFUSION_SCALE",
     "DIGIT_SCALE",
+    "LR_BAND",
+    "LR_SUGGESTION",
     "NOTE",
     "OTHER_DIGIT",
     "PER_CLASS",
@@ -27,6 +29,8 @@ TRAIN_LOSS = "#1f77b4"
 TEST_LOSS = "#d62728"
 ACCURACY = "#2ca02c"
 CHANGE_MARKER = "#ff7f0e"  # where lr/momentum were changed live
+LR_SUGGESTION = "#2ca02c"  # lr-find: the suggested lr
+LR_BAND = "#2ca02c"  # lr-find: the low..high band around it
 NOTE = "gray"  # "No batches logged yet" over an empty chart
 
 # One colour per run when several are overlaid (Vega's category10 order, as Altair draws them).
