@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 Record = Mapping[str, Any]
+_TENSORS = ("model_state", "momentum_state")  # an event's weights and momentum: not metrics
 
 _HEIGHT = 380
 EMPTY_LOSS_TOP = 2.5  # a fresh network starts near ln(10) ≈ 2.30: where an empty loss axis ends
@@ -39,7 +40,7 @@ def _record(event: Any) -> dict[str, Any]:
         return dict(event)
     if is_dataclass(event):
         # Not dataclasses.asdict: that deep-copies, and model_state may hold tensors.
-        return {f.name: getattr(event, f.name) for f in fields(event) if f.name != "model_state"}
+        return {f.name: getattr(event, f.name) for f in fields(event) if f.name not in _TENSORS}
     raise TypeError(f"not a metrics record: {event!r}")
 
 
