@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | teach`: the package from a terminal.
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | doctor`: the package from a terminal.
 
 `finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
 """
@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from resnet_mnist.cli.branch import GivenSwitch, GivenValue, add_branch_flags, run_branch_command, wants_branch_command
 from resnet_mnist.cli.common import ProgressPrinter, add_data_root, whole_number
+from resnet_mnist.cli.doctor import add_doctor_parser, run_doctor_command
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
@@ -77,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
 
     add_sweep_parser(commands)
+    add_doctor_parser(commands)
     return parser
 
 
@@ -249,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "predict": _predict,
         "sweep": run_sweep_command,
+        "doctor": run_doctor_command,
         "teach": run_teach_command,
         "finetune": run_teach_command,  # teach's older name
     }
