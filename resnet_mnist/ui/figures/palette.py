@@ -11,6 +11,8 @@ __all__ = [
     "DIGIT_SCALE",
     "NOTE",
     "OTHER_DIGIT",
+    "PARENT",
+    "PARENT_TEST",
     "PER_CLASS",
     "RUNS",
     "SCALE",
@@ -28,6 +30,8 @@ TEST_LOSS = "#d62728"
 ACCURACY = "#2ca02c"
 CHANGE_MARKER = "#ff7f0e"  # where lr/momentum were changed live
 NOTE = "gray"  # "No batches logged yet" over an empty chart
+PARENT = "#8c8c8c"  # a branch's parent, up to the branch point (figures/lineage.py)
+PARENT_TEST = "#c49c94"  # the parent's test loss: a muted red beside the branch's
 
 # One colour per run when several are overlaid (Vega's category10 order, as Altair draws them).
 RUNS = (
