@@ -71,7 +71,8 @@ def run_branch_command(args: argparse.Namespace) -> int:
     test_split = load_split(args.data_root, train=False, limit=config.test_limit)
     store = RunStore(resolve_runs_dir(args.runs_dir))
     device = resolve_device(config.device)
-    recorder = store.create(config, device=str(device), name=args.name, extra=plan.run_fields() if plan else None)
+    name = args.name or (plan.name if plan else "")
+    recorder = store.create(config, device=str(device), name=name, extra=plan.run_fields() if plan else None)
     log = sys.stderr if args.json else sys.stdout
     origin = f" ({plan.describe()[:-1].lower()})" if plan else ""
     print(f"Run {recorder.run_id}{origin}: epochs={config.epochs} lr={config.lr} momentum={config.momentum}", file=log)

@@ -82,7 +82,7 @@ class TrainingJob:
 
 def branch_job(plan: BranchPlan, *, name: str = "", data_root: str | Path | None = None) -> TrainingJob:
     """The job that trains `plan` (runs/branch.py): its config from the parent's epoch on."""
-    return TrainingJob(plan.config, name=name, data_root=data_root, branch=plan)
+    return TrainingJob(plan.config, name=name or plan.name, data_root=data_root, branch=plan)
 
 
 def as_job(work: Job | TrainConfig, *, name: str = "", data_root: str | Path | None = None) -> Job:

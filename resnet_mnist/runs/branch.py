@@ -41,6 +41,11 @@ class BranchPlan:
     def describe(self) -> str:
         return f"Branched from run {self.parent.label} at epoch {self.from_epoch}."
 
+    @property
+    def name(self) -> str:
+        """The branch's name unless given one: 'my run · from epoch 2'."""
+        return f"{self.parent.label} · from epoch {self.from_epoch}"
+
 
 def plan_branch(store: RunStore, run_id: str, from_epoch: int, changes: dict[str, Any] | None = None) -> BranchPlan:
     """The branch of run `run_id` from the end of epoch `from_epoch` (0: its seed's fresh weights), with

@@ -155,7 +155,8 @@ def _overfitting(record: RunRecord, epochs: list[EpochRecord]) -> Diagnosis | No
 def _healthy(metrics: RunMetrics, epochs: list[EpochRecord]) -> Diagnosis:
     first = metrics.batches[0].loss if metrics.batches else None
     last = epochs[-1]
-    fell = f"the training loss fell from {first:.3f} to {last.train_loss:.3f}" if first and last.train_loss else ""
+    went = "fell" if first and last.train_loss and last.train_loss < first else "went"  # a branch starts low
+    fell = f"the training loss {went} from {first:.3f} to {last.train_loss:.3f}" if first and last.train_loss else ""
     reached = f"test accuracy reached {100 * last.test_accuracy:.2f}% after epoch {last.epoch}"
     return Diagnosis("healthy", f"Healthy: {fell + ' and ' if fell else ''}{reached}, with no sign of trouble.")
 
