@@ -105,6 +105,9 @@ def test_a_branch_link_fills_the_form_and_start_trains_the_branch_with_its_paren
     assert any(name.startswith("parent ") for name in names), names
     parent_epochs = json.loads((runs.root / parent / "metrics.json").read_text())["epochs"]
     assert abs(snap.epochs[-1].test_accuracy - parent_epochs[0]["test_accuracy"]) <= 0.003
+    # The finished banner: the doctor's verdict on the branch, and a link to branch it in turn.
+    assert any(s.value.startswith("**Doctor: ") for s in [*at.success, *at.warning, *at.error])
+    assert _links(at)["Branch from epoch 2"]["branch"] == snap.run_id
 
 
 def test_a_branch_that_cannot_be_made_says_why_and_start_refuses(runs: RunStore, data_root: Path) -> None:
