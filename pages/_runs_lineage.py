@@ -12,7 +12,7 @@ from resnet_mnist.runs.doctor import diagnose
 from resnet_mnist.runs.store import RunInfo, RunNotFoundError
 from resnet_mnist.ui.figures import accuracy_figure, loss_figure
 from resnet_mnist.ui.figures.lineage import ParentCurves, parent_curves
-from resnet_mnist.ui.plain_text import escape_markdown
+from resnet_mnist.ui.plain_text import escape_markdown, escape_plotly
 
 _VERDICT_BOXES = {"healthy": st.success, "diverged": st.error, "stalled": st.warning, "overfitting": st.warning}
 _VERDICT_ICONS = {
@@ -90,7 +90,8 @@ def _curves(store: RunStore, run: RunInfo) -> None:
     parent = parent_of(store, run)
     if parent is not None:
         st.caption(f"A branch of run {escape_markdown(parent.label)} from its epoch {parent.epoch}: drawn with it.")
-    subtitle = f"run {run.label}" + (f" · branched from {parent.label} at epoch {parent.epoch}" if parent else "")
+    branched = f" · branched from {escape_plotly(parent.label)} at epoch {parent.epoch}" if parent else ""
+    subtitle = f"run {escape_plotly(run.label)}{branched}"
     common = {"subtitle": subtitle, "epochs_planned": run.config.epochs, "uirevision": run.id, "parent": parent}
     left, right = st.columns(2)
     left.plotly_chart(

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from resnet_mnist.ui.plain_text import escape_plotly
+
 from . import palette
 
 __all__ = ["ParentCurves", "parent_accuracy_traces", "parent_curves", "parent_loss_traces", "parent_marker"]
@@ -19,7 +21,8 @@ Record = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class ParentCurves:
-    """A parent run's metrics records up to (and with) epoch `epoch`, where the branch began."""
+    """A parent run's metrics records up to (and with) epoch `epoch`, where the branch began (`label`: as typed;
+    the traces escape it)."""
 
     label: str
     epoch: int
@@ -47,7 +50,7 @@ def parent_loss_traces(parent: ParentCurves) -> list[dict[str, Any]]:
             "x": [_x(b) for b in parent.batches],
             "y": [b["loss"] for b in parent.batches],
             "mode": "lines",
-            "name": f"parent · {parent.label}: training loss",
+            "name": f"parent · {escape_plotly(parent.label)}: training loss",
             "line": {"color": palette.PARENT, "width": 1.2, "dash": "dot"},
             "hovertemplate": "parent's training loss %{y:.4f}<extra></extra>",
         },
@@ -56,7 +59,7 @@ def parent_loss_traces(parent: ParentCurves) -> list[dict[str, Any]]:
             "x": [e["epoch"] for e in parent.epochs],
             "y": [e["test_loss"] for e in parent.epochs],
             "mode": "lines+markers",
-            "name": f"parent · {parent.label}: test loss",
+            "name": f"parent · {escape_plotly(parent.label)}: test loss",
             "line": {"color": palette.PARENT_TEST, "width": 1.5, "dash": "dot"},
             "marker": {"size": 6},
             "hovertemplate": "parent's test loss %{y:.4f}<extra></extra>",
@@ -72,7 +75,7 @@ def parent_accuracy_traces(parent: ParentCurves) -> list[dict[str, Any]]:
             "x": [e["epoch"] for e in parent.epochs],
             "y": [100 * e["test_accuracy"] for e in parent.epochs],
             "mode": "lines+markers",
-            "name": f"parent · {parent.label}",
+            "name": f"parent · {escape_plotly(parent.label)}",
             "line": {"color": palette.PARENT, "width": 1.5, "dash": "dot"},
             "marker": {"size": 6},
             "hovertemplate": "parent's test accuracy %{y:.2f}%<extra></extra>",
