@@ -72,6 +72,8 @@ def test_an_epoch_chosen_on_the_epochs_tab_is_the_one_evaluate_tests(runs: RunSt
     run_id = _train(runs, data_root, epochs=2, lr=0.05, momentum=0.9, train_limit=600)
     at = open_app_page("pages/runs.py", runs_tab="Epochs & doctor", lineage_run=run_id)
     at.selectbox(key=f"lineage_epoch_{run_id}").set_value(1).run()
+    at.button(key="lineage_draw").click().run()
+    assert (at.session_state["draw_run_id"], at.session_state["draw_epoch"]) == (run_id, 1)  # the Draw page's choice
     at.button(key="lineage_evaluate").click().run()
     at.session_state["runs_tab"] = "Evaluate"
     at.session_state["eval_run"] = run_id
