@@ -87,7 +87,7 @@ def _diverged(record: RunRecord, metrics: RunMetrics, epochs: list[EpochRecord])
     lr = record.config.lr
     if record.state is RunState.FAILED and (record.reason or "").startswith("diverged"):
         epoch = (epochs[-1].epoch if epochs else _first_epoch(record, metrics) - 1) + 1
-        evidence = f"the training loss became NaN or infinite in epoch {epoch} and the run failed there"
+        evidence = "the training loss became NaN or infinite and the run failed there"
         return _diverged_at(epoch, evidence, lr, epochs)
     exploded = [(e.epoch, e.train_loss) for e in epochs if e.train_loss is not None and e.train_loss > EXPLODED_LOSS]
     exploded += [(b.epoch, b.loss) for b in metrics.batches if b.loss > EXPLODED_LOSS]
