@@ -36,12 +36,16 @@ def _run_model(path: str, size: int, mtime_ns: int) -> tuple[Checkpoint, Net]:
     return checkpoint, checkpoint.build_model()
 
 
-def run_model(run: RunInfo) -> tuple[Checkpoint, Net]:
-    """The run's checkpoint and model from the one cache the Draw page and its line-up share.
+def run_model(run: RunInfo, epoch: int | None = None) -> tuple[Checkpoint, Net]:
+    """The run's checkpoint (its last, or epoch `epoch`'s) and model from the one cache the Draw page and its
+    line-up share.
 
     Raises CheckpointError or OSError when the checkpoint cannot be used.
     """
-    return _run_model(*checkpoint_identity(run.checkpoint_path))
+    path = run.checkpoint_path if epoch is None else run.epoch_checkpoint_path(epoch)
+    if path.is_symlink():
+        raise CheckpointError(f"{path.name} is a symbolic link; only a real file in the run folder is used")
+    return _run_model(*checkpoint_identity(path))
 
 
 def _drawing_key(image: np.ndarray) -> str:

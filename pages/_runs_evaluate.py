@@ -22,6 +22,7 @@ def evaluate_tab(runs: list[RunInfo], focus: str | None) -> None:
     if run is None:
         st.info("No run with a checkpoint yet: train one first.")
         return
+    epoch = _epoch_choice(run)
     limit_options = {f"all {MNIST_TEST_SIZE:,} test images": None}
     if run.config.test_limit:
         limit_options[f"the run's own {run.config.test_limit:,} test images"] = run.config.test_limit
@@ -35,10 +36,8 @@ def evaluate_tab(runs: list[RunInfo], focus: str | None) -> None:
     on_handwriting = limit_options[scope] == "handwriting"
     try:
         with st.spinner("Testing the checkpoint…"):
-            if on_handwriting:
-                evaluation = score_run(run, hset)  # only the digits it never trained on
-            else:
-                evaluation = evaluate_run(run, data_root=resolve_data_root(), test_limit=limit_options[scope])
+            # Handwriting: the last checkpoint's score, only on the digits it never trained on (cached per run).
+            evaluation = score_run(run, hset) if on_handwriting else _evaluate(run, limit_options[scope], epoch)
     except (CheckpointError, DatasetError, HandwritingError) as exc:
         st.error(f"Could not evaluate this run: {escape_markdown(exc)}")
         return
@@ -46,6 +45,38 @@ def evaluate_tab(runs: list[RunInfo], focus: str | None) -> None:
     if on_handwriting and evaluation.total < len(hset):
         st.caption(f"Scored on the {evaluation.total} of your {len(hset)} digits this fine-tuned run never trained on.")
     _mistakes(evaluation, load_digits(hset).pixels if on_handwriting else None)
+
+
+def _epoch_choice(run: RunInfo) -> int | None:
+    """Which of the run's checkpoints to test: its last (None), or one epoch's (from the Epochs tab too)."""
+    epochs = run.saved_epochs
+    if not epochs:
+        return None
+    wanted = st.session_state.pop("eval_epoch_wanted", None)
+    key = f"eval_epoch_{run.id}"
+    if wanted is not None and wanted[0] == run.id and wanted[1] in epochs:
+        st.session_state[key] = wanted[1]
+    return st.selectbox(
+        "Checkpoint",
+        [None, *epochs],
+        key=key,
+        format_func=lambda e: "the last (checkpoint.pt)" if e is None else f"epoch {e}",
+        help="Every epoch's checkpoint is kept: test any of them.",
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _evaluate_epoch(run_id: str, stamp: tuple, test_limit: int | None, epoch: int, _run: RunInfo) -> RunEvaluation:
+    """One epoch's verdict, kept for this server while its file (`stamp`: size, mtime) stays the same."""
+    return evaluate_run(_run, data_root=resolve_data_root(), test_limit=test_limit, epoch=epoch)
+
+
+def _evaluate(run: RunInfo, test_limit: int | None, epoch: int | None) -> RunEvaluation:
+    if epoch is None:
+        return evaluate_run(run, data_root=resolve_data_root(), test_limit=test_limit)
+    path = run.epoch_checkpoint_path(epoch)
+    stamp = (path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else ()
+    return _evaluate_epoch(run.id, stamp, test_limit, epoch, run)
 
 
 def _show_evaluation(evaluation: RunEvaluation, headline: str = "Test accuracy") -> None:

@@ -56,6 +56,28 @@ def _clear_canvas() -> None:
 
 def _remember_run() -> None:
     st.session_state.draw_run_id = st.session_state.draw_run_select
+    st.session_state.pop("draw_epoch", None)  # another run: its last checkpoint, until an epoch is chosen
+
+
+def _remember_epoch() -> None:
+    st.session_state.draw_run_id = st.session_state.draw_run_select
+    st.session_state.draw_epoch = st.session_state.draw_epoch_select
+
+
+def _epoch_choice(run_id: str, epochs: list[int]) -> int | None:
+    """Which of the run's checkpoints to draw with: its last (None), or an epoch's (also chosen on the Runs page)."""
+    if not epochs:
+        return None
+    wanted = st.session_state.get("draw_epoch") if st.session_state.get("draw_run_id") == run_id else None
+    st.session_state.draw_epoch_select = wanted if wanted in epochs else None
+    return st.selectbox(
+        "Epoch",
+        [None, *epochs],
+        key="draw_epoch_select",
+        on_change=_remember_epoch,
+        format_func=lambda e: "the last (checkpoint.pt)" if e is None else f"epoch {e}",
+        help="Every epoch's checkpoint is kept: draw against an earlier one to see what it had learned by then.",
+    )
 
 
 st.title("Draw a digit")
@@ -92,8 +114,9 @@ with st.container(border=True):
                 help="Saved runs with a checkpoint, newest first: name · test accuracy · epochs · hyperparameters. "
                 "★ marks the best (highest test accuracy), the one used until you choose another.",
             )
+            epoch = _epoch_choice(run_id, runs_by_id[run_id].saved_epochs)
             try:
-                _, model = run_model(runs_by_id[run_id])
+                _, model = run_model(runs_by_id[run_id], epoch)
             except (CheckpointError, OSError) as exc:
                 st.error(f"This run's checkpoint could not be loaded: {escape_markdown(exc)}. Pick another run.")
     else:

@@ -10,6 +10,7 @@ import streamlit as st
 from pages._common import get_run_store, get_sweep_runner, get_worker, handwriting_dir
 from pages._runs_compare import compare_tab
 from pages._runs_evaluate import evaluate_tab
+from pages._runs_lineage import lineage_tab
 from pages._runs_manage import manage_tab
 from pages._settings_link import use_these_settings_link
 from pages._sweep import sweep_tab
@@ -164,8 +165,8 @@ if broken:
 selected = [runs_by_id[i] for i in st.session_state["compare_ids"] if i in runs_by_id]
 focus_default = selected[0].id if selected else (runs[0].id if runs else None)
 
-compare, evaluate, manage, sweep = st.tabs(
-    ["Compare", "Evaluate", "Manage", "Sweep"], key="runs_tab", on_change="rerun"
+compare, evaluate, epochs_tab, manage, sweep = st.tabs(
+    ["Compare", "Evaluate", "Epochs & doctor", "Manage", "Sweep"], key="runs_tab", on_change="rerun"
 )
 # Only the open tab runs: each is its own function, in its own module.
 if compare.open:
@@ -174,6 +175,9 @@ if compare.open:
 if evaluate.open:
     with evaluate:
         evaluate_tab(runs, focus_default)
+if epochs_tab.open:
+    with epochs_tab:
+        lineage_tab(store, runs, focus_default)
 if manage.open:
     with manage:
         manage_tab(store, runs, focus_default, active_ids)

@@ -10,7 +10,9 @@ import streamlit as st
 from pages import _lr_find as lr_find
 from pages import _settings_form as form
 from pages import _settings_link as link
+from pages._branch_link import branch_banner, branch_link, start_branch, wanted_branch
 from pages._common import get_core_claim, get_run_store, get_worker, state_badge
+from pages._runs_lineage import doctor_verdict, parent_of
 from resnet_mnist import ConfigError, RunState, RunStore
 from resnet_mnist.core.compute_plan import plan_compute
 from resnet_mnist.core.config import SETTINGS
@@ -20,8 +22,10 @@ from resnet_mnist.core.lr_find import LrFindResult, LrFindSettings
 from resnet_mnist.handwriting.teach import TeachReport
 from resnet_mnist.jobs.worker import WorkerBusyError, WorkerIdleError, WorkerSnapshot
 from resnet_mnist.runs.pace import Pace, measured_pace
+from resnet_mnist.runs.store import RunInfo, RunNotFoundError
 from resnet_mnist.ui import widget_echo
 from resnet_mnist.ui.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
+from resnet_mnist.ui.figures.lineage import ParentCurves
 from resnet_mnist.ui.formatting import format_duration, format_lr
 from resnet_mnist.ui.job_status import (
     chart_subtitle,
@@ -200,6 +204,7 @@ else:
         st.info(escape_markdown(elsewhere), icon=":material/hourglass_top:")
 
 lr_find.result_panel("train", lambda r: f"Use lr {lr_find.rounded(r.suggested_lr):g} in the form", use_suggested_lr)
+branch_plan = branch_banner(get_run_store(), form.config_from_widgets())  # a "Branch from epoch N" link's
 
 if start_clicked:
     config = form.config_from_widgets()
@@ -207,6 +212,9 @@ if start_clicked:
     if problems:
         fields = " and ".join(dict.fromkeys(problem.label for problem in problems))
         st.error(f"Not started: fix {fields} first (marked in the sidebar).", icon=":material/block:")
+    elif wanted_branch() is not None:  # the branch banner says why when it cannot be made
+        if branch_plan is not None and start_branch(worker, branch_plan):
+            st.rerun()
     else:
         try:
             worker.start(config)
@@ -228,6 +236,30 @@ if (
     st.session_state.draw_run_id = snapshot.run_id
 
 
+def ended_run(snap: WorkerSnapshot) -> RunInfo | None:
+    """The run the last job recorded, once it has ended (for its branch link and the doctor), else None."""
+    if not snap.state.is_final or not snap.run_id or worker.is_alive():
+        return None
+    try:
+        return get_run_store().get(snap.run_id)
+    except (RunNotFoundError, ValueError):
+        return None
+
+
+def branch_parent(run_id: str | None) -> ParentCurves | None:
+    """A branch's parent's curves, read once per run shown (None when the run is no branch)."""
+    cached = st.session_state.get("train_parent")
+    if cached is not None and cached[0] == run_id:
+        return cached[1]
+    store = get_run_store()
+    try:
+        parent = parent_of(store, store.get(run_id)) if run_id else None
+    except (RunNotFoundError, ValueError):
+        parent = None
+    st.session_state["train_parent"] = (run_id, parent)
+    return parent
+
+
 def outcome(snap: WorkerSnapshot) -> None:
     final = snap.epochs[-1] if snap.epochs else None
     where = f" Saved to {escape_markdown(snap.run_dir)}." if snap.run_dir else ""
@@ -242,6 +274,9 @@ def outcome(snap: WorkerSnapshot) -> None:
         with links:
             st.page_link("pages/draw.py", label="Draw a digit for it", icon=":material/draw:")
             link.use_these_settings_link(snap.config)
+            run = ended_run(snap)
+            if run is not None and final.epoch in run.saved_epochs:
+                branch_link(run, final.epoch)
     elif snap.state == RunState.STOPPED:
         done = f" after {len(snap.epochs)} full epochs" if snap.epochs else " before the first epoch ended"
         st.warning(
@@ -253,6 +288,9 @@ def outcome(snap: WorkerSnapshot) -> None:
     elif snap.state == RunState.FAILED:
         st.error(failure_summary(snap), icon=":material/error:")
     teach_outcome(snap)
+    run = ended_run(snap)
+    if run is not None and run.teach is None:
+        doctor_verdict(get_run_store(), run)
 
 
 def teach_outcome(snap: WorkerSnapshot) -> None:
@@ -360,6 +398,7 @@ def chart_figures(snap: WorkerSnapshot, log_y: bool) -> tuple[go.Figure, go.Figu
     metrics = metrics_from_events(thin_batches(snap.batches), snap.epochs, snap.hparam_changes)  # ≤ 2,000 points
     subtitle = chart_subtitle(snap)
     revision = snap.run_id or "no-run"
+    parent = branch_parent(snap.run_id)
     loss = loss_figure(
         metrics["batches"],
         metrics["epochs"],
@@ -370,6 +409,7 @@ def chart_figures(snap: WorkerSnapshot, log_y: bool) -> tuple[go.Figure, go.Figu
         log_y=log_y,
         uirevision=revision,
         empty_text="Loading data…" if snap.loading else "No batches logged yet",
+        parent=parent,
     )
     accuracy = accuracy_figure(
         metrics["epochs"],
@@ -380,6 +420,7 @@ def chart_figures(snap: WorkerSnapshot, log_y: bool) -> tuple[go.Figure, go.Figu
         subtitle=subtitle,
         epochs_planned=epochs_planned,
         uirevision=revision,
+        parent=parent,
     )
     st.session_state["train_figures"] = (key, (loss, accuracy))
     return loss, accuracy

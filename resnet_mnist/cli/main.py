@@ -1,4 +1,4 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | export | lr-find`: the package from a terminal.
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | doctor | export | lr-find`: from a terminal.
 
 `finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
 """
@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from resnet_mnist.cli.branch import GivenSwitch, GivenValue, add_branch_flags, run_branch_command, wants_branch_command
 from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
+from resnet_mnist.cli.doctor import add_doctor_parser, run_doctor_command
 from resnet_mnist.cli.export import add_export_parser, run_export_command
 from resnet_mnist.cli.lr_find import add_lr_find_parser, run_lr_find_command
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
@@ -28,6 +30,7 @@ from resnet_mnist.handwriting.scores import evaluation_from, score_model
 from resnet_mnist.jobs.cores import CoresBusyError
 from resnet_mnist.predict.inference import predict
 from resnet_mnist.predict.preprocess import ImageError, load_image, preprocess_image
+from resnet_mnist.runs.branch import BranchError
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_mnist.runs.lock import RunBusyError
 from resnet_mnist.runs.schema import dumps_json
@@ -57,6 +60,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_root(train)
     train.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_branch_flags(train)
 
     evaluate_cmd = commands.add_parser("evaluate", help="test a checkpoint on the MNIST test set")
     evaluate_cmd.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt saved by a run")
@@ -78,6 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--json", action="store_true", help="print a JSON list")
 
     add_sweep_parser(commands)
+    add_doctor_parser(commands)
     add_export_parser(commands)
     add_lr_find_parser(commands)
     return parser
@@ -90,7 +95,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         if setting.kind is bool:  # --channels-last / --no-channels-last
             parser.add_argument(
                 setting.flag,
-                action=argparse.BooleanOptionalAction,
+                action=GivenSwitch,  # notes the flag was typed: a branch changes only those
                 default=default,
                 help=f"{setting.help} (default: {'on' if default else 'off'})",
             )
@@ -98,6 +103,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         shown = (setting.placeholder or "all") if default is None else "%(default)s"
         parser.add_argument(
             setting.flag,
+            action=GivenValue,
             type=whole_number if setting.kind is int else setting.kind,
             choices=setting.choices or None,
             default=default,
@@ -107,6 +113,8 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if wants_branch_command(args):
+        return run_branch_command(args)
     config = TrainConfig(**{name: getattr(args, name) for name in SETTINGS}).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     from resnet_mnist.core.devices import resolve_device
 
@@ -249,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "predict": _predict,
         "sweep": run_sweep_command,
+        "doctor": run_doctor_command,
         "teach": run_teach_command,
         "finetune": run_teach_command,  # teach's older name
         "export": run_export_command,
@@ -272,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: invalid settings: {named}", file=sys.stderr)
         return 2
     except (DatasetError, CheckpointError, ImageError, HandwritingError, FileRefused, RunBusyError, OSError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except BranchError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -33,12 +33,14 @@ from resnet_mnist.core.measure import Evaluation, evaluate, prepare_images
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.optimizer import apply_hyperparams, make_optimizer
 from resnet_mnist.core.precision import FP32, Precision, resolve_precision
+from resnet_mnist.core.resume import StartingPoint, load_momentum, momentum_buffers
 from resnet_mnist.core.threads import choose_threads
 
 __all__ = [
     "DivergedError",
     "Evaluation",
     "LossTerm",
+    "StartingPoint",
     "TrainingControl",
     "TrainingOutcome",
     "build_model",
@@ -271,12 +273,15 @@ def run_training(
     initial_state: dict[str, torch.Tensor] | None = None,
     loss_term: LossTerm | None = None,
     lr_scales: Mapping[str, float] | None = None,
+    start: StartingPoint | None = None,
 ) -> TrainingOutcome:
     """Train `config.epochs` epochs, testing after each, reporting everything through `emit`.
 
     The splits default to MNIST's (a fine-tune passes a mix of MNIST and handwriting); `initial_state`
     starts from given weights, `loss_term` is added to each step's loss and `lr_scales` slows some layers
-    (a fine-tune's pulls toward its parent). `device`, if the caller resolved it already, is used as is.
+    (a fine-tune's pulls toward its parent). `start` continues a run from the end of its epoch `start.epoch`
+    (a branch): its weights and momentum, then epochs start.epoch+1..config.epochs in the run's own shuffle
+    order. `device`, if the caller resolved it already, is used as is.
     Invalid configs raise ConfigError before anything starts; every later failure (missing
     data, divergence, out of memory) ends the run as FAILED with a reason instead of raising.
     """
@@ -284,9 +289,12 @@ def run_training(
         train_size=len(train_split) if train_split is not None else MNIST_TRAIN_SIZE,
         test_size=len(test_split) if test_split is not None else MNIST_TEST_SIZE,
     )
+    first = start.epoch if start is not None else 0
+    if first >= config.epochs:
+        raise ValueError(f"a branch from epoch {first} needs more than {first} epochs (got {config.epochs})")
     control = control or TrainingControl()
     emit(StateChanged(RunState.RUNNING))
-    run = _Progress()
+    run = _Progress(step=start.step if start is not None else 0)
     threads_before = torch.get_num_threads()
     try:
         device = resolve_device(config.device) if device is None else device
@@ -294,20 +302,24 @@ def run_training(
         train_split = load_split(data_root, train=True) if train_split is None else train_split
         test_split = load_split(data_root, train=False) if test_split is None else test_split
         run.model = build_model(config.seed, device, config.channels_last)
-        if initial_state is not None:
-            run.model.load_state_dict(initial_state)
+        if initial_state is not None or start is not None:
+            run.model.load_state_dict(start.model_state if start is not None else initial_state)
+        optimizer = make_optimizer(run.model, config, lr_scales)
+        if start is not None:
+            load_momentum(run.model, optimizer, start.momentum)
         setup = _Setup(
             config,
             train_split.head(config.train_limit).to(device),
             test_split.head(config.test_limit).to(device),
-            make_optimizer(run.model, config, lr_scales),
+            optimizer,
             precision,
             precision.grad_scaler(),
             emit,
             control,
             loss_term,
         )
-        for run.epoch, shuffle in enumerate(seed_shuffle_generators(config.seed, config.epochs), start=1):
+        shuffles = seed_shuffle_generators(config.seed, config.epochs)[first:]
+        for run.epoch, shuffle in enumerate(shuffles, start=first + 1):
             stopped_after = _train_and_test(setup, run, shuffle)
             if stopped_after is not None:
                 return _stopped(emit, run, stopped_after, control.stop_reason)
@@ -395,6 +407,8 @@ def _report_epoch(
             test_seconds=test_seconds,
             images_per_second=trained.images / max(trained.seconds, 1e-9),
             model_state=_cpu_state(run.model),
+            momentum_state=momentum_buffers(run.model, setup.optimizer),
+            step=run.step,
             precision=setup.precision.name,
             threads=threads,
         )

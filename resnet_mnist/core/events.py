@@ -79,7 +79,8 @@ class EvaluationStarted:
 
 @dataclass(frozen=True)
 class EpochCompleted:
-    """An epoch's results; `model_state` is a CPU copy of the weights at its end."""
+    """An epoch's results; `model_state` and `momentum_state` are CPU copies of the weights and the SGD
+    momentum buffers (by parameter name) at its end: what a branch from this epoch starts from."""
 
     epoch: int
     train_loss: float  # mean over the epoch's batches
@@ -93,6 +94,8 @@ class EpochCompleted:
     model_state: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
     precision: str = "fp32"  # what the epoch computed in: fp32, bf16 or fp16
     threads: int = 0  # CPU threads the epoch used
+    momentum_state: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
+    step: int = 0  # optimizer steps done by the epoch's end, counting the run's earlier epochs
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from resnet_mnist.core.config import TrainConfig
 from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
 from resnet_mnist.core.engine import TrainingControl, run_training
 from resnet_mnist.core.events import Listener
+from resnet_mnist.runs.branch import BranchPlan
 
-__all__ = ["Annotate", "Job", "TrainingJob", "as_job"]
+__all__ = ["Annotate", "Job", "TrainingJob", "as_job", "branch_job"]
 
 Annotate = Callable[[str, Any], None]  # records one more field in the run's run.json (RunRecorder.annotate)
 
@@ -55,25 +56,33 @@ class Job(Protocol):
 
 @dataclass(frozen=True)
 class TrainingJob:
-    """A plain training run: the seed's model from scratch on MNIST, as the Train page starts it."""
+    """A plain training run on MNIST, as the Train page starts it: the seed's model from scratch, or a
+    branch (`branch`: another run's epoch to continue from, with its momentum)."""
 
     config: TrainConfig
     name: str = ""
     data_root: str | Path | None = None
+    branch: BranchPlan | None = None
 
     def validate(self) -> TrainConfig:
         return self.config.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
 
     def run_fields(self) -> dict[str, Any] | None:
-        return None
+        return self.branch.run_fields() if self.branch is not None else None
 
     def describe(self) -> str | None:
-        return None
+        return self.branch.describe() if self.branch is not None else None
 
     def execute(self, emit: Listener, *, control: TrainingControl, annotate: Annotate, device: torch.device) -> object:
         """Train; what it learned is in its events and its run folder, so there is no further outcome."""
-        run_training(self.config, emit, control=control, device=device, data_root=self.data_root)
+        start = self.branch.start if self.branch is not None else None
+        run_training(self.config, emit, control=control, device=device, data_root=self.data_root, start=start)
         return None
+
+
+def branch_job(plan: BranchPlan, *, name: str = "", data_root: str | Path | None = None) -> TrainingJob:
+    """The job that trains `plan` (runs/branch.py): its config from the parent's epoch on."""
+    return TrainingJob(plan.config, name=name or plan.name, data_root=data_root, branch=plan)
 
 
 def as_job(work: Job | TrainConfig, *, name: str = "", data_root: str | Path | None = None) -> Job:

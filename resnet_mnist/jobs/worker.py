@@ -325,7 +325,7 @@ class TrainingWorker(BackgroundRunner):
             elif isinstance(event, EvaluationStarted):
                 snap = replace(snap, evaluating=True)
             elif isinstance(event, EpochCompleted):
-                live.epochs.append(replace(event, model_state=None))
+                live.epochs.append(replace(event, model_state=None, momentum_state=None))
                 snap = replace(snap, evaluating=False)
             elif isinstance(event, HyperparamsChanged):
                 live.hparam_changes.append(event)

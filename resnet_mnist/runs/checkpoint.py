@@ -16,6 +16,7 @@ import torch
 from resnet_mnist.core.config import TrainConfig
 from resnet_mnist.core.files import atomic_write_bytes
 from resnet_mnist.core.model import Net
+from resnet_mnist.core.resume import StartingPoint
 from resnet_mnist.runs.schema import SchemaError, parse_checkpoint_config, parse_checkpoint_metrics, record_dict
 
 __all__ = [
@@ -43,12 +44,24 @@ class CheckpointError(ValueError):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A loaded checkpoint: config, weights, per-epoch metrics and the epoch it was taken at."""
+    """A loaded checkpoint: config, weights, per-epoch metrics and the epoch it was taken at.
+
+    An epoch's checkpoint (epochs/epoch-NNN.pt) also holds the SGD momentum buffers and the step count,
+    so a branch continues from it exactly (`starting_point`); None in checkpoints written without them.
+    """
 
     config: TrainConfig
     state_dict: dict[str, torch.Tensor] = field(repr=False)
     epoch: int
     metrics: dict[str, Any] = field(default_factory=dict, repr=False)
+    momentum: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    step: int = 0
+
+    def starting_point(self) -> StartingPoint | None:
+        """Where a branch from this checkpoint starts; None when it holds no momentum (not an epoch's checkpoint)."""
+        if self.momentum is None:
+            return None
+        return StartingPoint(self.state_dict, self.momentum, self.epoch, self.step)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -69,15 +82,23 @@ def save_checkpoint(
     *,
     epoch: int,
     metrics: dict[str, Any] | None = None,
+    momentum: dict[str, torch.Tensor] | None = None,
+    step: int = 0,
 ) -> Path:
-    """Save atomically; only plain types and tensors, so weights_only loading accepts it."""
-    payload = {
+    """Save atomically; only plain types and tensors, so weights_only loading accepts it.
+
+    `momentum` (SGD's buffers by parameter name) and `step` make it a point a branch can start from.
+    """
+    payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
         "config": config.to_dict(),
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
         "epoch": int(epoch),
         "metrics": metrics or {},
     }
+    if momentum is not None:
+        payload["momentum"] = {k: v.detach().cpu().contiguous() for k, v in momentum.items()}
+        payload["step"] = int(step)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     path = Path(path)
@@ -99,10 +120,21 @@ def load_checkpoint(source: str | os.PathLike[str] | IO[bytes], *, name: str | N
     check_archive(data, label)
     structure = _interpret(_unpickle(data, label, "meta"), label)  # (N,…) meta tensors: shapes, no data
     _check_weights(structure.state_dict, label)
-    weights = _interpret(_unpickle(data, label, "cpu"), label).state_dict
+    _check_momentum(structure.momentum, label)
+    loaded = _interpret(_unpickle(data, label, "cpu"), label)
+    weights, momentum = loaded.state_dict, loaded.momentum
     _check_weights(weights, label)
+    _check_momentum(momentum, label)
     _check_finite(weights, label)
-    return Checkpoint(config=structure.config, state_dict=weights, epoch=structure.epoch, metrics=structure.metrics)
+    _check_finite(momentum or {}, label, what="momentum buffers")
+    return Checkpoint(
+        config=structure.config,
+        state_dict=weights,
+        epoch=structure.epoch,
+        metrics=structure.metrics,
+        momentum=momentum,
+        step=structure.step,
+    )
 
 
 def _read_bytes(source: str | os.PathLike[str] | IO[bytes], label: str) -> bytes:
@@ -206,9 +238,13 @@ def _interpret(payload: Any, label: str) -> Checkpoint:
         epoch = payload.get("epoch", 0)
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
             raise CheckpointError(f"{label}'s epoch must be a whole number of at least 0 (got {epoch!r:.40})")
+        step = payload.get("step", 0)
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise CheckpointError(f"{label}'s step must be a whole number of at least 0 (got {step!r:.40})")
         state_dict = payload.get("state_dict")
         records = {"epochs": [record_dict(e) for e in metrics.epochs]}
-        return Checkpoint(config=config, state_dict=state_dict, epoch=epoch, metrics=records)  # type: ignore[arg-type]
+        momentum = payload.get("momentum")
+        return Checkpoint(config, state_dict, epoch, records, momentum, step)  # type: ignore[arg-type]
     if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
         return Checkpoint(config=TrainConfig(), state_dict=payload, epoch=0, metrics={})
     raise CheckpointError(f"{label} is not a ResNet MNIST Studio checkpoint")
@@ -233,9 +269,25 @@ def _check_weights(state_dict: Any, label: str) -> None:
             raise CheckpointError(f"{label} holds {value.dtype} values for {key}, not floating-point weights")
 
 
-def _check_finite(state_dict: dict[str, torch.Tensor], label: str) -> None:
+def _check_momentum(momentum: Any, label: str) -> None:
+    """Momentum buffers, when present: some of the network's parameters (none at momentum 0), each its shape."""
+    if momentum is None:
+        return
+    if not isinstance(momentum, dict):
+        raise CheckpointError(f"{label}'s momentum buffers are not a mapping of parameter names to tensors")
+    expected = dict(Net().to("meta").named_parameters())
+    for key, value in momentum.items():
+        if key not in expected:
+            raise CheckpointError(f"{label} holds a momentum buffer for {str(key)[:60]!r}, not a parameter of this network")
+        if not isinstance(value, torch.Tensor) or value.shape != expected[key].shape:
+            raise CheckpointError(f"{label} holds a momentum buffer of the wrong shape for {key}")
+        if not value.dtype.is_floating_point:
+            raise CheckpointError(f"{label} holds {value.dtype} values in the momentum buffer for {key}")
+
+
+def _check_finite(state_dict: dict[str, torch.Tensor], label: str, what: str = "weights") -> None:
     for key, tensor in state_dict.items():
         if not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(
-                f"{label} holds non-finite weights (NaN or infinity) in {key}: the run it came from diverged"
+                f"{label} holds non-finite {what} (NaN or infinity) in {key}: the run it came from diverged"
             )

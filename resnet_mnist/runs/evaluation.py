@@ -121,15 +121,18 @@ def evaluate_run(
     test_limit: int | None = None,
     device: str = "cpu",
     batch_size: int = 1000,
+    epoch: int | None = None,
 ) -> RunEvaluation:
     """Evaluate the run's checkpoint on the first `test_limit` test images (all when None), cached.
 
+    `epoch` tests that epoch's checkpoint (epochs/epoch-NNN.pt) instead of the last, uncached: the run's
+    cache file holds one verdict, its last checkpoint's, which the Runs table and the line-up read.
     Raises CheckpointError when the run has no usable checkpoint, DatasetError without MNIST.
     """
-    checkpoint_path = run.checkpoint_path
+    checkpoint_path = run.checkpoint_path if epoch is None else run.epoch_checkpoint_path(epoch)
     if checkpoint_path.is_symlink():
         raise CheckpointError(f"{checkpoint_path} is a symbolic link; only a real file in the run folder is used")
-    key = _checkpoint_key(checkpoint_path, test_limit) if checkpoint_path.is_file() else None
+    key = _checkpoint_key(checkpoint_path, test_limit) if checkpoint_path.is_file() and epoch is None else None
     if key is not None:
         cached = _read_cache(run.path, key)
         if cached is not None:

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import weakref
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,12 @@ from resnet_mnist.runs.schema import (
 
 __all__ = [
     "CHECKPOINT_FILE",
+    "EPOCHS_DIR",
     "METRICS_FILE",
     "RUN_FILE",
     "RunRecorder",
     "edit_changes",
+    "epoch_checkpoint_name",
     "merge_into_ended_run",
     "recorder_for",
 ]
@@ -50,6 +52,12 @@ __all__ = [
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_FILE = "checkpoint.pt"
+EPOCHS_DIR = "epochs"  # one checkpoint per epoch, with its momentum: any epoch can be drawn with or branched from
+
+
+def epoch_checkpoint_name(epoch: int) -> str:
+    """The run-folder path of epoch `epoch`'s checkpoint: 'epochs/epoch-003.pt'."""
+    return f"{EPOCHS_DIR}/epoch-{epoch:03d}.pt"
 
 
 def _now() -> str:
@@ -171,13 +179,15 @@ class RunRecorder:
                 del _recorders[str(self.path.resolve())]
 
     def _record_epoch(self, event: EpochCompleted) -> None:
-        record = {k: v for k, v in asdict(event).items() if k != "model_state"}
+        # Not asdict: it would deep-copy the weights and momentum, which are not metrics.
+        record = {f.name: getattr(event, f.name) for f in fields(event) if f.name not in ("model_state", "momentum_state")}
         with self._lock:
             self.metrics["epochs"].append(record)
             accuracies = [e["test_accuracy"] for e in self.metrics["epochs"]]
             self._info.update(epochs_done=event.epoch, best_accuracy=max(accuracies), final_accuracy=accuracies[-1])
             if event.model_state is not None:
                 self._save_checkpoint(event.model_state, event.epoch)
+                self._save_epoch_checkpoint(event)
             self._write_metrics()
             self._write_info()
 
@@ -200,6 +210,19 @@ class RunRecorder:
             state,
             epoch=epoch,
             metrics={"epochs": list(self.metrics["epochs"])},
+        )
+
+    def _save_epoch_checkpoint(self, event: EpochCompleted) -> None:
+        """epochs/epoch-NNN.pt: the epoch's weights, momentum and step, what a branch from it needs."""
+        assert event.model_state is not None
+        save_checkpoint(
+            self.path / epoch_checkpoint_name(event.epoch),
+            self.config,
+            event.model_state,
+            epoch=event.epoch,
+            metrics={"epochs": list(self.metrics["epochs"])},
+            momentum=event.momentum_state or {},
+            step=event.step,
         )
 
     def _write_info(self) -> None:

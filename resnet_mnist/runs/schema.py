@@ -140,6 +140,13 @@ class RunRecord:
     parent: dict[str, Any] | None = None
     teach: dict[str, Any] | None = None
 
+    @property
+    def branched_from(self) -> tuple[str, int] | None:
+        """(parent run id, epoch) for a branch (a run with a parent run and no handwriting); else None."""
+        if self.parent is None or self.teach is not None or not self.parent.get("run"):
+            return None
+        return self.parent["run"], int(self.parent.get("epoch", 0))
+
 
 @dataclass(frozen=True)
 class BatchRecord:
@@ -170,6 +177,7 @@ class EpochRecord:
     images_per_second: NonNegative = 0.0
     precision: str = "fp32"  # what the epoch computed in (runs recorded before the choice: fp32)
     threads: Count = 0
+    step: Count = 0  # optimizer steps done by the epoch's end (0: recorded before it was kept)
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ from resnet_mnist.core.files import FileRefused, read_bounded
 from resnet_mnist.runs.lock import RunBusyError, exclusive, is_live, writer_of
 from resnet_mnist.runs.recorder import (
     CHECKPOINT_FILE,
+    EPOCHS_DIR,
     METRICS_FILE,
     RUN_FILE,
     RunRecorder,
     edit_changes,
+    epoch_checkpoint_name,
     merge_into_ended_run,
     recorder_for,
 )
@@ -56,6 +58,7 @@ __all__ = [
 RUNS_ENV_VAR = "RESNET_MNIST_RUNS"
 MAX_CHECKPOINT_BYTES = 20_000_000  # this network's checkpoints are about 0.2 MB
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_EPOCH_FILE = re.compile(r"^epoch-(\d{3,4})\.pt$")
 
 
 class RunNotFoundError(KeyError):
@@ -94,6 +97,20 @@ class RunInfo(RunRecord):
     def label(self) -> str:
         """A short human name: the given name, else the id."""
         return self.name or self.id
+
+    def epoch_checkpoint_path(self, epoch: int) -> Path:
+        """Where epoch `epoch`'s checkpoint is kept (epochs/epoch-003.pt), whether or not it is there."""
+        return self.path / epoch_checkpoint_name(epoch)
+
+    @property
+    def saved_epochs(self) -> list[int]:
+        """The epochs whose checkpoints the run folder holds as real files (never through a link), in order."""
+        folder = self.path / EPOCHS_DIR
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        found = (_EPOCH_FILE.match(p.name) for p in folder.iterdir())
+        epochs = sorted(int(m.group(1)) for m in found if m)
+        return [e for e in epochs if self.epoch_checkpoint_path(e).is_file() and not self.epoch_checkpoint_path(e).is_symlink()]
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ def test_a_diverging_run_started_from_the_page_fails_with_the_reason_and_the_pag
     assert snap.state is RunState.FAILED
     errors = " ".join(e.value for e in at.error)
     assert errors.startswith(f"Failed at step {snap.step} ") and "diverged" in errors and "learning rate" in errors
+    assert f"**Doctor: diverged.** Diverged in epoch {len(snap.epochs) + 1}" in errors  # the NaN, named by the doctor
     assert "failed" in badge(at)
 
     at.button(key="train_reset").click().run()

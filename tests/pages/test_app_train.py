@@ -90,7 +90,8 @@ def test_a_short_job_runs_shows_live_metrics_and_charts_then_finishes(app: AppTe
 
     snap = rerun_until(app, lambda s: s.state is RunState.FINISHED)
     assert "finished" in badge(app)
-    (message,) = app.success
+    message, doctor = app.success  # the run's result, then the doctor's verdict on it
+    assert message.value.startswith("Finished") and doctor.value.startswith("**Doctor: ")
     final = snap.epochs[-1]
     assert f"{100 * final.test_accuracy:.2f}%" in message.value and snap.run_id in message.value
     accuracy = chart_traces(app, "train_accuracy_chart")

@@ -97,7 +97,7 @@ def test_the_runs_page_shows_hostile_names_literally_in_every_tab_and_confirmati
     hostile_runs: dict[str, str],
 ) -> None:
     ids = list(hostile_runs)
-    for tab in ("Compare", "Evaluate", "Manage", "Sweep"):
+    for tab in ("Compare", "Evaluate", "Epochs & doctor", "Manage", "Sweep"):
         at = open_app_page("pages/runs.py", runs_tab=tab, compare_ids=ids)
         _assert_all_literal(at)
 

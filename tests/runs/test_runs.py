@@ -27,7 +27,14 @@ def recorded(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> RunSt
 def test_recorder_writes_run_metrics_and_checkpoint(recorded: RunStore) -> None:
     [run] = recorded.list_runs()
     assert isinstance(run, RunInfo)
-    assert sorted(p.name for p in run.path.iterdir()) == [".writer.lock", "checkpoint.pt", "metrics.json", "run.json"]
+    assert sorted(p.name for p in run.path.iterdir()) == [
+        ".writer.lock",
+        "checkpoint.pt",
+        "epochs",
+        "metrics.json",
+        "run.json",
+    ]
+    assert sorted(p.name for p in (run.path / "epochs").iterdir()) == ["epoch-001.pt", "epoch-002.pt"]
     info = json.loads((run.path / "run.json").read_text())
     assert info["state"] == "finished" and info["epochs_done"] == 2 and info["name"] == "tiny"
     metrics = json.loads((run.path / "metrics.json").read_text())

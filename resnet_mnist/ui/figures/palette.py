@@ -13,6 +13,8 @@ __all__ = [
     "LR_SUGGESTION",
     "NOTE",
     "OTHER_DIGIT",
+    "PARENT",
+    "PARENT_TEST",
     "PER_CLASS",
     "RUNS",
     "SCALE",
@@ -32,6 +34,8 @@ CHANGE_MARKER = "#ff7f0e"  # where lr/momentum were changed live
 LR_SUGGESTION = "#2ca02c"  # lr-find: the suggested lr
 LR_BAND = "#2ca02c"  # lr-find: the low..high band around it
 NOTE = "gray"  # "No batches logged yet" over an empty chart
+PARENT = "#8c8c8c"  # a branch's parent, up to the branch point (figures/lineage.py)
+PARENT_TEST = "#c49c94"  # the parent's test loss: a muted red beside the branch's
 
 # One colour per run when several are overlaid (Vega's category10 order, as Altair draws them).
 RUNS = (

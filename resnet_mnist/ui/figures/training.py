@@ -19,6 +19,7 @@ from resnet_mnist.ui.formatting import format_lr
 
 from . import palette
 from .downsample import MAX_POINTS, downsample_indices
+from .lineage import ParentCurves, parent_accuracy_traces, parent_loss_traces, parent_marker
 
 __all__ = [
     "accuracy_figure",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 Record = Mapping[str, Any]
+_TENSORS = ("model_state", "momentum_state")  # an event's weights and momentum: not metrics
 
 _HEIGHT = 380
 EMPTY_LOSS_TOP = 2.5  # a fresh network starts near ln(10) ≈ 2.30: where an empty loss axis ends
@@ -39,7 +41,7 @@ def _record(event: Any) -> dict[str, Any]:
         return dict(event)
     if is_dataclass(event):
         # Not dataclasses.asdict: that deep-copies, and model_state may hold tensors.
-        return {f.name: getattr(event, f.name) for f in fields(event) if f.name != "model_state"}
+        return {f.name: getattr(event, f.name) for f in fields(event) if f.name not in _TENSORS}
     raise TypeError(f"not a metrics record: {event!r}")
 
 
@@ -251,10 +253,12 @@ def loss_figure(
     uirevision: str | None = None,
     empty_text: str = "No batches logged yet",
     max_points: int | None = MAX_POINTS,
+    parent: ParentCurves | None = None,
 ) -> go.Figure:
     """Training loss of each logged batch and test loss after each epoch, on one epoch axis.
 
     At most `max_points` batches are drawn (MinMax-LTTB keeps the spikes); None draws every one.
+    A branch's `parent` is drawn up to the branch point, under the branch's own curves.
     """
     shapes, annotations, legend = _change_markers(
         hparam_changes, _batches_per_epoch(batches), batches[0] if batches else None
@@ -262,6 +266,12 @@ def loss_figure(
     if max_points is not None:
         batches = thin_batches(batches, max_points)  # a few thousand points, however long the run
     data = [*_loss_traces(batches, epochs), *legend]
+    if parent is not None:
+        data = [
+            *parent_loss_traces(ParentCurves(parent.label, parent.epoch, thin_batches(parent.batches), parent.epochs)),
+            *data,
+        ]
+        _add_marker(parent, shapes, annotations)
     if not batches and not epochs:
         annotations.append(_empty_note(empty_text))
     fig = _figure(
@@ -284,6 +294,12 @@ def loss_figure(
     return fig
 
 
+def _add_marker(parent: ParentCurves, shapes: list[dict[str, Any]], annotations: list[dict[str, Any]]) -> None:
+    shape, note = parent_marker(parent)
+    shapes.append(shape)
+    annotations.append(note)
+
+
 def accuracy_figure(
     epochs: Sequence[Record],
     hparam_changes: Sequence[Record] = (),
@@ -295,9 +311,16 @@ def accuracy_figure(
     epochs_planned: int | None = None,
     uirevision: str | None = None,
     empty_text: str = "The first test pass comes<br>at the end of epoch 1",  # two lines: fits a narrow chart
+    parent: ParentCurves | None = None,
 ) -> go.Figure:
-    """Test accuracy in % after each epoch, the last value written next to its point."""
+    """Test accuracy in % after each epoch, the last value written next to its point (and a branch's `parent`)."""
     shapes, annotations, legend = _change_markers(hparam_changes, batches_per_epoch, before)
+    if parent is not None:
+        legend = [*parent_accuracy_traces(parent), *legend]
+        _add_marker(parent, shapes, annotations)
+        accuracies_before = [100 * e["test_accuracy"] for e in parent.epochs]
+    else:
+        accuracies_before = []
     accuracies = [100 * e["test_accuracy"] for e in epochs]
     data = [
         {
@@ -329,6 +352,7 @@ def accuracy_figure(
         annotations=annotations,
     )
     fig.layout.yaxis.ticksuffix = "%"
+    accuracies = [*accuracies_before, *accuracies]  # the axis fits the parent's points too
     if not accuracies:
         fig.layout.yaxis.range = [0, 100]  # not plotly's default −1…4 (a "−1%" tick) when there is nothing yet
         if not epochs_planned:
