@@ -1,10 +1,12 @@
-"""The Runs page's Manage tab: rename, tag, take its settings to Train, download, use in Draw, delete."""
+"""The Runs page's Manage tab: rename, tag, take its settings to Train, repeat over seeds, download, use in Draw,
+delete."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from pages._common import run_choice
+from pages._runs_repeat import repeat_button
 from pages._settings_link import use_these_settings_link
 from resnet_mnist import RunStore
 from resnet_mnist.runs.store import RunBusyError, RunInfo, RunNotFoundError
@@ -31,6 +33,7 @@ def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_i
         left = middle = right = st.container(horizontal=True, vertical_alignment="center", key="manage_actions")
         with middle:
             use_these_settings_link(run.config)
+        repeat_button(run, middle)
         if run.has_checkpoint:
             left.download_button(
                 "Download checkpoint",

@@ -60,15 +60,17 @@ class TrainingJob:
     config: TrainConfig
     name: str = ""
     data_root: str | Path | None = None
+    group: str | None = None  # the seed group it trains in (TrainingWorker.start_group), recorded in run.json
+    place: str = ""  # where in its group ("2 of 3"), for the page
 
     def validate(self) -> TrainConfig:
         return self.config.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
 
     def run_fields(self) -> dict[str, Any] | None:
-        return None
+        return {"group": self.group} if self.group else None
 
     def describe(self) -> str | None:
-        return None
+        return f"Seed {self.config.seed} ({self.place}) of seed group {self.group}" if self.group else None
 
     def execute(self, emit: Listener, *, control: TrainingControl, annotate: Annotate, device: torch.device) -> object:
         """Train; what it learned is in its events and its run folder, so there is no further outcome."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from resnet_mnist.runs.comparison import differing_hparams, recipe_label
 from resnet_mnist.runs.store import RunInfo, RunNotFoundError
 
-__all__ = ["MAX_SEEDS", "Side", "new_group_id", "parse_seeds", "resolve_side", "sides_of"]
+__all__ = ["MAX_SEEDS", "Side", "labelled", "new_group_id", "parse_seeds", "resolve_side", "sides_of"]
 
 MAX_SEEDS = 20  # a group is trained one seed after another; 20 is already a long wait, and plenty to tell noise
 _GROUP_ID = re.compile(r"^g-[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
@@ -69,11 +70,29 @@ class Side:
 
 
 def _group_side(group: str, members: Sequence[RunInfo]) -> Side:
-    first = min(members, key=lambda r: r.id)
-    name = first.name.rsplit(" · seed", 1)[0] if first.name else ""
-    seeds = ",".join(str(s) for s in sorted(r.config.seed for r in members))
-    label = f"{name or group} (seeds {seeds})"
-    return Side(key=group, label=label, runs=tuple(sorted(members, key=lambda r: r.id)), group=group)
+    return Side(key=group, label=group, runs=tuple(sorted(members, key=lambda r: r.id)), group=group)
+
+
+def _name(side: Side) -> str:
+    """The name a person gave the run or group ('' when none): a group's runs are named '<name> · seed N'."""
+    name = side.runs[0].name
+    if side.group:
+        name = name.rsplit(" · seed", 1)[0]
+        return "" if name == side.group else name
+    return name
+
+
+def labelled(sides: Sequence[Side]) -> list[Side]:
+    """Each side named for a legend: its given name, else the settings in which the sides differ, else its id;
+    a group adds its seeds ("lr=0.1 (seeds 1,2,3)")."""
+    differing = [n for n in differing_hparams([s.runs[0].config for s in sides]) if n != "seed"]
+    named = []
+    for side in sides:
+        label = _name(side) or recipe_label(side.runs[0].config, differing) or side.key
+        if side.group:
+            label += f" (seeds {','.join(str(s) for s in sorted(side.seeds))})"
+        named.append(replace(side, label=label))
+    return named
 
 
 def sides_of(selected: Iterable[RunInfo], every_run: Iterable[RunInfo]) -> list[Side]:
@@ -93,14 +112,14 @@ def sides_of(selected: Iterable[RunInfo], every_run: Iterable[RunInfo]) -> list[
             sides.append(_group_side(run.group, members.get(run.group) or [run]))
         else:
             sides.append(Side(key=run.id, label=run.label, runs=(run,)))
-    return sides
+    return labelled(sides)
 
 
 def resolve_side(key: str, runs: Sequence[RunInfo]) -> Side:
     """A run id or a group id → its side; RunNotFoundError (a KeyError) with a sentence when neither names anything here."""
     members = [r for r in runs if r.group == key]
     if members:
-        return _group_side(key, members)
+        return labelled([_group_side(key, members)])[0]
     for run in runs:
         if run.id == key:
             return Side(key=run.id, label=run.label, runs=(run,))
