@@ -33,12 +33,9 @@ def importance_panel(runs: list[RunInfo], current: str | None) -> None:
         )
         return
     settings = result.settings
-    st.plotly_chart(
-        importance_figure(
-            [s.name for s in settings], [s.value for s in settings], [s.low for s in settings], [s.high for s in settings]
-        ),
-        key="sweep_importance",
-    )
+    names, values = [s.name for s in settings], [s.value for s in settings]
+    lows, highs = [s.low for s in settings], [s.high for s in settings]
+    st.plotly_chart(importance_figure(names, values, lows, highs), key="sweep_importance")
     top = settings[0]
     st.markdown(
         f"**{escape_markdown(top.name)}** mattered most: {top.value:.2f} of the total "
