@@ -18,10 +18,9 @@ def compare_tab(store: RunStore, runs: list[RunInfo], selected: list[RunInfo]) -
     if not selected:
         st.info("Select runs in the table above to overlay their curves.")
     else:
-        sides = sides_of(selected, runs)
-        _curves(store, sides)
-        verdict_panel(sides)
-    if runs:
+        _curves(store, sides_of(selected, runs))
+    if runs:  # the ticked runs' sides first, then every other group and run
+        verdict_panel(sides_of([*selected, *runs], runs))
         st.subheader(f"Hyperparameters vs final accuracy ({len(runs)} runs)")
         kind = st.radio(
             "View", ["parallel", "scatter"], horizontal=True, key="hparams_kind", label_visibility="collapsed"

@@ -10,10 +10,11 @@ from resnet_mnist.ui.plain_text import escape_markdown
 
 
 def verdict_panel(sides: list[Side]) -> None:
-    """Pick A and B among the compared runs and groups; the verdict with its difference and interval."""
+    """Pick A and B among the runs and seed groups (the ticked ones first); the verdict, its difference and
+    interval."""
     st.subheader("Is the difference real?")
     if len(sides) < 2:
-        st.caption("Tick runs of two recipes (a run of a seed group brings its whole group) to get a verdict.")
+        st.caption("Train a second run or seed group to compare it with this one.")
         return
     by_key = {s.key: s for s in sides}
     keys = list(by_key)
