@@ -15,11 +15,12 @@ from resnet_mnist.ui.figures import bands_figure, curves_figure, hparams_figure
 
 
 def compare_tab(store: RunStore, runs: list[RunInfo], selected: list[RunInfo]) -> None:
+    ticked = sides_of(selected, runs)
     if not selected:
         st.info("Select runs in the table above to overlay their curves.")
     else:
-        _curves(store, sides_of(selected, runs))
-    if runs:  # the ticked runs' sides first, then every other group and run
+        _curves(store, ticked)
+    if len(ticked) >= 2 or any(r.group for r in runs):  # the ticked sides first, then every other group and run
         verdict_panel(sides_of([*selected, *runs], runs))
         st.subheader(f"Hyperparameters vs final accuracy ({len(runs)} runs)")
         kind = st.radio(

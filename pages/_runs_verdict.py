@@ -27,13 +27,13 @@ def verdict_panel(sides: list[Side]) -> None:
     a, b = by_key[a_key], by_key[b_key]
     verdict = judge(a.final_accuracies, b.final_accuracies)
     sentence = verdict.sentence()
-    text = f"**{escape_markdown(sentence[:1].upper() + sentence[1:])}**"
+    text = f"**{sentence[:1].upper() + sentence[1:]}**"  # our own words and numbers: nothing a person typed
     if verdict.verdict == BEYOND_NOISE:
         st.success(text, icon=":material/check_circle:")
     elif verdict.verdict == WITHIN_NOISE:
         st.info(text, icon=":material/drag_handle:")
     else:
-        st.warning(
+        st.info(
             f"{text}  \nA side needs at least {MIN_SEEDS} seeds to tell its spread: repeat a run over seeds "
             "(Manage → Repeat with 3 seeds, or `train --seeds 1,2,3`).",
             icon=":material/casino:",

@@ -27,7 +27,7 @@ def importance_panel(runs: list[RunInfo], current: str | None) -> None:
     sweep = st.selectbox("Sweep", sweeps, index=index, key="importance_sweep")
     result = _importance(tuple(sweep_trials(runs, sweep)))
     if result.reason:
-        st.info(f"{escape_markdown(result.reason[:1].upper() + result.reason[1:])}.", icon=":material/hourglass:")
+        st.info(f"{result.reason[:1].upper() + result.reason[1:]}.", icon=":material/hourglass:")  # our own words
         st.caption(
             f"Trials with a test accuracy: {result.trials}; swept: {escape_markdown(', '.join(result.swept) or '-')}."
         )
