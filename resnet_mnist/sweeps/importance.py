@@ -102,12 +102,17 @@ class Importance:
 
 
 def sweep_trials(runs: Iterable[RunInfo], sweep_id: str) -> list[TrialPoint]:
-    """The sweep's trials that reached a test accuracy, with their swept settings, oldest first."""
+    """The sweep's trials that reached a test accuracy, with their swept settings, in a fixed order.
+
+    Ordered by their settings and accuracy, not by run id (ids made in the same second order at random), so
+    the same trials always give the same resamples.
+    """
     points = []
-    for run in sorted((r for r in runs if r.sweep == sweep_id and r.best_accuracy is not None), key=lambda r: r.id):
-        params = {name: getattr(run.config, name) for name in SWEPT_FIELDS}
-        points.append(TrialPoint(run.id, params, float(run.best_accuracy)))  # type: ignore[arg-type]
-    return points
+    for run in runs:
+        if run.sweep == sweep_id and run.best_accuracy is not None:
+            params = {name: getattr(run.config, name) for name in SWEPT_FIELDS}
+            points.append(TrialPoint(run.id, params, float(run.best_accuracy)))
+    return sorted(points, key=lambda t: (repr(sorted(t.params.items())), t.accuracy, t.run_id))
 
 
 def _distributions(trials: Sequence[TrialPoint]) -> dict[str, Any]:
