@@ -195,7 +195,8 @@ def bands_figure(bands: Sequence[Band], single: Sequence[RunCurves], metric: str
                 y=[*band.high, *reversed(band.low)],
                 fill="toself",
                 fillcolor=_translucent(colour),
-                line={"width": 0},
+                mode="lines",  # the outline only, never markers: the band is its fill
+                line={"width": 0, "color": colour},
                 legendgroup=name,
                 showlegend=False,
                 hoverinfo="skip",
@@ -210,6 +211,16 @@ def bands_figure(bands: Sequence[Band], single: Sequence[RunCurves], metric: str
                 mode="lines+markers",
                 line={"color": colour, "width": 2},
                 legendgroup=name,
+                # The min–max as error bars too: after one epoch the band is a line of no width.
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [h - m for h, m in zip(band.high, band.mean, strict=True)],
+                    "arrayminus": [m - lo for m, lo in zip(band.mean, band.low, strict=True)],
+                    "color": colour,
+                    "thickness": 1.5,
+                    "width": 6,
+                },
                 customdata=list(zip(band.low, band.high, strict=True)),
                 hovertemplate="%{fullData.name}<br>epoch %{x}: mean %{y:.4g}, "
                 "min %{customdata[0]:.4g}, max %{customdata[1]:.4g}<extra></extra>",
