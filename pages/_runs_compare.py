@@ -20,7 +20,9 @@ def compare_tab(store: RunStore, runs: list[RunInfo], selected: list[RunInfo]) -
         st.info("Select runs in the table above to overlay their curves.")
     else:
         _curves(store, ticked)
-    if len(ticked) >= 2 or any(r.group for r in runs):  # the ticked sides first, then every other group and run
+    if len(ticked) >= 2:  # judge what is compared above
+        verdict_panel(ticked)
+    elif any(r.group for r in runs):  # or pick among every group and run
         verdict_panel(sides_of([*selected, *runs], runs))
         st.subheader(f"Hyperparameters vs final accuracy ({len(runs)} runs)")
         kind = st.radio(

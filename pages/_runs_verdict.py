@@ -10,8 +10,8 @@ from resnet_mnist.ui.plain_text import escape_markdown
 
 
 def verdict_panel(sides: list[Side]) -> None:
-    """Pick A and B among the runs and seed groups (the ticked ones first); the verdict, its difference and
-    interval."""
+    """Pick A and B among `sides` (the ticked runs' groups and runs, or every one); the verdict, its
+    difference and interval."""
     st.subheader("Is the difference real?")
     if len(sides) < 2:
         st.caption("Train a second run or seed group to compare it with this one.")

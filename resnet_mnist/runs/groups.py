@@ -83,12 +83,20 @@ def _name(side: Side) -> str:
 
 
 def labelled(sides: Sequence[Side]) -> list[Side]:
-    """Each side named for a legend: its given name, else the settings in which the sides differ, else its id;
-    a group adds its seeds ("lr=0.1 (seeds 1,2,3)")."""
-    differing = [n for n in differing_hparams([s.runs[0].config for s in sides]) if n != "seed"]
+    """Each side named for a legend: its given name, else the settings in which it differs from the others,
+    else its id; a group adds its seeds ("lr=0.1 (seeds 1,2,3)"). Groups are told apart by what differs among
+    the groups alone, so a list of every run does not lengthen their names."""
+    groups = [s for s in sides if s.group]
+
+    def differing(among: Sequence[Side]) -> list[str]:
+        return [n for n in differing_hparams([s.runs[0].config for s in among]) if n != "seed"]
+
+    for_groups = differing(groups if len(groups) >= 2 else sides)
+    for_runs = differing(sides)
     named = []
     for side in sides:
-        label = _name(side) or recipe_label(side.runs[0].config, differing) or side.key
+        recipe = recipe_label(side.runs[0].config, for_groups if side.group else for_runs)
+        label = _name(side) or recipe or side.key
         if side.group:
             label += f" (seeds {','.join(str(s) for s in sorted(side.seeds))})"
         named.append(replace(side, label=label))

@@ -79,15 +79,27 @@ def test_compare_draws_each_group_as_its_mean_over_a_min_max_band(open_page, run
 
 def test_compare_says_a_larger_lr_is_beyond_noise_and_other_seeds_are_within(open_page, runs) -> None:
     store, groups = runs
-    at = open_page(compare_ids=[member(store, groups["slow"]).id, member(store, groups["fast"]).id])
+    at = open_page(compare_ids=[member(store, groups[g]).id for g in ("slow", "fast", "slow again")])
     assert at.selectbox(key="verdict_a").value == groups["slow"]
     assert at.selectbox(key="verdict_b").value == groups["fast"]
     assert len(at.success) == 1 and at.success[0].value.startswith("**Beyond noise: B − A = +")
     assert "95% interval [+" in at.success[0].value
     assert any("Welch's t-test over seeds" in c.value for c in at.caption)
+    assert at.selectbox(key="verdict_b").options == [  # the ticked sides, labelled as the charts label them
+        "lr=0.01 (seeds 1,2,3)",
+        "fast (seeds 1,2,3)",
+        "lr=0.01 (seeds 4,5,6)",
+    ]
     at.selectbox(key="verdict_b").set_value(groups["slow again"]).run()
     assert not at.exception and not at.success
     assert any(i.value.startswith("**Within noise: B − A =") for i in at.info)
+
+
+def test_with_nothing_ticked_the_verdict_picks_among_every_group(open_page, runs) -> None:
+    at = open_page()
+    labels = {"lr=0.01 (seeds 1,2,3)", "fast (seeds 1,2,3)", "lr=0.01 (seeds 4,5,6)"}  # lr is what the groups vary
+    assert labels <= set(at.selectbox(key="verdict_a").options)
+    assert not at.get("plotly_chart") or "chart_accuracy" not in str([c.proto.id for c in at.get("plotly_chart")])
 
 
 def test_a_lone_run_gets_too_few_seeds_and_says_how_to_get_more(open_page, runs) -> None:
