@@ -15,7 +15,7 @@ from typing import NoReturn
 from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
 from resnet_mnist.cli.compare import add_compare_parser
 from resnet_mnist.cli.importance import add_importance_parser
-from resnet_mnist.cli.seed_group import add_seed_group_flags, group_summary, run_summary, seeds_of
+from resnet_mnist.cli.seed_group import add_seed_group_flags, group_summary, run_summary
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
@@ -112,7 +112,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(**{name: getattr(args, name) for name in SETTINGS}).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
-    seeds = seeds_of(args)  # --seeds: the recipe once per seed, as one group
+    seeds = args.seeds  # --seeds: the recipe once per seed, as one group; None: one run with --seed
     # Read the data before creating the run, so missing files are one line and no empty run folder.
     train_split = load_split(args.data_root, train=True, limit=config.train_limit)
     test_split = load_split(args.data_root, train=False, limit=config.test_limit)

@@ -14,7 +14,7 @@ from typing import Any
 from resnet_mnist.core.engine import TrainingOutcome
 from resnet_mnist.runs.groups import parse_seeds
 
-__all__ = ["add_seed_group_flags", "group_summary", "run_summary", "seeds_of"]
+__all__ = ["add_seed_group_flags", "group_summary", "run_summary"]
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -32,11 +32,6 @@ def add_seed_group_flags(train: argparse.ArgumentParser) -> None:
         help="train the recipe once per seed (1,2,3 or 1-3), one after another, as one seed group "
         "(replaces --seed); `compare` then tells whether another recipe differs beyond seed noise",
     )
-
-
-def seeds_of(args: argparse.Namespace) -> tuple[int, ...] | None:
-    """The seeds of a group to train, or None for one run with --seed."""
-    return args.seeds
 
 
 def run_summary(run_id: str, run_dir: Path, outcome: TrainingOutcome) -> dict[str, Any]:
