@@ -113,6 +113,8 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(**{name: getattr(args, name) for name in SETTINGS}).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     seeds = args.seeds  # --seeds: the recipe once per seed, as one group; None: one run with --seed
+    for seed in seeds or ():  # every seed checked before the first run starts (a seed past 2**63 - 1)
+        config.with_changes(seed=seed).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     # Read the data before creating the run, so missing files are one line and no empty run folder.
     train_split = load_split(args.data_root, train=True, limit=config.train_limit)
     test_split = load_split(args.data_root, train=False, limit=config.test_limit)

@@ -36,6 +36,8 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             values = range(int(low), int(high) + 1) if dash else [int(part)]
         except ValueError:
             raise ValueError(f"{part!r} is not a seed (a whole number) or a range of seeds (1-3)") from None
+        if dash and not values:
+            raise ValueError(f"the range {part} runs backwards; write it low-high")
         if len(values) > MAX_SEEDS:
             raise ValueError(f"at most {MAX_SEEDS} seeds (got {part})")
         seeds += values

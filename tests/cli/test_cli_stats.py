@@ -51,12 +51,12 @@ def test_train_json_of_one_run(tmp_path: Path) -> None:
     assert run.group is None
 
 
-@pytest.mark.parametrize("seeds", ["1,x", "1,1", "0-40"])
+@pytest.mark.parametrize("seeds", ["1,x", "1,1", "0-40", "3-1", "1,9223372036854775808"])
 def test_bad_seeds_are_one_line_and_train_nothing(tmp_path: Path, seeds: str) -> None:
-    result = _run("train", *TINY, "--seeds", seeds, "--runs-dir", tmp_path)
-    assert result.returncode == 2 and "--seeds" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert not list(tmp_path.iterdir())  # no run folder
+    result = _run("train", *TINY, "--seeds", seeds, "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 2 and "--seed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()  # no run folder, not even the runs folder
 
 
 @pytest.fixture(scope="module")
