@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
-from helpers import open_app_page, record_run, the_page_worker, wait_for
+from helpers import open_app_page, record_run, rerun_until, the_page_worker, wait_for
 from seed_groups import FAST, SLOW, train_group
 from streamlit.testing.v1 import AppTest
 
@@ -138,3 +138,14 @@ def test_the_sweep_tab_ranks_the_settings_or_says_there_are_too_few_trials(open_
     assert value[0] > value[1] and value[0] + value[1] == pytest.approx(1.0)
     assert all(v >= 0 for v in error["array"] + error["arrayminus"])  # each interval holds its value
     assert any(m.value.startswith("**lr** mattered most") and "12 trials" in m.value for m in at.markdown)
+
+
+def test_the_train_page_says_which_seed_of_the_group_is_training(runs, data_root: Path) -> None:
+    at = open_app_page("pages/train.py")
+    try:
+        group = the_page_worker().start_group(SLOW.with_changes(epochs=3, train_limit=3000), (7, 8), name="pair")
+        rerun_until(at, lambda s: s.about is not None and s.epoch >= 1)
+        assert f"Seed 7 (1 of 2) of seed group {group}" in [t.value for t in at.text]
+    finally:
+        the_page_worker().stop(timeout=60)
+        st.cache_resource.clear()
