@@ -83,10 +83,10 @@ class Importance:
     @property
     def reason(self) -> str:
         """Why there is no ranking ('' when there is one)."""
+        if self.trials < MIN_TRIALS:  # first: with few trials even a swept setting may show one value
+            return f"not enough trials: {self.trials} finished, {MIN_TRIALS} needed to tell"
         if len(self.swept) < 2:
             return "only one setting was swept: nothing to rank it against" if self.swept else "no setting varied"
-        if not self.enough:
-            return f"not enough trials: {self.trials} finished, {MIN_TRIALS} needed to tell"
         return ""
 
     def as_dict(self) -> dict[str, Any]:
