@@ -1,4 +1,5 @@
-"""The Runs page's Manage tab: rename, tag, take its settings to Train, download, export, use in Draw, delete."""
+"""The Runs page's Manage tab: rename, tag, take its settings to Train, repeat over seeds, download, export,
+use in Draw, delete."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import streamlit as st
 
 from pages._common import run_choice
 from pages._runs_export import onnx_export_control
+from pages._runs_repeat import repeat_button
 from pages._settings_link import use_these_settings_link
 from resnet_mnist import RunStore
 from resnet_mnist.runs.store import RunBusyError, RunInfo, RunNotFoundError
@@ -32,6 +34,7 @@ def manage_tab(store: RunStore, runs: list[RunInfo], focus: str | None, active_i
         left = middle = right = st.container(horizontal=True, vertical_alignment="center", key="manage_actions")
         with middle:
             use_these_settings_link(run.config)
+        repeat_button(run, middle)
         if run.has_checkpoint:
             left.download_button(
                 "Download checkpoint",

@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages import _lr_find as lr_find
 from pages._common import get_run_store, get_sweep_runner
+from pages._sweep_importance import importance_panel
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import resolve_data_root
 from resnet_mnist.core.lr_find import LrFindResult, LrFindSettings
@@ -322,6 +323,8 @@ def sweep_tab(runs: list[RunInfo]) -> None:
     if snap.sweep_id:
         live = st.fragment(run_every=2.0 if snap.busy else None)(_live_sweep)
         live()
+    if not snap.busy:  # once the trials are in: which setting mattered (any sweep in the runs folder)
+        importance_panel(runs, snap.sweep_id)
 
 
 def _live_sweep() -> None:

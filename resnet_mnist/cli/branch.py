@@ -51,20 +51,17 @@ def add_branch_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--from-epoch", type=whole_number, metavar="N", help="the epoch to branch from (with --branch-from)"
     )
-    train.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object: run_id, run_dir, final_accuracy, best_accuracy, parent, parent_epoch",
-    )
 
 
 def wants_branch_command(args: argparse.Namespace) -> bool:
-    """Whether `train` goes through here: a branch, or a run that reports as JSON."""
-    return args.branch_from is not None or args.from_epoch is not None or args.json
+    """Whether `train` goes through here: a branch (`--json` alone, or `--seeds`, is main's own path)."""
+    return args.branch_from is not None or args.from_epoch is not None
 
 
 def run_branch_command(args: argparse.Namespace) -> int:
     """Train a branch (or, with --json alone, a plain run) and report it; checks everything before the run exists."""
+    if getattr(args, "seeds", None):
+        raise BranchError("--seeds and --branch-from do not go together: branch one run, then repeat it over seeds")
     plan = _plan(args)
     config = (plan.config if plan else _typed_config(args)).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     train_split = load_split(args.data_root, train=True, limit=config.train_limit)

@@ -1,4 +1,6 @@
-"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | doctor | export | lr-find`: from a terminal.
+"""`python -m resnet_mnist train | evaluate | predict | sweep | teach | ...`: the package from a terminal.
+
+The other commands (doctor, export, lr-find, compare, importance) each live in a module of their own here.
 
 `finetune` is `teach`'s older name, kept as an alias so scripts that use it still run.
 """
@@ -6,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,14 +16,17 @@ from typing import NoReturn
 
 from resnet_mnist.cli.branch import GivenSwitch, GivenValue, add_branch_flags, run_branch_command, wants_branch_command
 from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
+from resnet_mnist.cli.compare import add_compare_parser
 from resnet_mnist.cli.doctor import add_doctor_parser, run_doctor_command
 from resnet_mnist.cli.export import add_export_parser, run_export_command
+from resnet_mnist.cli.importance import add_importance_parser
 from resnet_mnist.cli.lr_find import add_lr_find_parser, run_lr_find_command
+from resnet_mnist.cli.seed_group import add_seed_group_flags, group_summary, run_summary
 from resnet_mnist.cli.sweep import add_sweep_parser, run_sweep_command
 from resnet_mnist.cli.teach import add_teach_parser, run_teach_command
 from resnet_mnist.core.config import SETTINGS, ConfigError, TrainConfig
 from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, load_split
-from resnet_mnist.core.engine import evaluate, run_training
+from resnet_mnist.core.engine import TrainingOutcome, evaluate, run_training
 from resnet_mnist.core.events import RunState, fan_out
 from resnet_mnist.core.files import FileRefused
 from resnet_mnist.core.precision import resolve_precision
@@ -32,6 +38,7 @@ from resnet_mnist.predict.inference import predict
 from resnet_mnist.predict.preprocess import ImageError, load_image, preprocess_image
 from resnet_mnist.runs.branch import BranchError
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from resnet_mnist.runs.groups import new_group_id
 from resnet_mnist.runs.lock import RunBusyError
 from resnet_mnist.runs.schema import dumps_json
 from resnet_mnist.runs.store import CHECKPOINT_FILE, RunStore, resolve_runs_dir
@@ -58,9 +65,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(train)
     train.add_argument("--name", default="", help="a name for the run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--json", action="store_true", help="print one JSON object at the end (progress on stderr)")
     add_data_root(train)
     train.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
     add_branch_flags(train)
+    add_seed_group_flags(train)
 
     evaluate_cmd = commands.add_parser("evaluate", help="test a checkpoint on the MNIST test set")
     evaluate_cmd.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt saved by a run")
@@ -85,6 +94,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add_doctor_parser(commands)
     add_export_parser(commands)
     add_lr_find_parser(commands)
+    add_compare_parser(commands)
+    add_importance_parser(commands)
     return parser
 
 
@@ -116,33 +127,57 @@ def _train(args: argparse.Namespace) -> int:
     if wants_branch_command(args):
         return run_branch_command(args)
     config = TrainConfig(**{name: getattr(args, name) for name in SETTINGS}).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
-    from resnet_mnist.core.devices import resolve_device
-
+    seeds = args.seeds  # --seeds: the recipe once per seed, as one group; None: one run with --seed
+    for seed in seeds or ():  # every seed checked before the first run starts (a seed past 2**63 - 1)
+        config.with_changes(seed=seed).validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
     # Read the data before creating the run, so missing files are one line and no empty run folder.
     train_split = load_split(args.data_root, train=True, limit=config.train_limit)
     test_split = load_split(args.data_root, train=False, limit=config.test_limit)
     store = RunStore(resolve_runs_dir(args.runs_dir))
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():  # stdout: the JSON
+        if seeds is None:
+            results = [_train_one(args, store, config, (train_split, test_split))]
+        else:
+            group = new_group_id()
+            print(f"Seed group {group}: seeds {', '.join(map(str, seeds))}", flush=True)
+            results = [
+                _train_one(args, store, config.with_changes(seed=seed), (train_split, test_split), group=group)
+                for seed in seeds
+            ]
+    if args.json:
+        print(dumps_json(run_summary(*results[0]) if seeds is None else group_summary(group, results)))
+    failed = [outcome for _, _, outcome in results if outcome.state is RunState.FAILED]
+    return 1 if failed else 0
+
+
+def _train_one(
+    args: argparse.Namespace, store: RunStore, config: TrainConfig, splits: tuple, *, group: str | None = None
+) -> tuple[str, Path, TrainingOutcome]:
+    """One run of `config`, recorded in `store` (in `group` when given), its progress on stdout."""
+    from resnet_mnist.core.devices import resolve_device
+
     device = resolve_device(config.device)
-    recorder = store.create(config, device=str(device), name=args.name)
+    name = f"{args.name or group} · seed {config.seed}" if group else args.name
+    recorder = store.create(config, device=str(device), name=name, extra={"group": group} if group else None)
     print(f"Run {recorder.run_id}: {_describe(config)}", flush=True)
     outcome = run_training(
         config,
         fan_out(recorder, ProgressPrinter(args.quiet)),
         device=device,
-        train_split=train_split,
-        test_split=test_split,
+        train_split=splits[0],
+        test_split=splits[1],
     )
     checkpoint = recorder.path / CHECKPOINT_FILE
     if outcome.state is RunState.FAILED:
         print(f"error: the run failed: {outcome.reason}", file=sys.stderr)
         print(f"Run folder: {recorder.path}", file=sys.stderr)
-        return 1
+        return recorder.run_id, recorder.path, outcome
     best = f"{100 * outcome.best_accuracy:.2f}%" if outcome.best_accuracy is not None else "n/a"
     print(f"Run {outcome.state.value}; best test accuracy {best}.")
     print(f"Run folder: {recorder.path}")
     if checkpoint.is_file():
         print(f"Checkpoint: {checkpoint}")
-    return 0
+    return recorder.run_id, recorder.path, outcome
 
 
 def _describe(config: TrainConfig) -> str:
@@ -265,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         with holding_the_cores(args):
-            return handlers[args.command](args)
+            return handlers.get(args.command, getattr(args, "handler", None))(args)  # compare, importance: their own
     except CoresBusyError as exc:
         print(f"error: the cores are busy: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from typing import Any
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.runs.schema import dumps_json
 from resnet_mnist.runs.store import RunInfo, RunStore, resolve_runs_dir
+from resnet_mnist.sweeps.importance import Importance, importance_of, sweep_trials
 from resnet_mnist.sweeps.outcome import TrialView
 from resnet_mnist.sweeps.process import connect_for
 from resnet_mnist.sweeps.ray_runtime import RAY_ADDRESS_ENV_VAR, check_address, resolve_ray_address
@@ -146,10 +147,12 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     sweep_runs = [run for run in store.runs() if run.sweep == outcome.sweep_id]
     rows = [_trial_row(store, t, sweep_runs) for t in outcome.trials]
     best = _trial_row(store, outcome.best, sweep_runs) if outcome.best else None
+    importance = importance_of(sweep_trials(sweep_runs, outcome.sweep_id))  # which setting mattered
     if args.json:
-        print(dumps_json({"sweep": outcome.sweep_id, "trials": rows, "best": best}))  # never NaN
+        print(dumps_json({"sweep": outcome.sweep_id, "trials": rows, "best": best, "importance": importance.as_dict()}))
     else:
         _print_table(rows, best)
+        print(_importance_line(importance))
     if best is None:
         print("error: no trial of the sweep trained (see each trial's reason)", file=sys.stderr)
         return 1
@@ -210,3 +213,10 @@ def _print_table(rows: list[dict[str, Any]], best: dict[str, Any] | None) -> Non
         )
     if best:
         print(f"Best: run {best['run_id']} ({100 * best['best_accuracy']:.2f}%), {_values(best['config'])}")
+
+
+def _importance_line(importance: Importance) -> str:
+    if importance.reason:
+        return f"Importance: {importance.reason}."
+    ranked = ", ".join(f"{s.name} {s.value:.2f} [{s.low:.2f}, {s.high:.2f}]" for s in importance.settings)
+    return f"Importance (95% interval): {ranked}"

@@ -63,14 +63,21 @@ class TrainingJob:
     name: str = ""
     data_root: str | Path | None = None
     branch: BranchPlan | None = None
+    group: str | None = None  # the seed group it trains in (TrainingWorker.start_group), recorded in run.json
+    place: str = ""  # where in its group ("2 of 3"), for the page
 
     def validate(self) -> TrainConfig:
         return self.config.validate(MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)
 
     def run_fields(self) -> dict[str, Any] | None:
-        return self.branch.run_fields() if self.branch is not None else None
+        fields = {**(self.branch.run_fields() or {} if self.branch is not None else {})}
+        if self.group:
+            fields["group"] = self.group
+        return fields or None
 
     def describe(self) -> str | None:
+        if self.group:
+            return f"Seed {self.config.seed} ({self.place}) of seed group {self.group}"
         return self.branch.describe() if self.branch is not None else None
 
     def execute(self, emit: Listener, *, control: TrainingControl, annotate: Annotate, device: torch.device) -> object:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -31,7 +32,8 @@ from resnet_mnist.core.events import (
 )
 from resnet_mnist.jobs.background import BackgroundRunner
 from resnet_mnist.jobs.cores import CoreClaim
-from resnet_mnist.jobs.job import Job, as_job
+from resnet_mnist.jobs.job import Job, TrainingJob, as_job
+from resnet_mnist.runs.groups import new_group_id
 from resnet_mnist.runs.store import RunStore
 
 __all__ = [
@@ -166,7 +168,34 @@ class TrainingWorker(BackgroundRunner):
         """
         job = as_job(work, name=name, data_root=self.data_root)
         job.validate()  # each job checks against its own data's sizes
-        config = job.config
+        self._start_jobs([job], name)
+
+    def start_group(self, config: TrainConfig, seeds: Sequence[int], *, name: str = "") -> str:
+        """Train `config` once per seed, one run after another, as one seed group; returns the group's id.
+
+        One job to the page: Stop ends the group (the runs done so far stay); a run that fails does not.
+        """
+        group = new_group_id()
+        label = name or group
+        jobs = [
+            TrainingJob(
+                config.with_changes(seed=seed),
+                name=f"{label} · seed {seed}",
+                data_root=self.data_root,
+                group=group,
+                place=f"{index} of {len(seeds)}",
+            )
+            for index, seed in enumerate(seeds, start=1)
+        ]
+        for job in jobs:
+            job.validate()
+        self._start_jobs(jobs, "")
+        return group
+
+    def _start_jobs(self, jobs: Sequence[Job], name: str) -> None:
+        """Claim the cores and run `jobs` in one thread, in order, each its own run."""
+        config = jobs[0].config
+        job = jobs[0]
         with self._lock:
             if self.is_alive():
                 raise WorkerBusyError(
@@ -185,7 +214,7 @@ class TrainingWorker(BackgroundRunner):
                     momentum=config.momentum,
                 )
             )
-            self._launch(partial(self._run_job, job, name or job.name), holder, thread_name="resnet-mnist-training")
+            self._launch(partial(self._run_jobs, jobs, name), holder, thread_name="resnet-mnist-training")
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop the running job; True once the thread has ended. Idle: nothing to do."""
@@ -243,6 +272,12 @@ class TrainingWorker(BackgroundRunner):
         self._live.snapshot = replace(snapshot, version=self._live.snapshot.version + 1)
 
     # -- the thread -----------------------------------------------------------------------
+
+    def _run_jobs(self, jobs: Sequence[Job], name: str) -> None:
+        for job in jobs:
+            if self._cancelled.is_set() and job is not jobs[0]:  # Stop ends a seed group; the first says so
+                return
+            self._run_job(job, name or job.name)
 
     def _run_job(self, job: Job, name: str) -> None:
         config = job.config

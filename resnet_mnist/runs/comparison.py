@@ -17,11 +17,14 @@ from resnet_mnist.runs.store import RunInfo, RunStore, UnreadableRun
 
 __all__ = [
     "INTERRUPTED",
+    "Band",
     "RunCurves",
     "differing_hparams",
     "display_state",
     "ema",
+    "epoch_band",
     "load_curves",
+    "recipe_label",
     "run_labels",
     "run_table_rows",
     "table_columns",
@@ -72,13 +75,17 @@ def differing_hparams(configs: Sequence[TrainConfig]) -> list[str]:
     return [name for name in _LABEL_FIELDS if len({getattr(c, name) for c in configs}) > 1]
 
 
+def recipe_label(config: TrainConfig, names: Sequence[str]) -> str:
+    """The named settings of `config` as a legend reads them: 'lr=0.1 · momentum=0.9'."""
+    return " · ".join(f"{SETTINGS[n].short}={_format_value(getattr(config, n))}" for n in names)
+
+
 def run_labels(runs: Sequence[RunInfo]) -> dict[str, str]:
     """A legend label per run id from the hyperparameters that differ; names or ids when none do."""
     names = differing_hparams([r.config for r in runs])
     labels: dict[str, str] = {}
     for run in runs:
-        parts = [f"{SETTINGS[n].short}={_format_value(getattr(run.config, n))}" for n in names]
-        labels[run.id] = " · ".join(parts) if parts else run.label
+        labels[run.id] = recipe_label(run.config, names) or run.label
     counts: dict[str, int] = {}
     for label in labels.values():
         counts[label] = counts.get(label, 0) + 1
@@ -129,6 +136,39 @@ def load_curves(store: RunStore, runs: Sequence[RunInfo]) -> list[RunCurves]:
     return curves
 
 
+@dataclass(frozen=True)
+class Band:
+    """A seed group's curve: per epoch, the mean of its runs and the lowest and highest of them."""
+
+    label: str
+    epochs: tuple[int, ...]
+    mean: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    runs: int
+
+
+def epoch_band(label: str, curves: Sequence[RunCurves], metric: str) -> Band:
+    """`metric` (test_accuracy or test_loss) over the group's runs, at each epoch some run reached.
+
+    An epoch only some runs reached (one was stopped early) is summed over those: the band narrows there.
+    """
+    by_epoch: dict[int, list[float]] = {}
+    for run in curves:
+        for epoch, value in zip(run.epochs, getattr(run, metric), strict=True):
+            if math.isfinite(value):
+                by_epoch.setdefault(epoch, []).append(value)
+    epochs = tuple(sorted(by_epoch))
+    return Band(
+        label=label,
+        epochs=epochs,
+        mean=tuple(math.fsum(by_epoch[e]) / len(by_epoch[e]) for e in epochs),
+        low=tuple(min(by_epoch[e]) for e in epochs),
+        high=tuple(max(by_epoch[e]) for e in epochs),
+        runs=len(curves),
+    )
+
+
 def _local_time(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -162,6 +202,7 @@ def run_table_rows(
                 "created": _local_time(run.created),
                 "tags": ", ".join(run.tags),
                 "sweep": run.sweep or "",
+                "group": run.group or "",
                 "node": run.node,
                 "id": run.id,
             }
@@ -184,6 +225,7 @@ def table_columns() -> list[str]:
         "tags",
         "reason",
         "sweep",
+        "group",
         "node",
         "parent",
         "id",

@@ -22,7 +22,7 @@ from resnet_mnist.core.devices import DEVICE_CHOICES
 from resnet_mnist.core.events import RunState
 from resnet_mnist.core.files import FileRefused
 from resnet_mnist.runs.fine_tune_records import ParentRecord, TeachRecord
-from resnet_mnist.runs.schema_types import Count, Digit, Finite, Fraction, NonNegative
+from resnet_mnist.runs.schema_types import Count, Digit, Finite, Fraction, GroupId, NonNegative
 
 __all__ = [
     "EVALUATION_FORMAT",
@@ -135,6 +135,7 @@ class RunRecord:
     final_accuracy: Fraction | None = None
     sweep: str | None = None
     node: str = ""  # the Ray node that trained a sweep trial ("<ip> <node id>"); "" for local runs
+    group: GroupId | None = None  # the seed group it was trained in (the same recipe over seeds: runs/groups.py)
     # A fine-tune's origin and its handwriting record, kept as the plain dicts run.json holds (readers use .get);
     # parse_run_record checks them against ParentRecord and TeachRecord, so their types hold too.
     parent: dict[str, Any] | None = None

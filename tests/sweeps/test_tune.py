@@ -197,6 +197,9 @@ def test_cli_sweep_json_on_tiny_data(runs_dir: Path, data_root: Path) -> None:
         assert trial["best_accuracy"] == run_info.best_accuracy and trial["node"] == run_info.node
     assert report["best"]["best_accuracy"] == max(t["best_accuracy"] for t in report["trials"])
     assert result.stderr.count("trial ") >= 2  # progress as trials end
+    importance = report["importance"]  # which setting mattered: two trials are far too few to tell
+    assert (importance["trials"], importance["enough"], importance["importance"]) == (2, False, {})
+    assert importance["reason"].startswith("not enough trials: 2 finished")
 
 
 def test_two_node_cluster_runs_trials_on_both_nodes(runs_dir: Path, data_root: Path) -> None:

@@ -1,4 +1,5 @@
-"""Several runs in one figure: overlaid learning curves, and hyperparameters against accuracy."""
+"""Several runs in one figure: overlaid learning curves (seed groups as bands), and hyperparameters against
+accuracy."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import plotly.graph_objects as go
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import MNIST_TRAIN_SIZE
 from resnet_mnist.core.precision import PRECISION_CHOICES
-from resnet_mnist.runs.comparison import RunCurves, ema
+from resnet_mnist.runs.comparison import Band, RunCurves, ema
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.ui.plain_text import escape_plotly
 
 from . import palette
 from .downsample import downsample_xy
 
-__all__ = ["CURVE_METRICS", "curves_figure", "hparams_figure"]
+__all__ = ["CURVE_METRICS", "bands_figure", "curves_figure", "hparams_figure"]
 
 CURVE_METRICS = {
     "test_accuracy": ("test accuracy", "epoch"),
@@ -172,5 +173,77 @@ def _hparams_scatter(scored: Sequence[RunInfo], accuracy: list[float], x_field: 
         yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%"},
         height=380,
         margin={"l": 60, "r": 20, "t": 30, "b": 40},
+    )
+    return figure
+
+
+def _translucent(colour: str, alpha: float = 0.2) -> str:
+    """A palette colour (#rrggbb) as rgba, for a band behind its line."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def bands_figure(bands: Sequence[Band], single: Sequence[RunCurves], metric: str) -> go.Figure:
+    """Each seed group as its mean line over a min–max band; each single run as a plain line."""
+    title, x_title = CURVE_METRICS[metric]
+    figure = go.Figure()
+    for index, band in enumerate(bands):
+        colour, name = palette.run_colour(index), escape_plotly(f"{band.label} · mean of {band.runs}")
+        figure.add_trace(
+            go.Scatter(
+                x=[*band.epochs, *reversed(band.epochs)],
+                y=[*band.high, *reversed(band.low)],
+                fill="toself",
+                fillcolor=_translucent(colour),
+                mode="lines",  # the outline only, never markers: the band is its fill
+                line={"width": 0, "color": colour},
+                legendgroup=name,
+                showlegend=False,
+                hoverinfo="skip",
+                name=name + " (min–max)",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=band.epochs,
+                y=band.mean,
+                name=name,
+                mode="lines+markers",
+                line={"color": colour, "width": 2},
+                legendgroup=name,
+                # The min–max as error bars too: after one epoch the band is a line of no width.
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [h - m for h, m in zip(band.high, band.mean, strict=True)],
+                    "arrayminus": [m - lo for m, lo in zip(band.mean, band.low, strict=True)],
+                    "color": colour,
+                    "thickness": 1.5,
+                    "width": 6,
+                },
+                customdata=list(zip(band.low, band.high, strict=True)),
+                hovertemplate="%{fullData.name}<br>epoch %{x}: mean %{y:.4g}, "
+                "min %{customdata[0]:.4g}, max %{customdata[1]:.4g}<extra></extra>",
+            )
+        )
+    for index, run in enumerate(single, start=len(bands)):
+        figure.add_trace(
+            go.Scatter(
+                x=run.epochs,
+                y=getattr(run, metric),
+                name=escape_plotly(run.label),
+                mode="lines+markers",
+                line={"color": palette.run_colour(index), "width": 2, "dash": "dot"},
+                hovertemplate="%{fullData.name}<br>epoch %{x}: %{y:.4g}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title={"text": f"{title}: seed groups as mean and min–max band"},
+        xaxis={"title": {"text": x_title}, "dtick": 1},
+        yaxis={"title": {"text": title}, "tickformat": ".1%" if metric == "test_accuracy" else None},
+        height=320,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        legend={"title": {"text": "run or group"}, "orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
+        showlegend=True,
     )
     return figure
