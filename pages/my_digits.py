@@ -8,8 +8,10 @@ import numpy as np
 import streamlit as st
 
 from pages._common import get_run_store, get_worker, handwriting_dir
+from pages._settings_link import fill_form
 from resnet_mnist import ConfigError
 from resnet_mnist.core.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
+from resnet_mnist.core.devices import available_devices, default_device
 from resnet_mnist.handwriting.archive import clean_stale_imports, export_zip
 from resnet_mnist.handwriting.decoding import load_digits
 from resnet_mnist.handwriting.digits import (
@@ -269,6 +271,10 @@ def teach(hset: HandwritingSet, reader: Reader) -> None:
         except (ConfigError, CheckpointError, HandwritingError, DatasetError, WorkerBusyError) as exc:
             st.error(f"Not started: {escape_markdown(exc)}")
         else:
+            # The Train page shows the job's own settings (the parent's lr and momentum, teach's epochs), not the
+            # form's older ones, so its "Apply lr & momentum" cannot push stale values into the fine-tune.
+            devices = [d.name for d in available_devices() if d.available]
+            fill_form(job.config, devices, default_device())
             st.switch_page("pages/train.py")
 
 

@@ -178,6 +178,10 @@ def test_teach_starts_a_fine_tune_shown_on_the_train_page(
     try:
         snapshot = worker.snapshot()
         assert snapshot.config is not None and snapshot.config.epochs == 1
+        # The Train page's form shows what the fine-tune runs with, not the form's older values (issue 25.3).
+        for name in ("epochs", "lr", "momentum", "batch_size"):
+            assert at.session_state[f"train_{name}"] == getattr(snapshot.config, name), name
+        assert snapshot.config.momentum != 0.5  # the parent's own momentum (0.9), not the form's default
         run = RunStore(model_runs).get(snapshot.run_id)
         assert run.parent["run"] == trained_run.id and run.teach["split"]["method"] == "fixed"
         deadline = time.monotonic() + 30
