@@ -71,11 +71,20 @@ def _axis(column, setting: Setting) -> Axis | None:
     key = f"sweep_{setting.name}"
     if setting.choices:
         picked = column.multiselect(
-            setting.label, setting.choices, [], key=key, help=_CHOICE_HELP, placeholder="not swept"
+            setting.label,
+            setting.choices,
+            [],
+            key=key,
+            persist_state="session",
+            help=_CHOICE_HELP,
+            placeholder="not swept",
         )
         return Axis(values=tuple(picked)) if picked else None
     start = ", ".join(f"{v:g}" for v in setting.sweep_values)
-    return parse_axis(column.text_input(setting.label, start, key=key, max_chars=1000, help=_AXIS_HELP), setting.kind)
+    return parse_axis(
+        column.text_input(setting.label, start, key=key, persist_state="session", max_chars=1000, help=_AXIS_HELP),
+        setting.kind,
+    )
 
 
 def _space() -> tuple[dict, list[str]]:
@@ -97,14 +106,31 @@ def _search_row() -> dict[str, Any]:
     default = SWEEP_DEFAULTS
     search_col, samples_col, seed_col, test_col = st.columns(4)
     search = search_col.radio(
-        "Search", SEARCHES, index=SEARCHES.index(default.search), horizontal=True, key="sweep_search"
+        "Search",
+        SEARCHES,
+        index=SEARCHES.index(default.search),
+        horizontal=True,
+        key="sweep_search",
+        persist_state="session",
     )
     samples = samples_col.number_input(
-        "Trials (random / Optuna)", 1, MAX_TRIALS, default.samples, key="sweep_samples", disabled=search == "grid"
+        "Trials (random / Optuna)",
+        1,
+        MAX_TRIALS,
+        default.samples,
+        key="sweep_samples",
+        persist_state="session",
+        disabled=search == "grid",
     )
-    seed = seed_col.number_input("Search seed", 0, 2**31 - 1, default.seed, key="sweep_seed")
+    seed = seed_col.number_input("Search seed", 0, 2**31 - 1, default.seed, key="sweep_seed", persist_state="session")
     test_limit = test_col.number_input(
-        "Test images (0 = all 10,000)", 0, 10_000, default.base.test_limit or 0, 1_000, key="sweep_test_limit"
+        "Test images (0 = all 10,000)",
+        0,
+        10_000,
+        default.base.test_limit or 0,
+        1_000,
+        key="sweep_test_limit",
+        persist_state="session",
     )
     base = default.base.with_changes(test_limit=int(test_limit) or None)
     return {"base": base, "search": search, "samples": int(samples), "seed": int(seed)}
@@ -120,6 +146,7 @@ def _schedule_row() -> dict[str, Any]:
         index=SCHEDULERS.index(default.scheduler),
         horizontal=True,
         key="sweep_scheduler",
+        persist_state="session",
         help=_SCHEDULER_HELP,
     )
     asha_off = scheduler != "asha"
@@ -129,6 +156,7 @@ def _schedule_row() -> dict[str, Any]:
         100,
         default.grace_period,
         key="sweep_grace",
+        persist_state="session",
         disabled=asha_off,
         help=_GRACE_HELP,
     )
@@ -138,11 +166,17 @@ def _schedule_row() -> dict[str, Any]:
         10,
         default.reduction_factor,
         key="sweep_factor",
+        persist_state="session",
         disabled=asha_off,
         help=_FACTOR_HELP,
     )
     name = name_col.text_input(
-        "Sweep name", default.name, key="sweep_name", max_chars=60, placeholder="empty: the sweep's id"
+        "Sweep name",
+        default.name,
+        key="sweep_name",
+        persist_state="session",
+        max_chars=60,
+        placeholder="empty: the sweep's id",
     )
     return {
         "scheduler": scheduler,
@@ -156,15 +190,20 @@ def _resources_row() -> dict[str, Any]:
     """What each trial gets and how many run at once, from SWEEP_DEFAULTS; and where Ray is."""
     default = SWEEP_DEFAULTS
     cpu_col, gpu_col, concurrent_col, address_col = st.columns(4)
-    cpus = cpu_col.number_input("CPUs per trial", 0.25, 64.0, default.cpus_per_trial, 0.25, key="sweep_cpus")
-    gpus = gpu_col.number_input("GPUs per trial", 0.0, 8.0, default.gpus_per_trial, 0.25, key="sweep_gpus")
+    cpus = cpu_col.number_input(
+        "CPUs per trial", 0.25, 64.0, default.cpus_per_trial, 0.25, key="sweep_cpus", persist_state="session"
+    )
+    gpus = gpu_col.number_input(
+        "GPUs per trial", 0.0, 8.0, default.gpus_per_trial, 0.25, key="sweep_gpus", persist_state="session"
+    )
     concurrent = concurrent_col.number_input(
-        "Max concurrent (0 = no limit)", 0, 256, default.max_concurrent, key="sweep_concurrent"
+        "Max concurrent (0 = no limit)", 0, 256, default.max_concurrent, key="sweep_concurrent", persist_state="session"
     )
     address_col.text_input(
         "Ray address (empty = local Ray)",
         resolve_ray_address(None),
         key="sweep_address",
+        persist_state="session",
         help="auto, host:port or ray://host:10001 for an existing cluster; empty starts Ray on this server",
     )
     return {"cpus_per_trial": float(cpus), "gpus_per_trial": float(gpus), "max_concurrent": int(concurrent)}
