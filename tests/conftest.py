@@ -107,6 +107,16 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory):
     return store.get(recorder.run_id)
 
 
+@pytest.fixture(scope="session")
+def seed_group_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Three seed groups trained once per session (seed_groups.three_groups): (runs folder, name → group id).
+    Shared by the CLI, significance and page tests: copy it (seed_groups.copy_of) before writing to it."""
+    from seed_groups import three_groups
+
+    store = RunStore(tmp_path_factory.mktemp("seed_groups") / "runs")
+    return store.root, three_groups(store, _data_root())
+
+
 # -- the reliability tests' fixtures: a fresh app 'server', a tiny trained run, the app pointed at it --
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,3 +23,18 @@ def train_group(store: RunStore, config: TrainConfig, seeds: Sequence[int], data
         recorder = store.create(seeded, device="cpu", name=f"{name or group} · seed {seed}", extra={"group": group})
         assert run_training(seeded, recorder, data_root=str(data_root)).state is RunState.FINISHED
     return group
+
+
+def three_groups(store: RunStore, data_root: Path) -> dict[str, str]:
+    """lr 0.01 over seeds 1-3 and over 4-6, lr 0.1 over 1-3 ("fast"): name → group id."""
+    return {
+        "slow": train_group(store, SLOW, (1, 2, 3), data_root),
+        "slow again": train_group(store, SLOW, (4, 5, 6), data_root),
+        "fast": train_group(store, FAST, (1, 2, 3), data_root, name="fast"),
+    }
+
+
+def copy_of(trained: tuple[Path, dict[str, str]], folder: Path) -> tuple[Path, dict[str, str]]:
+    """The session's seed groups (conftest `seed_group_runs`) copied into `folder`, for a test to add to."""
+    root, groups = trained
+    return Path(shutil.copytree(root, folder)), groups

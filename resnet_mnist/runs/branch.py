@@ -83,5 +83,7 @@ def _starting_point(parent: RunInfo, epoch: int) -> StartingPoint | None:
     except CheckpointError as exc:
         raise BranchError(f"run {parent.id}'s epoch {epoch} cannot be used: {exc}") from None
     if start is None or start.epoch != epoch:
-        raise BranchError(f"run {parent.id}'s {epoch_checkpoint_name(epoch)} is not a checkpoint a branch can start from")
+        raise BranchError(
+            f"run {parent.id}'s {epoch_checkpoint_name(epoch)} is not a checkpoint a branch can start from"
+        )
     return start

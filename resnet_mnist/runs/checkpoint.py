@@ -278,7 +278,9 @@ def _check_momentum(momentum: Any, label: str) -> None:
     expected = dict(Net().to("meta").named_parameters())
     for key, value in momentum.items():
         if key not in expected:
-            raise CheckpointError(f"{label} holds a momentum buffer for {str(key)[:60]!r}, not a parameter of this network")
+            raise CheckpointError(
+                f"{label} holds a momentum buffer for {str(key)[:60]!r}, not a parameter of this network"
+            )
         if not isinstance(value, torch.Tensor) or value.shape != expected[key].shape:
             raise CheckpointError(f"{label} holds a momentum buffer of the wrong shape for {key}")
         if not value.dtype.is_floating_point:

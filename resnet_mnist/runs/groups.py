@@ -126,7 +126,8 @@ def sides_of(selected: Iterable[RunInfo], every_run: Iterable[RunInfo]) -> list[
 
 
 def resolve_side(key: str, runs: Sequence[RunInfo]) -> Side:
-    """A run id or a group id → its side; RunNotFoundError (a KeyError) with a sentence when neither names anything here."""
+    """A run id or a group id → its side; RunNotFoundError (a KeyError) with a sentence when neither names
+    anything here."""
     members = [r for r in runs if r.group == key]
     if members:
         return labelled([_group_side(key, members)])[0]

@@ -180,7 +180,9 @@ class RunRecorder:
 
     def _record_epoch(self, event: EpochCompleted) -> None:
         # Not asdict: it would deep-copy the weights and momentum, which are not metrics.
-        record = {f.name: getattr(event, f.name) for f in fields(event) if f.name not in ("model_state", "momentum_state")}
+        record = {
+            f.name: getattr(event, f.name) for f in fields(event) if f.name not in ("model_state", "momentum_state")
+        }
         with self._lock:
             self.metrics["epochs"].append(record)
             accuracies = [e["test_accuracy"] for e in self.metrics["epochs"]]

@@ -93,5 +93,9 @@ def judge(a: Sequence[float], b: Sequence[float]) -> Verdict:
         low, high = result.confidence_interval(CONFIDENCE)
     beyond = low > 0 or high < 0
     return Verdict(
-        BEYOND_NOISE if beyond else WITHIN_NOISE, difference, (float(low), float(high)), p_value=float(result.pvalue), **base
+        BEYOND_NOISE if beyond else WITHIN_NOISE,
+        difference,
+        (float(low), float(high)),
+        p_value=float(result.pvalue),
+        **base,
     )

@@ -110,7 +110,11 @@ class RunInfo(RunRecord):
             return []
         found = (_EPOCH_FILE.match(p.name) for p in folder.iterdir())
         epochs = sorted(int(m.group(1)) for m in found if m)
-        return [e for e in epochs if self.epoch_checkpoint_path(e).is_file() and not self.epoch_checkpoint_path(e).is_symlink()]
+        return [
+            e
+            for e in epochs
+            if self.epoch_checkpoint_path(e).is_file() and not self.epoch_checkpoint_path(e).is_symlink()
+        ]
 
 
 @dataclass(frozen=True)

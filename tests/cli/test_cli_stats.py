@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from seed_groups import FAST, SLOW, train_group
+from seed_groups import copy_of
 
 from resnet_mnist import RunStore, TrainConfig, run_training
 
@@ -60,15 +60,8 @@ def test_bad_seeds_are_one_line_and_train_nothing(tmp_path: Path, seeds: str) ->
 
 
 @pytest.fixture(scope="module")
-def grouped(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("cli_compare") / "runs"
-    store = RunStore(root)
-    groups = {
-        "slow": train_group(store, SLOW, (1, 2, 3), data_root),
-        "slow again": train_group(store, SLOW, (4, 5, 6), data_root),
-        "fast": train_group(store, FAST, (1, 2, 3), data_root),
-    }
-    return root, groups
+def grouped(seed_group_runs, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    return copy_of(seed_group_runs, tmp_path_factory.mktemp("cli_compare") / "runs")
 
 
 def test_compare_says_a_ten_times_larger_lr_is_beyond_noise(grouped) -> None:

@@ -12,22 +12,19 @@ import numpy as np
 import pytest
 import streamlit as st
 from helpers import open_app_page, record_run, rerun_until, the_page_worker, wait_for
-from seed_groups import FAST, SLOW, train_group
+from seed_groups import SLOW, copy_of
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import RunState, RunStore, run_training
 
 
 @pytest.fixture(scope="module")
-def made_runs(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> tuple[Path, dict[str, str]]:
+def made_runs(
+    seed_group_runs, tmp_path_factory: pytest.TempPathFactory, data_root: Path
+) -> tuple[Path, dict[str, str]]:
     """Three seed groups (lr 0.01 twice, over other seeds, and lr 0.1), one lone run, and two sweeps' trials."""
-    root = tmp_path_factory.mktemp("app_groups") / "runs"
+    root, groups = copy_of(seed_group_runs, tmp_path_factory.mktemp("app_groups") / "runs")
     store = RunStore(root)
-    groups = {
-        "slow": train_group(store, SLOW, (1, 2, 3), data_root),
-        "slow again": train_group(store, SLOW, (4, 5, 6), data_root),
-        "fast": train_group(store, FAST, (1, 2, 3), data_root, name="fast"),
-    }
     record_run(store, [0.5], name="lone run", config=SLOW)
     rng = np.random.default_rng(0)
     for index in range(12):

@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 
 from resnet_mnist import TrainConfig, load_checkpoint
-from resnet_mnist.runs.checkpoint import CHECKPOINT_FORMAT, CheckpointError, save_checkpoint
 from resnet_mnist.core.engine import build_model
+from resnet_mnist.runs.checkpoint import CHECKPOINT_FORMAT, CheckpointError, save_checkpoint
 
 MARKER_NAME = "checkpoint-code-ran"
 

@@ -21,8 +21,8 @@ from resnet_mnist.runs.comparison import (
     run_table_rows,
     unreadable_rows,
 )
-from resnet_mnist.ui.figures import curves_figure, hparams_figure
 from resnet_mnist.runs.store import RunInfo, UnreadableRun
+from resnet_mnist.ui.figures import curves_figure, hparams_figure
 
 _SMALL = TrainConfig(train_limit=500, test_limit=200, device="cpu", precision="fp32")
 CONFIGS = [

@@ -10,8 +10,8 @@ import torch
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunStore, TrainConfig, evaluate, load_checkpoint, load_split
-from resnet_mnist.runs.checkpoint import CheckpointError, save_checkpoint
 from resnet_mnist.core.engine import run_training
+from resnet_mnist.runs.checkpoint import CheckpointError, save_checkpoint
 from resnet_mnist.runs.evaluation import (
     EVALUATION_FILE,
     PREDICTIONS_FILE,
@@ -19,8 +19,8 @@ from resnet_mnist.runs.evaluation import (
     digit_images,
     evaluate_run,
 )
-from resnet_mnist.ui.figures import confusion_figure, per_class_figure
 from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.figures import confusion_figure, per_class_figure
 
 TEST_LIMIT = 300
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from helpers import record_run
 
 from resnet_mnist import RunState, RunStore
-from resnet_mnist.ui.model_choice import default_run_id
 from resnet_mnist.runs.ranking import best_run
+from resnet_mnist.ui.model_choice import default_run_id
 
 
 def test_the_best_finished_run_beats_newer_worse_and_failed_ones(runs_dir: Path) -> None:

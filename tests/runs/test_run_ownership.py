@@ -17,8 +17,8 @@ import pytest
 from helpers import end_epoch, open_app_page, record_run, start_run
 
 from resnet_mnist import RunState, RunStore
-from resnet_mnist.runs.comparison import INTERRUPTED, display_state
 from resnet_mnist.core.events import StateChanged
+from resnet_mnist.runs.comparison import INTERRUPTED, display_state
 from resnet_mnist.runs.store import RunBusyError
 
 REPO = Path(__file__).resolve().parents[2]

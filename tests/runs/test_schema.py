@@ -15,11 +15,11 @@ import torch
 from helpers import QUICK, open_app_page, record_run
 
 from resnet_mnist import Net, RunStore, load_checkpoint, load_split
+from resnet_mnist.core.events import RunState, StateChanged
 from resnet_mnist.runs.checkpoint import CHECKPOINT_FORMAT, CheckpointError
 from resnet_mnist.runs.evaluation import evaluate_run
-from resnet_mnist.core.events import RunState, StateChanged
-from resnet_mnist.runs.store import RunInfo, UnreadableRun
 from resnet_mnist.runs.schema import SchemaError, dumps_json
+from resnet_mnist.runs.store import RunInfo, UnreadableRun
 from resnet_mnist.sweeps.spec import Axis, SweepSpec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,12 +4,11 @@ verdicts on real seed groups, and the cases that get no interval."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
-from seed_groups import FAST, SLOW, train_group
+from seed_groups import copy_of
 
 from resnet_mnist import RunStore
 from resnet_mnist.runs.groups import resolve_side
@@ -26,14 +25,9 @@ def welch_interval(a: list[float], b: list[float], confidence: float = 0.95) -> 
 
 
 @pytest.fixture(scope="module")
-def groups(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> tuple[RunStore, dict[str, str]]:
-    store = RunStore(tmp_path_factory.mktemp("significance") / "runs")
-    made = {
-        "slow 1-3": train_group(store, SLOW, (1, 2, 3), data_root),
-        "slow 4-6": train_group(store, SLOW, (4, 5, 6), data_root),
-        "fast 1-3": train_group(store, FAST, (1, 2, 3), data_root),
-    }
-    return store, made
+def groups(seed_group_runs, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunStore, dict[str, str]]:
+    root, made = copy_of(seed_group_runs, tmp_path_factory.mktemp("significance") / "runs")
+    return RunStore(root), {"slow 1-3": made["slow"], "slow 4-6": made["slow again"], "fast 1-3": made["fast"]}
 
 
 def test_the_interval_is_welchs(groups) -> None:
