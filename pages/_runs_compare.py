@@ -24,14 +24,12 @@ def compare_tab(store: RunStore, runs: list[RunInfo], selected: list[RunInfo]) -
         verdict_panel(ticked)
     elif any(r.group for r in runs):  # or pick among every group and run
         verdict_panel(sides_of([*selected, *runs], runs))
-        st.subheader(f"Hyperparameters vs final accuracy ({len(runs)} runs)")
-        kind = st.radio(
-            "View", ["parallel", "scatter"], horizontal=True, key="hparams_kind", label_visibility="collapsed"
-        )
-        x_field = "lr"
-        if kind == "scatter":
-            x_field = st.selectbox("x axis", SWEPT_FIELDS, key="hparams_x")
-        st.plotly_chart(hparams_figure(runs, kind=kind, x_field=x_field), key="chart_hparams")
+    st.subheader(f"Hyperparameters vs final accuracy ({len(runs)} runs)")
+    kind = st.radio("View", ["parallel", "scatter"], horizontal=True, key="hparams_kind", label_visibility="collapsed")
+    x_field = "lr"
+    if kind == "scatter":
+        x_field = st.selectbox("x axis", SWEPT_FIELDS, key="hparams_x")
+    st.plotly_chart(hparams_figure(runs, kind=kind, x_field=x_field), key="chart_hparams")
 
 
 def _curves(store: RunStore, sides: list[Side]) -> None:
