@@ -13,13 +13,14 @@ import streamlit as st
 
 from pages import _lr_find as lr_find
 from pages._common import get_run_store, get_sweep_runner
+from pages._settings_link import use_these_settings_link
 from pages._sweep_importance import importance_panel
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import resolve_data_root
 from resnet_mnist.core.lr_find import LrFindResult, LrFindSettings
 from resnet_mnist.core.settings import Setting
 from resnet_mnist.jobs.sweep_runner import SweepBusyError, SweepSnapshot
-from resnet_mnist.runs.comparison import display_state, load_curves
+from resnet_mnist.runs.comparison import load_curves
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.sweeps.estimate import MachineSpeed, estimate_sweep, machine_speed
 from resnet_mnist.sweeps.outcome import SweepState
@@ -36,7 +37,9 @@ from resnet_mnist.sweeps.spec import (
     parse_axis,
 )
 from resnet_mnist.ui.figures import curves_figure
+from resnet_mnist.ui.formatting import MISSING
 from resnet_mnist.ui.plain_text import escape_markdown
+from resnet_mnist.ui.sweep_table import trial_rows
 
 # The swept settings, their labels and starting values come from the settings' descriptions (config.py).
 _AXES = tuple(SETTINGS[name] for name in SWEPT_FIELDS)
@@ -248,33 +251,6 @@ def _start(spec: SweepSpec) -> None:
         st.rerun()
 
 
-def _trial_rows(snap: SweepSnapshot, runs_by_id: dict[str, RunInfo]) -> list[dict]:
-    """One row per trial; of the swept settings only those that differ between trials (the rest say nothing)."""
-    best = snap.best
-    varying = [k for k in SWEPT_FIELDS if len({repr(t.values.get(k)) for t in snap.trials}) > 1]
-    rows = []
-    for trial in snap.trials:
-        run = runs_by_id.get(trial.run_id or "")
-        state = display_state(run, None) if run else trial.status.lower()  # a dead trial's run: interrupted
-        reason = (run.reason if run else trial.error) or ""
-        rows.append(
-            {
-                "best": "★" if best is not None and trial.trial_id == best.trial_id else "",
-                "trial": trial.trial_id,
-                "state": state,
-                **{k: trial.values.get(k) for k in varying},
-                "epoch": run.epochs_done if run else trial.epoch,
-                "test acc %": None if trial.test_accuracy is None else round(100 * trial.test_accuracy, 2),
-                "best acc %": None if trial.best_accuracy is None else round(100 * trial.best_accuracy, 2),
-                "stopped early": "early" in reason,
-                "node": (run.node if run else trial.node)[:24],
-                "reason": reason,
-                "run": trial.run_id or "",
-            }
-        )
-    return rows
-
-
 def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
     """The running (or last) sweep: status, Stop, trials table, curves, best trial."""
     runs_by_id = {r.id: r for r in runs}
@@ -293,7 +269,8 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
         st.info("Starting Ray and placing the first trials…")
         return
     st.dataframe(
-        pd.DataFrame(_trial_rows(snap, runs_by_id)),
+        pd.DataFrame(trial_rows(snap.trials, snap.best, runs_by_id)),
+        placeholder=MISSING,  # a trial not started yet, or one with no score so far
         hide_index=True,
         key="sweep_trials",
         column_config={
@@ -318,6 +295,8 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
             st.session_state["draw_run_id"] = best.run_id
         if st.session_state.get("draw_run_id") == best.run_id:
             right.caption("The Draw page uses this run.")
+        with right:
+            use_these_settings_link(runs_by_id[best.run_id].config)  # the best trial's settings into the Train form
 
 
 def _lr_range(result: LrFindResult) -> str:
