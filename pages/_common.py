@@ -86,3 +86,15 @@ def run_choice(label: str, key: str, candidates: list[RunInfo], focus: str | Non
     names = {r.id: f"{r.label} — {r.state.value}" + (f" ({r.id})" if r.name else "") for r in candidates}
     chosen = st.selectbox(label, options, index=index, key=key, format_func=names.get)
     return by_id.get(chosen)
+
+
+def in_fragment_rerun() -> bool:
+    """Whether this script run is a fragment's own tick, not the whole page's run (in which a fragment runs too).
+
+    Streamlit 1.67 has no public call for it; its run context lists the fragments of a fragment-only rerun
+    and none in a full run (streamlit/delta_generator.py relies on the same).
+    """
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)

@@ -7,7 +7,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages._common import get_run_store, get_sweep_runner, get_worker, handwriting_dir
+from pages._common import get_run_store, get_sweep_runner, get_worker, handwriting_dir, in_fragment_rerun
 from pages._runs_compare import compare_tab
 from pages._runs_evaluate import evaluate_tab
 from pages._runs_lineage import lineage_tab
@@ -80,7 +80,9 @@ def _live_marker() -> tuple:
     return (worker.is_alive(), snap.run_id, snap.state, len(snap.epochs), sweep.state, trials)
 
 
-# What the page was drawn with; the live fragment reruns the page when this changes.
+# What the page was drawn with; the live fragment reruns the page when this changes, but only on its own
+# ticks: rerun during the page's own run, it would swallow the click that run is handling (an epoch ending
+# between here and the status line made Start sweep do nothing and say nothing).
 st.session_state["live_marker"] = _live_marker()
 
 st.title("Runs")
@@ -102,7 +104,7 @@ def live_status() -> None:
             f"Sweep {escape_markdown(sweep.sweep_id)} {sweep.state}: {ended} of {total} trials ended "
             "(see the Sweep tab)."
         )
-    if st.session_state.get("live_marker") != _live_marker():
+    if in_fragment_rerun() and st.session_state.get("live_marker") != _live_marker():
         st.rerun(scope="app")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from helpers import open_app_page, record_run, the_page_worker
+from helpers import open_app_page, record_run, the_page_worker, wait_for
 from streamlit.testing.v1 import AppTest
 
 from resnet_mnist import RunState, RunStore, TrainConfig, load_checkpoint, load_split, run_training
@@ -350,3 +350,18 @@ def test_when_the_sweeps_ray_dies_the_page_stays_up_says_so_and_a_new_sweep_trai
     assert second != sweep_id and runner.is_alive()
     _wait_for_trials(store, second, 1, runner)
     assert runner.stop(timeout=120)
+
+
+def test_a_click_is_not_lost_while_a_jobs_epochs_end_during_the_pages_run(open_page, runs_root: Path) -> None:
+    """The Runs page's live status reruns the page when a run starts or ends an epoch; during the page's own
+    run that rerun swallowed the click being handled (Start sweep did nothing, said nothing) whenever an epoch
+    ended between the page's top and its status line. Epochs of 64 images end many times a second here."""
+    at = open_page(runs_tab="Sweep")
+    the_page_worker().start(TrainConfig(epochs=500, train_limit=64, test_limit=16, log_interval=1, device="cpu"))
+    wait_for(the_page_worker(), lambda s: len(s.epochs) >= 2)
+    for attempt in range(5):
+        at.button(key="start_sweep").click()
+        at.run()
+        warnings = [w.value for w in at.warning]
+        assert any("Train page" in w for w in warnings), f"click {attempt + 1} of 5 said nothing: {warnings}"
+    assert not the_sweep_runner().is_alive()
