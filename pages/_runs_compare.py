@@ -24,6 +24,11 @@ def compare_tab(store: RunStore, runs: list[RunInfo], selected: list[RunInfo]) -
         verdict_panel(ticked)
     elif any(r.group for r in runs):  # or pick among every group and run
         verdict_panel(sides_of([*selected, *runs], runs))
+    if runs:  # every run's settings against its accuracy (nothing to draw before the first run)
+        _hparams(runs)
+
+
+def _hparams(runs: list[RunInfo]) -> None:
     st.subheader(f"Hyperparameters vs final accuracy ({len(runs)} runs)")
     kind = st.radio("View", ["parallel", "scatter"], horizontal=True, key="hparams_kind", label_visibility="collapsed")
     x_field = "lr"

@@ -73,6 +73,7 @@ def test_with_no_runs_the_page_says_how_to_make_one(open_page, runs_dir: Path, m
     at = open_page()
     assert any("No runs yet" in info.value for info in at.info)
     assert not at.dataframe and not at.error
+    assert not at.get("plotly_chart")  # no empty hyperparameters chart before the first run
     at.session_state["runs_tab"] = "Sweep"
     at.run()
     assert not at.exception
