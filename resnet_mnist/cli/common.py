@@ -12,7 +12,7 @@ from resnet_mnist.core.events import BatchLogged, EpochCompleted, EvaluationStar
 from resnet_mnist.jobs.cores import CoreClaim, default_lock_path
 from resnet_mnist.sweeps.ray_runtime import resolve_ray_address
 
-__all__ = ["ProgressPrinter", "add_data_root", "holding_the_cores", "whole_number"]
+__all__ = ["ProgressPrinter", "add_data_root", "add_runs_dir", "holding_the_cores", "whole_number"]
 
 
 def whole_number(text: str) -> int:
@@ -25,6 +25,10 @@ def whole_number(text: str) -> int:
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
+
+
+def add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
 
 
 TRAINS_HERE = {"train", "teach", "finetune", "sweep", "lr-find"}  # the commands whose work runs on this machine's cores

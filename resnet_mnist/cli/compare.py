@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from resnet_mnist.cli.common import add_runs_dir
 from resnet_mnist.runs.groups import Side, resolve_side
 from resnet_mnist.runs.schema import dumps_json
 from resnet_mnist.runs.significance import judge
@@ -25,7 +26,7 @@ def add_compare_parser(commands: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("a", metavar="A", help="a run id or a seed-group id (g-…)")
     compare.add_argument("b", metavar="B", help="a run id or a seed-group id (g-…)")
-    compare.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_runs_dir(compare)
     compare.add_argument("--json", action="store_true", help="print one JSON object")
     compare.set_defaults(handler=run_compare_command)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from resnet_mnist.cli.common import add_runs_dir
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.runs.branch import BranchError
 from resnet_mnist.runs.doctor import Diagnosis, diagnose
@@ -23,7 +24,7 @@ def add_doctor_parser(commands: argparse._SubParsersAction) -> None:
     doctor.add_argument(
         "--json", action="store_true", help="print one JSON object: diagnosis, evidence, remedy (or null)"
     )
-    doctor.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_runs_dir(doctor)
 
 
 def remedy_command(run_id: str, diagnosis: Diagnosis) -> str | None:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from resnet_mnist.cli.common import add_data_root
+from resnet_mnist.cli.common import add_data_root, add_runs_dir
 from resnet_mnist.core.files import atomic_write_bytes
 from resnet_mnist.export import EXPORT_FORMATS, ExportCheckFailed, ExportError, export_checked
 from resnet_mnist.runs.checkpoint import CheckpointError, load_checkpoint
@@ -31,7 +31,7 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--out", type=Path, required=True, metavar="FILE", help="the file to write, e.g. model.onnx")
     export.add_argument("--json", action="store_true", help="print one JSON object")
     add_data_root(export)
-    export.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_runs_dir(export)
 
 
 def run_export_command(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from resnet_mnist.cli.common import add_runs_dir
 from resnet_mnist.runs.schema import dumps_json
 from resnet_mnist.runs.store import RunStore, resolve_runs_dir
 from resnet_mnist.sweeps.importance import importance_of, sweep_trials
@@ -23,7 +24,7 @@ def add_importance_parser(commands: argparse._SubParsersAction) -> None:
         "95%% interval; too few trials say so instead of ranking.",
     )
     importance.add_argument("sweep", metavar="SWEEP_ID", help="the sweep's id (sweep --json prints it as `sweep`)")
-    importance.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_runs_dir(importance)
     importance.add_argument("--json", action="store_true", help="print one JSON object")
     importance.set_defaults(handler=run_importance_command)
 

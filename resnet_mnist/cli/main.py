@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from resnet_mnist.cli.branch import GivenSwitch, GivenValue, add_branch_flags, run_branch_command, wants_branch_command
-from resnet_mnist.cli.common import ProgressPrinter, add_data_root, holding_the_cores, whole_number
+from resnet_mnist.cli.common import ProgressPrinter, add_data_root, add_runs_dir, holding_the_cores, whole_number
 from resnet_mnist.cli.compare import add_compare_parser
 from resnet_mnist.cli.doctor import add_doctor_parser, run_doctor_command
 from resnet_mnist.cli.export import add_export_parser, run_export_command
@@ -67,7 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--json", action="store_true", help="print one JSON object at the end (progress on stderr)")
     add_data_root(train)
-    train.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_runs_dir(train)
     add_branch_flags(train)
     add_seed_group_flags(train)
 

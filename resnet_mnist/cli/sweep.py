@@ -7,6 +7,7 @@ import contextlib
 import sys
 from typing import Any
 
+from resnet_mnist.cli.common import add_runs_dir
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.runs.schema import dumps_json
 from resnet_mnist.runs.store import RunInfo, RunStore, resolve_runs_dir
@@ -53,7 +54,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         "--name", default=SWEEP_DEFAULTS.name, help="a name for the sweep's runs (default: the sweep's id)"
     )
     sweep.add_argument("--data-root", help="folder holding MNIST/raw/ (default: $RESNET_MNIST_DATA or ./data)")
-    sweep.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_runs_dir(sweep)
     sweep.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from resnet_mnist.cli.common import ProgressPrinter, add_data_root, whole_number
+from resnet_mnist.cli.common import ProgressPrinter, add_data_root, add_runs_dir, whole_number
 from resnet_mnist.core.devices import DEVICE_CHOICES
 from resnet_mnist.core.events import RunState, fan_out
 from resnet_mnist.handwriting.digits import read_set
@@ -65,7 +65,7 @@ def add_teach_parser(commands: argparse._SubParsersAction) -> None:
     teach.add_argument("--json", action="store_true", help="print one JSON object")
     teach.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_root(teach)
-    teach.add_argument("--runs-dir", help="where runs are saved (default: $RESNET_MNIST_RUNS or ./runs)")
+    add_runs_dir(teach)
 
 
 def run_teach_command(args: argparse.Namespace) -> int:
