@@ -21,8 +21,9 @@ from resnet_mnist.runs.checkpoint import save_checkpoint
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run(*args: str | Path, runs: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "RESNET_MNIST_RUNS": str(runs)}
+def _run(*args: str | Path, runs: Path, data_root: Path) -> subprocess.CompletedProcess[str]:
+    # The data folder is passed, not inherited: a module fixture's commands run before the per-test environment.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RESNET_MNIST_RUNS": str(runs), "RESNET_MNIST_DATA": str(data_root)}
     return subprocess.run(
         [sys.executable, "-m", "resnet_mnist", *map(str, args)],
         cwd=REPO,
@@ -39,17 +40,19 @@ def fp32_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path):
     return train_fp32_run(tmp_path_factory.mktemp("cli-export") / "runs", data_root)
 
 
-def test_export_json_on_a_run_id_checks_all_10000_digits_and_matches_evaluate(fp32_run, tmp_path: Path) -> None:
+def test_export_json_on_a_run_id_checks_all_10000_digits_and_matches_evaluate(
+    fp32_run, data_root: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "model.onnx"
     runs = fp32_run.path.parent
-    result = _run("export", fp32_run.id, "--format", "onnx", "--out", out, "--json", runs=runs)
+    result = _run("export", fp32_run.id, "--format", "onnx", "--out", out, "--json", runs=runs, data_root=data_root)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["path"] == str(out) and report["format"] == "onnx" and report["bytes"] == out.stat().st_size
     assert report["source"] == fp32_run.id and report["checkpoint"] == str(fp32_run.checkpoint_path)
     assert report["checked_digits"] == MNIST_TEST_SIZE and report["agreement"] == 1.0
     assert 0 <= report["max_abs_diff"] <= report["tolerance"] == 1e-4
-    evaluated = _run("evaluate", "--checkpoint", fp32_run.checkpoint_path, "--json", runs=runs)
+    evaluated = _run("evaluate", "--checkpoint", fp32_run.checkpoint_path, "--json", runs=runs, data_root=data_root)
     assert evaluated.returncode == 0, evaluated.stderr
     assert report["accuracy"] == report["checkpoint_accuracy"] == json.loads(evaluated.stdout)["accuracy"]
 
@@ -58,7 +61,7 @@ def test_export_of_a_checkpoint_path_writes_a_file_onnxruntime_reads_as_the_chec
     fp32_run, data_root: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "from-path.onnx"
-    result = _run("export", fp32_run.checkpoint_path, "--out", out, runs=tmp_path / "no-runs")
+    result = _run("export", fp32_run.checkpoint_path, "--out", out, runs=tmp_path / "no-runs", data_root=data_root)
     assert result.returncode == 0, result.stderr
     assert f"Wrote {out}" in result.stdout and "on 10,000 of 10,000 MNIST test digits" in result.stdout
     split = load_split(data_root, train=False, limit=200)
@@ -80,7 +83,7 @@ BAD = {
 
 
 @pytest.fixture(scope="module")
-def bad_results(fp32_run, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def bad_results(fp32_run, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every bad command line, two at a time; `_tmp` is the folder each was told to write in."""
     tmp = tmp_path_factory.mktemp("bad-export")
     (tmp / "notes.txt").write_text("a file, not a folder\n")
@@ -90,7 +93,7 @@ def bad_results(fp32_run, tmp_path_factory: pytest.TempPathFactory) -> dict:
     names = {"tmp": tmp, "run": fp32_run.id, "huge": tmp / "huge.pt"}
 
     def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-        return _run(*[a.format(**names) for a in argv], runs=fp32_run.path.parent)
+        return _run(*[a.format(**names) for a in argv], runs=fp32_run.path.parent, data_root=data_root)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {case: pool.submit(run, argv) for case, (argv, _) in BAD.items()}
