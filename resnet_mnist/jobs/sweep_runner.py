@@ -27,13 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
-
 from resnet_mnist.core.files import FileRefused
 from resnet_mnist.jobs.background import BackgroundRunner
 from resnet_mnist.jobs.cores import CoreClaim
 from resnet_mnist.runs.store import RunStore
 from resnet_mnist.sweeps.outcome import SweepState, TrialView, best_trial
+from resnet_mnist.sweeps.process import local_fit_problems
 from resnet_mnist.sweeps.ray_runtime import check_address, resolve_ray_address
 from resnet_mnist.sweeps.spec import SweepError, SweepSpec, new_sweep_id
 from resnet_mnist.sweeps.standby import READY_FILE, claim, forget, standby_seconds
@@ -144,8 +143,7 @@ class SweepRunner(BackgroundRunner):
         problems = spec.problems()
         address = resolve_ray_address(address)
         if not problems and not address:
-            cpus = num_cpus if num_cpus is not None else os.cpu_count() or 1
-            problems = spec.resource_problems(cpus, torch.cuda.device_count(), f"this machine has {cpus} CPUs")
+            problems = local_fit_problems(spec, num_cpus)
         if problems:
             raise SweepError(problems)
         if self.is_alive():

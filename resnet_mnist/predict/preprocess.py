@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from resnet_mnist.core.data import normalize
 
@@ -166,6 +165,8 @@ def stroke_width(ink: np.ndarray) -> float:
     Across a stroke of width w the distance to its edge runs evenly from 0 to w/2 and back, so its
     mean is w/4 (+0.5 from measuring at pixel centres).
     """
+    from scipy import ndimage  # here, not at the top: it costs every CLI command a fifth of a second
+
     solid = np.pad(ink > 0.5 * float(ink.max(initial=0.0)), 1)
     if not solid.any():
         return 0.0
@@ -180,6 +181,8 @@ def box_stroke_width(cropped: np.ndarray) -> float:
 
 def _move_edges(work: np.ndarray, grow: float) -> np.ndarray:
     """Ink whose edges are moved out by `grow` pixels everywhere (in if negative), anti-aliased, cropped."""
+    from scipy import ndimage
+
     margin = max(0, math.ceil(grow)) + 2
     solid = np.pad(work > 0.5 * float(work.max()), margin)
     # Signed distance to the strokes' edge (edges lie half a pixel from the pixel centres): + inside.

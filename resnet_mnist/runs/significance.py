@@ -22,8 +22,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy import stats
-
 __all__ = ["BEYOND_NOISE", "CONFIDENCE", "METHOD", "MIN_SEEDS", "TOO_FEW_SEEDS", "WITHIN_NOISE", "Verdict", "judge"]
 
 BEYOND_NOISE, WITHIN_NOISE, TOO_FEW_SEEDS = "beyond noise", "within noise", "too few seeds"
@@ -87,6 +85,8 @@ def judge(a: Sequence[float], b: Sequence[float]) -> Verdict:
     if len(set(a)) == 1 and len(set(b)) == 1:  # no spread at all: the t statistic is undefined
         verdict = WITHIN_NOISE if difference == 0 else BEYOND_NOISE
         return Verdict(verdict, difference, (difference, difference), **base)
+    from scipy import stats  # here, not at the top: importing it costs every CLI command 0.6 s
+
     with warnings.catch_warnings():  # nearly equal values warn of precision loss; the interval is still right
         warnings.simplefilter("ignore", RuntimeWarning)
         result = stats.ttest_ind(b, a, equal_var=False)

@@ -28,7 +28,7 @@ from resnet_mnist.sweeps.spec import SweepError, SweepSpec
 from resnet_mnist.sweeps.standby import WARM_MARKS_ENV_VAR, forget, mark_ready, wait_for_request
 from resnet_mnist.sweeps.status import StatusWriter, read_request
 
-__all__ = ["connect_for", "main", "run_in_this_process", "stand_by", "warm_workers"]
+__all__ = ["connect_for", "local_fit_problems", "main", "run_in_this_process", "stand_by", "warm_workers"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding resnet_mnist/
 PRELOAD_ENV_VAR = "RAY_preload_python_modules"  # Ray's own setting, read by the raylet it starts
@@ -54,9 +54,21 @@ def warm_workers() -> None:
         atexit.register(shutil.rmtree, marks, ignore_errors=True)
 
 
+def local_fit_problems(spec: SweepSpec, num_cpus: int | None) -> list[str]:
+    """Why no trial could fit a local Ray of `num_cpus` (default: every CPU) on this machine: known before
+    Ray starts, so the refusal takes a moment, not the seconds a Ray takes to start and stop."""
+    import torch
+
+    cpus = num_cpus if num_cpus is not None else os.cpu_count() or 1
+    return spec.resource_problems(cpus, torch.cuda.device_count(), f"this machine has {cpus} CPUs")
+
+
 def connect_for(spec: SweepSpec, address: str | None, num_cpus: int | None) -> RayConnection:
     """Ray for this sweep, refused (SweepError) when a trial could never fit: one check for the CLI and the tab."""
     if not resolve_ray_address(address):
+        problems = local_fit_problems(spec, num_cpus)
+        if problems:
+            raise SweepError(problems)
         warm_workers()
     connection = connect_ray(address, num_cpus=num_cpus)
     problems = spec.resource_problems(connection.cpus, connection.gpus, connection.describe())
