@@ -35,7 +35,7 @@ from resnet_mnist.jobs.cores import CoreClaim
 from resnet_mnist.runs.store import RunStore
 from resnet_mnist.sweeps.outcome import SweepState, TrialView, best_trial
 from resnet_mnist.sweeps.ray_runtime import check_address, resolve_ray_address
-from resnet_mnist.sweeps.spec import SweepError, SweepSpec, new_sweep_id
+from resnet_mnist.sweeps.spec import SweepError, SweepSpec, named_sweep_id, new_sweep_id
 from resnet_mnist.sweeps.standby import READY_FILE, claim, forget, standby_seconds
 from resnet_mnist.sweeps.status import (
     LOG_FILE,
@@ -164,12 +164,14 @@ class SweepRunner(BackgroundRunner):
         standby = self._standby.take() if not address and num_cpus is None else None
         self._standby.end()  # a standby this sweep cannot use (another Ray asked for) goes
         if standby is not None:  # claimed: its process runs the request on the Ray it has up
-            folder, sweep_id = standby.folder, standby.sweep_id
+            sweep_id = named_sweep_id(standby.sweep_id, spec.name)
+            write_request(standby.folder, SweepRequest(sweep_id, spec.to_dict(), root, data_root, address, num_cpus))
+            folder = sweep_folder(self.store.root, sweep_id)  # where its process moves the folder (a name's slug)
         else:
-            sweep_id = new_sweep_id()
+            sweep_id = new_sweep_id(spec.name)
             folder = sweep_folder(self.store.root, sweep_id)
             folder.mkdir(parents=True)
-        write_request(folder, SweepRequest(sweep_id, spec.to_dict(), root, data_root, address, num_cpus))
+            write_request(folder, SweepRequest(sweep_id, spec.to_dict(), root, data_root, address, num_cpus))
         process = standby.process if standby is not None else _spawn(folder, [], self.data_root)
         followed = _FollowedSweep(folder, sweep_id, spec, process.pid, started_at=time.time(), process=process)
         with self._lock:
@@ -350,7 +352,8 @@ class _FollowedSweep:
             cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
         except OSError:
             return False
-        return b"resnet_mnist.sweeps.process" in cmdline and str(self.folder).encode() in cmdline
+        # a standby's command line names the folder it had before it took the sweep's name (its id): same parent
+        return b"resnet_mnist.sweeps.process" in cmdline and str(self.folder.parent).encode() in cmdline
 
     def ask_to_stop(self) -> None:
         with self._lock:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from resnet_mnist.core.files import atomic_write_bytes, read_bounded
-from resnet_mnist.runs.schema import dumps_json, parse_json
+from resnet_mnist.runs.schema import SchemaError, dumps_json, parse_json
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
-from resnet_mnist.sweeps.spec import SweepSpec
+from resnet_mnist.sweeps.spec import SweepSpec, is_sweep_id
 
 __all__ = [
     "LOG_FILE",
@@ -26,6 +26,7 @@ __all__ = [
     "StatusWriter",
     "SweepRequest",
     "SweepStatus",
+    "move_to_its_id",
     "read_request",
     "read_status",
     "sweep_folder",
@@ -89,8 +90,20 @@ def write_request(folder: Path, request: SweepRequest) -> None:
 def read_request(folder: Path) -> SweepRequest:
     """request.json, validated (FileRefused/SchemaError name the problem); its spec is checked too."""
     request = parse_json(SweepRequest, read_bounded(folder / REQUEST_FILE, _MAX_REQUEST_BYTES), REQUEST_FILE)
+    if not is_sweep_id(request.sweep_id):  # it names a folder: nothing but what new_sweep_id makes
+        raise SchemaError(REQUEST_FILE, "sweep_id", f"is not a sweep id (got {request.sweep_id[:80]!r})")
     request.sweep_spec()
     return request
+
+
+def move_to_its_id(folder: Path, request: SweepRequest) -> Path:
+    """The folder renamed after its request's sweep id (a standby's folder was named before the sweep had a
+    name); the folder itself when they agree already. Only the sweep's own process calls this."""
+    target = folder.parent / request.sweep_id
+    if target == folder:
+        return folder
+    folder.rename(target)  # same parent, an id unique by its time and token: an atomic rename
+    return target
 
 
 def read_status(folder: Path) -> SweepStatus | None:
