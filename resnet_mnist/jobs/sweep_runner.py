@@ -197,7 +197,7 @@ class SweepRunner(BackgroundRunner):
         return followed.snapshot() if followed is not None else SweepSnapshot()
 
     def _find_a_running_sweep(self) -> None:
-        """After a restart: follow the newest sweep if its process still runs, or show how it ended if it died."""
+        """After a restart: follow the newest sweep if its process still runs, or show how it ended (or died)."""
         # a standby's folder holds no request until Start: it is no sweep yet
         folders = [f for f in sweep_folders(self.store.root) if (f / REQUEST_FILE).exists()]
         if not folders:
@@ -207,11 +207,13 @@ class SweepRunner(BackgroundRunner):
             request, status = read_request(folder), read_status(folder)
         except FileRefused:
             return
-        if status is None or status.state.is_final:
+        if status is None:
             return
         followed = _FollowedSweep(folder, request.sweep_id, request.sweep_spec(), status.pid, status.started_at)
         with self._lock:
-            self._followed = followed
+            self._followed = followed  # an ended one too: the Sweep tab shows how it ended, and can run it again
+        if status.state.is_final:
+            return
         if not followed.process_alive():
             followed.ended_without_finishing(None)
             return

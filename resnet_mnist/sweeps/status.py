@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resnet_mnist.core.files import atomic_write_bytes, read_bounded
+from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
 from resnet_mnist.runs.schema import SchemaError, dumps_json, parse_json
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
 from resnet_mnist.sweeps.spec import SweepSpec, is_sweep_id
@@ -26,6 +26,7 @@ __all__ = [
     "StatusWriter",
     "SweepRequest",
     "SweepStatus",
+    "last_request",
     "move_to_its_id",
     "read_request",
     "read_status",
@@ -94,6 +95,18 @@ def read_request(folder: Path) -> SweepRequest:
         raise SchemaError(REQUEST_FILE, "sweep_id", f"is not a sweep id (got {request.sweep_id[:80]!r})")
     request.sweep_spec()
     return request
+
+
+def last_request(runs_dir: str | Path, look_at: int = 20) -> SweepRequest | None:
+    """The newest sweep's request that reads, among the newest `look_at` folders (a damaged one is passed
+    over, a standby's folder has none); None when there is none."""
+    for folder in sweep_folders(runs_dir)[:look_at]:
+        if (folder / REQUEST_FILE).is_file():
+            try:
+                return read_request(folder)
+            except FileRefused:
+                continue
+    return None
 
 
 def move_to_its_id(folder: Path, request: SweepRequest) -> Path:
