@@ -18,13 +18,26 @@ from resnet_mnist.ui.plain_text import escape_plotly
 from . import palette
 from .downsample import downsample_xy
 
-__all__ = ["CURVE_METRICS", "bands_figure", "curves_figure", "hparams_figure"]
+__all__ = ["CURVE_METRICS", "accuracy_range", "bands_figure", "curves_figure", "hparams_figure"]
 
 CURVE_METRICS = {
     "test_accuracy": ("test accuracy", "epoch"),
     "test_loss": ("test loss", "epoch"),
     "train_loss": ("training loss", "epoch (fractional)"),
 }
+
+
+def accuracy_range(values: Sequence[float | None]) -> list[float]:
+    """An accuracy axis (fractions) around `values` that never leaves [0, 1] (a point at 100% gets a sliver more).
+
+    Plotly pads one point, or a flat line, by half its value either way: a run of one epoch read up to 150%.
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return [0.0, 1.0]
+    low, high = min(finite), max(finite)
+    pad = max((high - low) * 0.08, 0.02)
+    return [max(low - pad, 0.0), min(high + pad, max(1.0, high + 0.005))]
 
 
 def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float = 0.0) -> go.Figure:
@@ -78,6 +91,8 @@ def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float 
         figure.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     else:
         figure.update_xaxes(dtick=1)
+    if metric == "test_accuracy":
+        figure.update_yaxes(range=accuracy_range([v for run in curves for v in run.test_accuracy]))
     return figure
 
 
@@ -170,7 +185,7 @@ def _hparams_scatter(scored: Sequence[RunInfo], accuracy: list[float], x_field: 
     )
     figure.update_layout(
         xaxis={"title": {"text": x_field}, "type": _axis_type(x_field)},
-        yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%"},
+        yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%", "range": accuracy_range(accuracy)},
         height=380,
         margin={"l": 60, "r": 20, "t": 30, "b": 40},
     )
@@ -246,4 +261,7 @@ def bands_figure(bands: Sequence[Band], single: Sequence[RunCurves], metric: str
         legend={"title": {"text": "run or group"}, "orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
         showlegend=True,
     )
+    if metric == "test_accuracy":
+        values = [v for b in bands for v in (*b.low, *b.high)] + [v for r in single for v in r.test_accuracy]
+        figure.update_yaxes(range=accuracy_range(values))
     return figure
