@@ -54,13 +54,13 @@ _SCHEDULER_HELP = (
     "never waiting for the others."
 )
 _GRACE_HELP = (
-    "The first rung: no trial is stopped before this many epochs. The shorter, the more time ASHA saves, "
+    "ASHA's first rung, in epochs: no trial is stopped before it. The shorter, the more time ASHA saves, "
     "but the noisier the first judgement; on this network one epoch already ranks learning rates well."
 )
 _FACTOR_HELP = (
-    "Rungs at grace period × factor^k epochs (1, 4, 16, … with 1 and 4), and at each only the best 1/factor of "
-    "the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a late bloomer. "
-    "4 trained the fewest epochs for the same best trial in this network's measured sweeps."
+    "ASHA's rungs are at grace period × factor^k epochs (1, 4, 16, … with 1 and 4), and at each only the best "
+    "1/factor of the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a "
+    "late bloomer. 4 trained the fewest epochs for the same best trial in this network's measured sweeps."
 )
 
 
@@ -111,10 +111,13 @@ def _axis(column, setting: Setting) -> Axis | None:
     )
 
 
+_AXES_PER_ROW = 3  # six in a row broke "Momentum" mid-word and hid a range such as 0.001:0.5:log at 1,024 px
+
+
 def _space() -> tuple[dict, list[str]]:
     space, problems = {}, []
-    columns = st.columns(len(_AXES))
-    for column, setting in zip(columns, _AXES, strict=True):
+    columns = [c for start in range(0, len(_AXES), _AXES_PER_ROW) for c in st.columns(_AXES_PER_ROW)]
+    for column, setting in zip(columns, _AXES, strict=False):
         try:
             axis = _axis(column, setting)
         except ValueError as exc:
@@ -136,9 +139,11 @@ def _search_row() -> dict[str, Any]:
         key="sweep_search",
         persist_state="session",
     )
-    samples = _number(samples_col, "Trials (random / Optuna)", "sweep_samples", disabled=search == "grid")
+    samples = _number(
+        samples_col, "Trials", "sweep_samples", disabled=search == "grid", help="How many trials random and Optuna draw"
+    )
     seed = _number(seed_col, "Search seed", "sweep_seed")
-    test_limit = _number(test_col, "Test images (0 = all 10,000)", "sweep_test_limit", 1_000)
+    test_limit = _number(test_col, "Test images", "sweep_test_limit", 1_000, help="0 = all 10,000")
     base = SWEEP_DEFAULTS.base.with_changes(test_limit=int(test_limit) or None)
     return {"base": base, "search": search, "samples": int(samples), "seed": int(seed)}
 
@@ -156,8 +161,8 @@ def _schedule_row() -> dict[str, Any]:
         help=_SCHEDULER_HELP,
     )
     asha_off = scheduler != "asha"
-    grace = _number(grace_col, "ASHA grace period (epochs)", "sweep_grace", disabled=asha_off, help=_GRACE_HELP)
-    factor = _number(factor_col, "ASHA reduction factor", "sweep_factor", disabled=asha_off, help=_FACTOR_HELP)
+    grace = _number(grace_col, "Grace period", "sweep_grace", disabled=asha_off, help=_GRACE_HELP)
+    factor = _number(factor_col, "Reduction factor", "sweep_factor", disabled=asha_off, help=_FACTOR_HELP)
     name = name_col.text_input(
         "Sweep name",
         _form_defaults()["sweep_name"],
@@ -165,6 +170,7 @@ def _schedule_row() -> dict[str, Any]:
         persist_state="session",
         max_chars=60,
         placeholder="empty: the sweep's id",
+        help="Names the trials' runs and ends the sweep's id (as ASCII letters, digits and hyphens)",
     )
     return {
         "scheduler": scheduler,
@@ -179,13 +185,13 @@ def _resources_row() -> dict[str, Any]:
     cpu_col, gpu_col, concurrent_col, address_col = st.columns(4)
     cpus = _number(cpu_col, "CPUs per trial", "sweep_cpus", 0.25)
     gpus = _number(gpu_col, "GPUs per trial", "sweep_gpus", 0.25)
-    concurrent = _number(concurrent_col, "Max concurrent (0 = no limit)", "sweep_concurrent")
+    concurrent = _number(concurrent_col, "Max at once", "sweep_concurrent", help="Trials at once; 0 = no limit")
     address_col.text_input(
-        "Ray address (empty = local Ray)",
+        "Ray address",
         resolve_ray_address(None),
         key="sweep_address",
         persist_state="session",
-        help="auto, host:port or ray://host:10001 for an existing cluster; empty starts Ray on this server",
+        help="Empty starts Ray on this server; auto, host:port or ray://host:10001 joins an existing cluster",
     )
     return {"cpus_per_trial": float(cpus), "gpus_per_trial": float(gpus), "max_concurrent": int(concurrent)}
 
@@ -273,18 +279,19 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
         st.plotly_chart(curves_figure(load_curves(get_run_store(), trial_runs), "test_accuracy"), key="sweep_curves")
     best = snap.best
     if best is not None and best.run_id in runs_by_id:
-        left, right = st.columns([3, 1])
         accuracy = f"{100 * best.best_accuracy:.2f}%"
-        left.success(
+        st.success(
             f"Best trial: {escape_markdown(best.trial_id)} (run {escape_markdown(best.run_id)}), "
             f"{accuracy} test accuracy"
         )
-        if runs_by_id[best.run_id].has_checkpoint and right.button("Use in Draw", key="sweep_use_best"):
+        # a row that wraps, under the message: in a quarter-width column the link's label was cut at 1,024 px
+        actions = st.container(horizontal=True, vertical_alignment="center", key="sweep_best_actions")
+        if runs_by_id[best.run_id].has_checkpoint and actions.button("Use in Draw", key="sweep_use_best"):
             st.session_state["draw_run_id"] = best.run_id
-        if st.session_state.get("draw_run_id") == best.run_id:
-            right.caption("The Draw page uses this run.")
-        with right:
+        with actions:
             use_these_settings_link(runs_by_id[best.run_id].config)  # the best trial's settings into the Train form
+        if st.session_state.get("draw_run_id") == best.run_id:
+            actions.caption("The Draw page uses this run.", width="content")
 
 
 def _fill_form(spec: SweepSpec, sweep_id: str | None) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "loss_figure",
     "metrics_from_events",
     "thin_batches",
+    "wrap_subtitle",
 ]
 
 Record = Mapping[str, Any]
@@ -157,6 +158,22 @@ def _change_markers(
     return shapes, annotations, legend if changes else []
 
 
+SUBTITLE_CHARS = 40  # a line of the subtitle fits a chart 300 px wide (two side by side at 1,024 px)
+_SUBTITLE_LINE = 16  # px per line of it
+
+
+def wrap_subtitle(text: str, width: int = SUBTITLE_CHARS) -> list[str]:
+    """The subtitle in lines of at most `width` characters, broken only between its ' · ' parts: plotly never
+    wraps a title, so one long line was cut at the chart's edge at every width."""
+    lines: list[str] = []
+    for part in text.split(" · ") if text else []:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def _figure(
     data: list[dict[str, Any]],
     *,
@@ -175,12 +192,13 @@ def _figure(
         xaxis["range"] = [0, epochs_planned + max(0.25, 0.03 * epochs_planned)]
         if epochs_planned <= 20:
             xaxis["dtick"] = 1
+    lines = wrap_subtitle(subtitle)
     layout = {
-        "title": {"text": title, "font": {"size": 15}, "subtitle": {"text": subtitle, "font": {"size": 12}}},
+        "title": {"text": title, "font": {"size": 15}, "subtitle": {"text": "<br>".join(lines), "font": {"size": 12}}},
         "xaxis": xaxis,
         "yaxis": {"title": {"text": y_title}},
         "height": _HEIGHT,
-        "margin": {"l": 10, "r": 10, "t": 64, "b": 10},
+        "margin": {"l": 10, "r": 10, "t": 48 + _SUBTITLE_LINE * max(len(lines), 1), "b": 10},
         # Inside the plot, in the corner the curve leaves empty: loss falls, accuracy rises.
         "legend": {
             "yanchor": legend_at,
