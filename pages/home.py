@@ -103,11 +103,10 @@ st.markdown(
     f"The seed's `Net`: two convolutions, each followed by a residual block, and one linear layer — "
     f"**{count_parameters(model):,} parameters**."
 )
-st.dataframe(
+st.container(key="model_layers").dataframe(
     layer_rows(model),
     hide_index=True,
     width="content",
-    key="model_layers",
     column_config={"parameters": st.column_config.NumberColumn(format="localized")},
 )
 st.caption("Output shapes for one 28 × 28 image; max-pooling halves the size after each convolution.")

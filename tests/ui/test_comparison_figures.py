@@ -1,5 +1,6 @@
 """Accuracy axes stay within [0, 100%] (issue 25.6c): plotly pads one point (a run of one epoch, a sweep's
-first results) by half its value either way, which read up to 150%. The figures' layouts, checked directly."""
+first results) by half its value either way, which read up to 150%. Legends under the charts and subtitles
+wrapped (25.8). The figures' layouts, checked directly."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from helpers import record_run
 from resnet_mnist import RunStore
 from resnet_mnist.runs.comparison import Band, RunCurves
 from resnet_mnist.ui.figures import accuracy_figure, bands_figure, curves_figure, hparams_figure
+from resnet_mnist.ui.figures.training import SUBTITLE_CHARS, wrap_subtitle
 
 
 def _curves(label: str, accuracies: tuple[float, ...]) -> RunCurves:
@@ -41,3 +43,28 @@ def test_the_training_pages_one_point_accuracy_chart_stays_within_100_percent() 
     epoch = {"epoch": 1, "test_accuracy": 0.99, "correct": 990, "total": 1000}
     axis = accuracy_figure([epoch], epochs_planned=1).layout.yaxis.range
     assert axis is not None and 0 <= axis[0] < 99 < axis[1] <= 100.5
+
+
+def test_the_legend_goes_under_the_chart_and_the_figure_grows_for_it() -> None:
+    """Beside the plot, a sweep's legend squeezed a narrow chart to a sliver (issue 25.8)."""
+    few = curves_figure([_curves("a", (0.9,))], "test_accuracy")
+    many = curves_figure([_curves(f"trial {i}", (0.9, 0.95)) for i in range(8)], "test_accuracy")
+    for figure in (few, many, bands_figure([], [_curves("a", (0.9,))], "test_accuracy")):
+        legend = figure.layout.legend
+        assert (legend.orientation, legend.yref, legend.yanchor, legend.y) == ("h", "container", "bottom", 0)
+    # one row per entry at worst (a phone): the plot keeps its height whatever the legend takes
+    assert many.layout.height - few.layout.height >= 7 * 24
+
+
+def test_a_long_subtitle_is_wrapped_between_its_parts_never_inside_one() -> None:
+    subtitle = "run 20261205-074546-6f013b (finished) · lr 0.05 · momentum 0.9 · batch 64 · seed 1 · 6,000 train images"
+    lines = wrap_subtitle(subtitle)
+    assert len(lines) > 1 and all(len(line) <= SUBTITLE_CHARS for line in lines)
+    assert " · ".join(lines) == subtitle  # nothing lost, every part whole ("batch 64" never split)
+    assert wrap_subtitle("no run yet: the charts fill in once one starts") == [
+        "no run yet: the charts fill in once one",
+        "starts",
+    ]
+    epoch = {"epoch": 1, "test_accuracy": 0.99, "correct": 990, "total": 1000}
+    title = accuracy_figure([epoch], subtitle=subtitle, epochs_planned=1).layout.title
+    assert title.subtitle.text == "<br>".join(lines)

@@ -8,6 +8,7 @@ Runs page's saved ones are drawn by the same code.
 from __future__ import annotations
 
 import operator
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -163,14 +164,14 @@ _SUBTITLE_LINE = 16  # px per line of it
 
 
 def wrap_subtitle(text: str, width: int = SUBTITLE_CHARS) -> list[str]:
-    """The subtitle in lines of at most `width` characters, broken only between its ' · ' parts: plotly never
-    wraps a title, so one long line was cut at the chart's edge at every width."""
+    """The subtitle in lines of at most `width` characters, broken between its ' · ' parts (a longer part between
+    its words): plotly never wraps a title, so one long line was cut at the chart's edge at every width."""
     lines: list[str] = []
     for part in text.split(" · ") if text else []:
         if lines and len(lines[-1]) + 3 + len(part) <= width:
             lines[-1] += " · " + part
-        else:
-            lines.append(part)
+        else:  # a part longer than a line breaks between its words
+            lines += textwrap.wrap(part, width, break_long_words=False) or [part]
     return lines
 
 
