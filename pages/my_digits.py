@@ -125,7 +125,7 @@ def _cell(file: str, label: int, pixels: np.ndarray, misread: Misclassified | No
     st.image(_thumbnail(pixels), width=84)
     key = f"relabel_{file}"
     st.session_state[key] = label
-    pick_and_remove = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    pick_and_remove = st.container(horizontal=True, gap=None, vertical_alignment="center")  # side by side in 112 px
     pick_and_remove.selectbox(
         "Label", range(10), key=key, on_change=_relabel, args=(file, key), label_visibility="collapsed", width=56
     )

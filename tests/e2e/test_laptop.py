@@ -63,7 +63,15 @@ def runs_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         for i in range(6)
     ]
     trials = tuple(
-        TrialView(f"RunTrial_0000{i}", "TERMINATED", {"lr": 0.01 * (i + 1)}, run_id=r.id, epoch=r.epochs_done)
+        TrialView(
+            f"RunTrial_0000{i}",
+            "TERMINATED",
+            {"lr": 0.01 * (i + 1)},
+            run_id=r.id,
+            epoch=r.epochs_done,
+            test_accuracy=r.final_accuracy,
+            best_accuracy=r.best_accuracy,
+        )
         for i, r in enumerate(trial_runs)
     )
     ended_sweep(runs, SWEEP, SweepState.FINISHED, trials)
@@ -86,14 +94,14 @@ def at_size(page, viewport: tuple[int, int]) -> None:
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
 
 
-def photograph(page, folder: Path, name: str, width: int) -> Path:
-    """A screenshot of the whole page at `width` px wide (the window made as tall as the page)."""
+def photograph(page, folder: Path, name: str, width: int, max_height: int = 2400) -> Path:
+    """A screenshot of the whole page at `width` px wide (the window made as tall as the page, to `max_height`)."""
     height = page.evaluate(
         """() => Math.max(...['stMain', 'stAppViewContainer'].map(
             (id) => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))"""
     )
     before = page.viewport_size
-    page.set_viewport_size({"width": width, "height": max(min(height, 2400), 700)})
+    page.set_viewport_size({"width": width, "height": max(min(height, max_height), 700)})
     page.wait_for_timeout(500)  # the layout, plotly's resize and the canvas settle
     path = folder / f"{name}.png"
     page.screenshot(path=str(path))
@@ -276,10 +284,10 @@ def test_screenshots_of_train_and_draw_at_three_widths(app, page, shot) -> None:
         app.wait_until_idle()
         page.locator(".st-key-sweep_curves .nsewdrag").first.wait_for(state="attached")
         check_sweep_tab(page, width)
-        photograph(page, folder, f"sweep-{width}", width)
+        photograph(page, folder, f"sweep-{width}", width, max_height=5000)
         app.open("my_digits")
         check_my_digits(page, width)
-        photograph(page, folder, f"my-digits-{width}", width)
+        photograph(page, folder, f"my-digits-{width}", width, max_height=5000)
         app.open("")
         if width >= 1024:  # the layer table whole on a laptop (a phone scrolls it sideways)
             assert page.evaluate(_OVERFLOWING, ".st-key-model_layers .dvn-scroller") == []
