@@ -116,7 +116,8 @@ _AXES_PER_ROW = 3  # six in a row broke "Momentum" mid-word and hid a range such
 
 def _space() -> tuple[dict, list[str]]:
     space, problems = {}, []
-    columns = [c for start in range(0, len(_AXES), _AXES_PER_ROW) for c in st.columns(_AXES_PER_ROW)]
+    # the last column a little wider: precision's picked choices (fp32 ×, bf16 ×) beside its clear button
+    columns = [c for start in range(0, len(_AXES), _AXES_PER_ROW) for c in st.columns([1, 1, 1.3])]
     for column, setting in zip(columns, _AXES, strict=False):
         try:
             axis = _axis(column, setting)

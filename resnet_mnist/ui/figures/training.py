@@ -160,7 +160,7 @@ def _change_markers(
 
 
 SUBTITLE_CHARS = 40  # a line of the subtitle fits a chart 300 px wide (two side by side at 1,024 px)
-_SUBTITLE_LINE = 16  # px per line of it
+_SUBTITLE_LINE = 18  # px per line of it
 
 
 def wrap_subtitle(text: str, width: int = SUBTITLE_CHARS) -> list[str]:
@@ -199,7 +199,7 @@ def _figure(
         "xaxis": xaxis,
         "yaxis": {"title": {"text": y_title}},
         "height": _HEIGHT,
-        "margin": {"l": 10, "r": 10, "t": 48 + _SUBTITLE_LINE * max(len(lines), 1), "b": 10},
+        "margin": {"l": 10, "r": 10, "t": 50 + _SUBTITLE_LINE * max(len(lines), 1), "b": 10},
         # Inside the plot, in the corner the curve leaves empty: loss falls, accuracy rises.
         "legend": {
             "yanchor": legend_at,
