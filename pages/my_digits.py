@@ -35,7 +35,6 @@ from resnet_mnist.ui.plain_text import escape_markdown
 
 PER_LABEL_SHOWN = 96
 CELL_WIDTH = 112  # px: a digit's image (84), and its label picker and delete button side by side; 3 on a phone
-COUNT_WIDTH = 76  # px per "Digit 7" count
 HOLDOUT_CHOICES = [0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5]
 IMPORT = "my_digits_import_job"  # the session's running ZipImport
 IMPORTED = "my_digits_import_outcome"  # (kind, message) of the import that just ended, said once
@@ -99,7 +98,7 @@ def gallery(hset: HandwritingSet, data: HandwritingData, reader: Reader) -> None
     counts = hset.counts()
     tally = st.container(horizontal=True, gap="small", key="digit_counts")  # wraps: ten columns stacked on a phone
     for digit in range(10):
-        tally.metric(f"Digit {digit}", counts[digit], width=COUNT_WIDTH)
+        tally.metric(f"Digit {digit}", counts[digit], width="content")  # as wide as its count needs
     if reader.run and reader.score:
         st.caption(
             f"Marked :red[read as …]: the {len(misread)} digit{'s' if len(misread) != 1 else ''} that "
