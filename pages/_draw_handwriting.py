@@ -27,6 +27,7 @@ from resnet_mnist.ui.plain_text import escape_markdown
 
 MAX_LINEUP = 6
 LINEUP_DEFAULT = 3  # runs the line-up starts with
+SAVE_WIDTH = 40  # px per save button: ten fit in a row at 1,024 px (44 wrapped the 9), two rows on a phone
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -57,10 +58,11 @@ def save_block(image: np.ndarray, pixels: np.ndarray, prediction: Prediction) ->
     st.markdown("**Save to my digits as…**")
     drawing = _drawing_key(image)
     saved = st.session_state.get("draw_saved", {})
-    buttons = st.columns(10, gap="small")
-    for digit, column in enumerate(buttons):
+    # A row that wraps, each button as wide as a digit needs: ten columns stacked one per row on a phone (560 px).
+    buttons = st.container(horizontal=True, gap="small", key="save_as_row")
+    for digit in range(10):
         kind = "primary" if digit == prediction.digit else "secondary"
-        if column.button(str(digit), key=f"save_as_{digit}", type=kind, disabled=drawing in saved, width="stretch"):
+        if buttons.button(str(digit), key=f"save_as_{digit}", type=kind, disabled=drawing in saved, width=SAVE_WIDTH):
             try:
                 kept = save_drawing(handwriting_dir(), image, pixels, digit)
             except (HandwritingError, OSError) as exc:

@@ -26,7 +26,6 @@ from resnet_mnist.sweeps.estimate import MachineSpeed, estimate_sweep, machine_s
 from resnet_mnist.sweeps.outcome import SweepState
 from resnet_mnist.sweeps.ray_runtime import RayUnavailableError, resolve_ray_address
 from resnet_mnist.sweeps.spec import (
-    MAX_TRIALS,
     SCHEDULERS,
     SEARCHES,
     SWEEP_DEFAULTS,
@@ -36,9 +35,11 @@ from resnet_mnist.sweeps.spec import (
     SweepSpec,
     parse_axis,
 )
+from resnet_mnist.sweeps.status import last_request
 from resnet_mnist.ui.figures import curves_figure
 from resnet_mnist.ui.formatting import MISSING
 from resnet_mnist.ui.plain_text import escape_markdown
+from resnet_mnist.ui.sweep_form import NUMBER_BOUNDS, axis_key, form_values, initial_form_values
 from resnet_mnist.ui.sweep_table import trial_rows
 
 # The swept settings, their labels and starting values come from the settings' descriptions (config.py).
@@ -53,13 +54,13 @@ _SCHEDULER_HELP = (
     "never waiting for the others."
 )
 _GRACE_HELP = (
-    "The first rung: no trial is stopped before this many epochs. The shorter, the more time ASHA saves, "
+    "ASHA's first rung, in epochs: no trial is stopped before it. The shorter, the more time ASHA saves, "
     "but the noisier the first judgement; on this network one epoch already ranks learning rates well."
 )
 _FACTOR_HELP = (
-    "Rungs at grace period × factor^k epochs (1, 4, 16, … with 1 and 4), and at each only the best 1/factor of "
-    "the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a late bloomer. "
-    "4 trained the fewest epochs for the same best trial in this network's measured sweeps."
+    "ASHA's rungs are at grace period × factor^k epochs (1, 4, 16, … with 1 and 4), and at each only the best "
+    "1/factor of the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a "
+    "late bloomer. 4 trained the fewest epochs for the same best trial in this network's measured sweeps."
 )
 
 
@@ -69,31 +70,55 @@ def _speed(runs_root: str) -> MachineSpeed:
     return machine_speed(get_run_store(), data_root=str(resolve_data_root()))
 
 
+def _form_defaults() -> dict[str, Any]:
+    """What the form starts from in this session: the last sweep started (its request.json in the runs folder,
+    so a reload or a new tab shows it again), else SWEEP_DEFAULTS. Read once per session, so the widgets'
+    defaults never change under them."""
+    if "sweep_form_defaults" not in st.session_state:
+        spec = get_sweep_runner().snapshot().spec
+        if spec is None:
+            request = last_request(get_run_store().root)
+            spec = request.sweep_spec() if request is not None else None
+        st.session_state["sweep_form_defaults"] = form_values(spec) if spec is not None else initial_form_values()
+    return st.session_state["sweep_form_defaults"]
+
+
+def _number(column, label: str, key: str, step: int | float | None = None, **options: Any):
+    """A number box bounded by NUMBER_BOUNDS, starting from the form's default, kept for the session."""
+    low, high = NUMBER_BOUNDS[key]
+    value = _form_defaults()[key]
+    return column.number_input(label, low, high, value, step, key=key, persist_state="session", **options)
+
+
 def _axis(column, setting: Setting) -> Axis | None:
     """One axis from its widget: a pick of choices, or a box of values or a range (ValueError names what is wrong)."""
-    key = f"sweep_{setting.name}"
+    key = axis_key(setting.name)
     if setting.choices:
         picked = column.multiselect(
             setting.label,
             setting.choices,
-            [],
+            _form_defaults()[key],
             key=key,
             persist_state="session",
             help=_CHOICE_HELP,
             placeholder="not swept",
         )
         return Axis(values=tuple(picked)) if picked else None
-    start = ", ".join(f"{v:g}" for v in setting.sweep_values)
+    start = _form_defaults()[key]
     return parse_axis(
         column.text_input(setting.label, start, key=key, persist_state="session", max_chars=1000, help=_AXIS_HELP),
         setting.kind,
     )
 
 
+_AXES_PER_ROW = 3  # six in a row broke "Momentum" mid-word and hid a range such as 0.001:0.5:log at 1,024 px
+
+
 def _space() -> tuple[dict, list[str]]:
     space, problems = {}, []
-    columns = st.columns(len(_AXES))
-    for column, setting in zip(columns, _AXES, strict=True):
+    # the last column a little wider: precision's picked choices (fp32 ×, bf16 ×) beside its clear button
+    columns = [c for start in range(0, len(_AXES), _AXES_PER_ROW) for c in st.columns([1, 1, 1.3])]
+    for column, setting in zip(columns, _AXES, strict=False):
         try:
             axis = _axis(column, setting)
         except ValueError as exc:
@@ -105,81 +130,48 @@ def _space() -> tuple[dict, list[str]]:
 
 
 def _search_row() -> dict[str, Any]:
-    """Search, trials, seed and test slice; each widget starts from SWEEP_DEFAULTS (spec.py), as the CLI's flags do."""
-    default = SWEEP_DEFAULTS
+    """Search, trials, seed and test slice; each widget starts from the last sweep, else SWEEP_DEFAULTS (spec.py)."""
     search_col, samples_col, seed_col, test_col = st.columns(4)
     search = search_col.radio(
         "Search",
         SEARCHES,
-        index=SEARCHES.index(default.search),
+        index=SEARCHES.index(_form_defaults()["sweep_search"]),
         horizontal=True,
         key="sweep_search",
         persist_state="session",
     )
-    samples = samples_col.number_input(
-        "Trials (random / Optuna)",
-        1,
-        MAX_TRIALS,
-        default.samples,
-        key="sweep_samples",
-        persist_state="session",
-        disabled=search == "grid",
+    samples = _number(
+        samples_col, "Trials", "sweep_samples", disabled=search == "grid", help="How many trials random and Optuna draw"
     )
-    seed = seed_col.number_input("Search seed", 0, 2**31 - 1, default.seed, key="sweep_seed", persist_state="session")
-    test_limit = test_col.number_input(
-        "Test images (0 = all 10,000)",
-        0,
-        10_000,
-        default.base.test_limit or 0,
-        1_000,
-        key="sweep_test_limit",
-        persist_state="session",
-    )
-    base = default.base.with_changes(test_limit=int(test_limit) or None)
+    seed = _number(seed_col, "Search seed", "sweep_seed")
+    test_limit = _number(test_col, "Test images", "sweep_test_limit", 1_000, help="0 = all 10,000")
+    base = SWEEP_DEFAULTS.base.with_changes(test_limit=int(test_limit) or None)
     return {"base": base, "search": search, "samples": int(samples), "seed": int(seed)}
 
 
 def _schedule_row() -> dict[str, Any]:
-    """Scheduler, ASHA's settings and the sweep's name, from SWEEP_DEFAULTS."""
-    default = SWEEP_DEFAULTS
+    """Scheduler, ASHA's settings and the sweep's name, starting from the last sweep's."""
     scheduler_col, grace_col, factor_col, name_col = st.columns(4)
     scheduler = scheduler_col.radio(
         "Scheduler",
         SCHEDULERS,
-        index=SCHEDULERS.index(default.scheduler),
+        index=SCHEDULERS.index(_form_defaults()["sweep_scheduler"]),
         horizontal=True,
         key="sweep_scheduler",
         persist_state="session",
         help=_SCHEDULER_HELP,
     )
     asha_off = scheduler != "asha"
-    grace = grace_col.number_input(
-        "ASHA grace period (epochs)",
-        1,
-        100,
-        default.grace_period,
-        key="sweep_grace",
-        persist_state="session",
-        disabled=asha_off,
-        help=_GRACE_HELP,
-    )
-    factor = factor_col.number_input(
-        "ASHA reduction factor",
-        2,
-        10,
-        default.reduction_factor,
-        key="sweep_factor",
-        persist_state="session",
-        disabled=asha_off,
-        help=_FACTOR_HELP,
-    )
+    grace = _number(grace_col, "Grace period", "sweep_grace", disabled=asha_off, help=_GRACE_HELP)
+    factor = _number(factor_col, "Reduction factor", "sweep_factor", disabled=asha_off, help=_FACTOR_HELP)
     name = name_col.text_input(
         "Sweep name",
-        default.name,
+        _form_defaults()["sweep_name"],
         key="sweep_name",
         persist_state="session",
         max_chars=60,
         placeholder="empty: the sweep's id",
+        help="Names the trials' runs and ends the sweep's id (as ASCII letters, digits and hyphens)",
     )
     return {
         "scheduler": scheduler,
@@ -190,24 +182,17 @@ def _schedule_row() -> dict[str, Any]:
 
 
 def _resources_row() -> dict[str, Any]:
-    """What each trial gets and how many run at once, from SWEEP_DEFAULTS; and where Ray is."""
-    default = SWEEP_DEFAULTS
+    """What each trial gets and how many run at once, starting from the last sweep's; and where Ray is."""
     cpu_col, gpu_col, concurrent_col, address_col = st.columns(4)
-    cpus = cpu_col.number_input(
-        "CPUs per trial", 0.25, 64.0, default.cpus_per_trial, 0.25, key="sweep_cpus", persist_state="session"
-    )
-    gpus = gpu_col.number_input(
-        "GPUs per trial", 0.0, 8.0, default.gpus_per_trial, 0.25, key="sweep_gpus", persist_state="session"
-    )
-    concurrent = concurrent_col.number_input(
-        "Max concurrent (0 = no limit)", 0, 256, default.max_concurrent, key="sweep_concurrent", persist_state="session"
-    )
+    cpus = _number(cpu_col, "CPUs per trial", "sweep_cpus", 0.25)
+    gpus = _number(gpu_col, "GPUs per trial", "sweep_gpus", 0.25)
+    concurrent = _number(concurrent_col, "Max at once", "sweep_concurrent", help="Trials at once; 0 = no limit")
     address_col.text_input(
-        "Ray address (empty = local Ray)",
+        "Ray address",
         resolve_ray_address(None),
         key="sweep_address",
         persist_state="session",
-        help="auto, host:port or ray://host:10001 for an existing cluster; empty starts Ray on this server",
+        help="Empty starts Ray on this server; auto, host:port or ray://host:10001 joins an existing cluster",
     )
     return {"cpus_per_trial": float(cpus), "gpus_per_trial": float(gpus), "max_concurrent": int(concurrent)}
 
@@ -265,8 +250,18 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
     if snap.busy and st.button("Stop sweep", key="stop_sweep", icon=":material/stop:", disabled=stopping):
         get_sweep_runner().stop()
         st.rerun()
+    if snap.state.is_final and snap.spec is not None:
+        st.button(
+            "Run again",
+            key="sweep_run_again",
+            icon=":material/replay:",
+            on_click=_fill_form,
+            args=(snap.spec, snap.sweep_id),
+            help="Fill the form above with this sweep's settings; check them (and the estimate), then Start sweep.",
+        )
     if not snap.trials:
-        st.info("Starting Ray and placing the first trials…")
+        if snap.busy:
+            st.info("Starting Ray and placing the first trials…")
         return
     st.dataframe(
         pd.DataFrame(trial_rows(snap.trials, snap.best, runs_by_id)),
@@ -285,18 +280,25 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
         st.plotly_chart(curves_figure(load_curves(get_run_store(), trial_runs), "test_accuracy"), key="sweep_curves")
     best = snap.best
     if best is not None and best.run_id in runs_by_id:
-        left, right = st.columns([3, 1])
         accuracy = f"{100 * best.best_accuracy:.2f}%"
-        left.success(
+        st.success(
             f"Best trial: {escape_markdown(best.trial_id)} (run {escape_markdown(best.run_id)}), "
             f"{accuracy} test accuracy"
         )
-        if runs_by_id[best.run_id].has_checkpoint and right.button("Use in Draw", key="sweep_use_best"):
+        # a row that wraps, under the message: in a quarter-width column the link's label was cut at 1,024 px
+        actions = st.container(horizontal=True, vertical_alignment="center", key="sweep_best_actions")
+        if runs_by_id[best.run_id].has_checkpoint and actions.button("Use in Draw", key="sweep_use_best"):
             st.session_state["draw_run_id"] = best.run_id
-        if st.session_state.get("draw_run_id") == best.run_id:
-            right.caption("The Draw page uses this run.")
-        with right:
+        with actions:
             use_these_settings_link(runs_by_id[best.run_id].config)  # the best trial's settings into the Train form
+        if st.session_state.get("draw_run_id") == best.run_id:
+            actions.caption("The Draw page uses this run.", width="content")
+
+
+def _fill_form(spec: SweepSpec, sweep_id: str | None) -> None:
+    """Run again's callback, before the form is drawn: every widget takes the ended sweep's value."""
+    st.session_state.update(form_values(spec))
+    st.session_state["sweep_filled_from"] = sweep_id
 
 
 def _lr_range(result: LrFindResult) -> str:
@@ -331,6 +333,9 @@ def sweep_tab(runs: list[RunInfo]) -> None:
             "a smart search with Optuna. Each trial is an ordinary run in the table above."
         )
         _lr_finder()
+        filled = st.session_state.pop("sweep_filled_from", None)
+        if filled:
+            st.info(f"The form holds sweep {escape_markdown(filled)}'s settings: check them, then Start sweep.")
         spec, problems = _spec_from_widgets()
         for problem in problems:
             st.error(escape_markdown(problem))
@@ -338,9 +343,10 @@ def sweep_tab(runs: list[RunInfo]) -> None:
             _preview(spec)
         if st.button("Start sweep", type="primary", disabled=bool(problems), key="start_sweep"):
             _start(spec)
-    if snap.sweep_id:
-        live = st.fragment(run_every=2.0 if snap.busy else None)(_live_sweep)
-        live()
+    if snap.sweep_id and snap.busy:
+        st.fragment(run_every=2.0)(_live_sweep)()
+    elif snap.sweep_id:  # ended: drawn with the page, so Run again's click redraws the form above too
+        _live_sweep()
     if not snap.busy:  # once the trials are in: which setting mattered (any sweep in the runs folder)
         importance_panel(runs, snap.sweep_id)
 

@@ -96,15 +96,17 @@ with data_col:
     else:
         st.warning(f"MNIST {escape_markdown(data.message)}", icon=":material/warning:")
 
-    st.subheader("The model")
-    model = Net()
-    st.markdown(
-        f"The seed's `Net`: two convolutions, each followed by a residual block, and one linear layer — "
-        f"**{count_parameters(model):,} parameters**."
-    )
-    st.dataframe(
-        layer_rows(model),
-        hide_index=True,
-        column_config={"parameters": st.column_config.NumberColumn(format="localized")},
-    )
-    st.caption("Output shapes for one 28 × 28 image; max-pooling halves the size after each convolution.")
+# The whole width: in the right-hand column the layer table was cut off at 1,280 px (its type column is long).
+st.subheader("The model")
+model = Net()
+st.markdown(
+    f"The seed's `Net`: two convolutions, each followed by a residual block, and one linear layer — "
+    f"**{count_parameters(model):,} parameters**."
+)
+st.container(key="model_layers").dataframe(
+    layer_rows(model),
+    hide_index=True,
+    width="content",
+    column_config={"parameters": st.column_config.NumberColumn(format="localized")},
+)
+st.caption("Output shapes for one 28 × 28 image; max-pooling halves the size after each convolution.")

@@ -34,7 +34,7 @@ from resnet_mnist.ui.model_choice import default_run_id, describe_run, usable_ru
 from resnet_mnist.ui.plain_text import escape_markdown
 
 PER_LABEL_SHOWN = 96
-GRID = 6  # wide enough for a label picker and a delete button side by side
+CELL_WIDTH = 112  # px: a digit's image (84), and its label picker and delete button side by side; 3 on a phone
 HOLDOUT_CHOICES = [0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5]
 IMPORT = "my_digits_import_job"  # the session's running ZipImport
 IMPORTED = "my_digits_import_outcome"  # (kind, message) of the import that just ended, said once
@@ -96,8 +96,9 @@ def gallery(hset: HandwritingSet, data: HandwritingData, reader: Reader) -> None
     chosen under Teach reads wrong marked with what it read."""
     misread = {m.index: m for m in reader.score.misclassified} if reader.score else {}
     counts = hset.counts()
-    for digit, column in enumerate(st.columns(10)):
-        column.metric(f"Digit {digit}", counts[digit])
+    tally = st.container(horizontal=True, gap="small", key="digit_counts")  # wraps: ten columns stacked on a phone
+    for digit in range(10):
+        tally.metric(f"Digit {digit}", counts[digit], width="content")  # as wide as its count needs
     if reader.run and reader.score:
         st.caption(
             f"Marked :red[read as …]: the {len(misread)} digit{'s' if len(misread) != 1 else ''} that "
@@ -109,10 +110,11 @@ def gallery(hset: HandwritingSet, data: HandwritingData, reader: Reader) -> None
         if shown not in ("all", MISREAD, label) or not members:
             continue
         st.subheader(f"{label}  ({len(members)})")
-        for start in range(0, min(len(members), PER_LABEL_SHOWN), GRID):
-            for index, column in zip(members[start : start + GRID], st.columns(GRID), strict=False):
-                with column.container(key=f"digit_cell_{index}"):
-                    _cell(hset.digits[index].file, label, data.pixels[index], misread.get(index))
+        # Cells of a fixed width in a row that wraps: as many as fit (three on a phone, not one per row).
+        row = st.container(horizontal=True, gap="small", key=f"digit_row_{label}")
+        for index in members[:PER_LABEL_SHOWN]:
+            with row.container(key=f"digit_cell_{index}", width=CELL_WIDTH):
+                _cell(hset.digits[index].file, label, data.pixels[index], misread.get(index))
         if len(members) > PER_LABEL_SHOWN:
             st.caption(f"and {len(members) - PER_LABEL_SHOWN} more, not shown")
 
@@ -122,10 +124,12 @@ def _cell(file: str, label: int, pixels: np.ndarray, misread: Misclassified | No
     st.image(_thumbnail(pixels), width=84)
     key = f"relabel_{file}"
     st.session_state[key] = label
-    pick, remove = st.columns([3, 2], gap="small", vertical_alignment="center")
-    pick.selectbox("Label", range(10), key=key, on_change=_relabel, args=(file, key), label_visibility="collapsed")
+    pick_and_remove = st.container(horizontal=True, gap=None, vertical_alignment="center")  # side by side in 112 px
+    pick_and_remove.selectbox(
+        "Label", range(10), key=key, on_change=_relabel, args=(file, key), label_visibility="collapsed", width=56
+    )
     # Behind a second click: a delete cannot be taken back.
-    with remove.popover(":material/delete:", help="Delete this digit"):
+    with pick_and_remove.popover(":material/delete:", help="Delete this digit"):
         st.caption("Delete this digit from the folder? This cannot be undone.")
         if st.button("Delete", key=f"delete_{file}", type="primary", icon=":material/delete:"):
             delete_digit(root, file)

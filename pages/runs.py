@@ -20,8 +20,10 @@ from resnet_mnist.handwriting.scores import handwriting_accuracies
 from resnet_mnist.runs.comparison import run_table_rows, table_columns, unreadable_rows
 from resnet_mnist.runs.ranking import best_run
 from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.sweeps.outcome import SweepState
 from resnet_mnist.ui.formatting import MISSING, NUMBER_FORMAT
 from resnet_mnist.ui.plain_text import escape_markdown
+from resnet_mnist.ui.sweep_table import sweep_summary
 
 # Settings to three significant digits (lr 0.0341, not 0.034123456789012345); "—" where a value is missing,
 # each column's help saying why it can be.
@@ -97,13 +99,13 @@ def live_status() -> None:
         epochs = snap.config.epochs if snap.config else 0
         st.info(f"Training — run {escape_markdown(snap.run_id)}, epoch {snap.epoch} of {epochs}, {snap.state.value}.")
         st.progress(snap.run_progress)
-    if sweep.busy:
-        ended = sum(t.status in ("TERMINATED", "ERROR") for t in sweep.trials)
+    if sweep.sweep_id:  # running, or how it ended: what became of every trial (their run records first)
         total = sweep.spec.trial_count if sweep.spec else len(sweep.trials)
-        st.info(
-            f"Sweep {escape_markdown(sweep.sweep_id)} {sweep.state}: {ended} of {total} trials ended "
-            "(see the Sweep tab)."
-        )
+        wanted = {t.run_id for t in sweep.trials}
+        trial_runs = {r.id: r for r in store.runs() if r.id in wanted}
+        summary = sweep_summary(sweep.state, sweep.trials, trial_runs, total)  # our words only: no markup
+        show = st.info if sweep.busy else st.success if sweep.state == SweepState.FINISHED else st.warning
+        show(f"Sweep {escape_markdown(sweep.sweep_id)} {summary} (see the Sweep tab).")
     if in_fragment_rerun() and st.session_state.get("live_marker") != _live_marker():
         st.rerun(scope="app")
 

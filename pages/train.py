@@ -313,17 +313,19 @@ def teach_outcome(snap: WorkerSnapshot) -> None:
     hw_before, hw_after = report.handwriting_before, report.handwriting_after
     left, right = st.columns(2)
     if hw_before is not None and hw_after is not None:
-        how = "k-fold: each digit scored by a model taught without it" if report.method == "kfold" else "held out"
-        left.metric(
-            f"{report.held_out} of your digits ({how})",
+        kfold = report.method == "kfold"
+        how = "k-fold: each digit scored by a model taught without it" if kfold else "held out: never taught on"
+        left.metric(  # a short label (a metric's label is one line, cut at the column's edge); the method in help
+            f"{report.held_out} of your digits",
             f"{100 * hw_after:.1f}%",
             delta=f"{100 * (hw_after - hw_before):+.1f} pts from {100 * hw_before:.1f}%",
+            help=f"Your digits, {how}.",
         )
     else:
         left.caption("Nothing was held out, so there is no honest after figure on your handwriting.")
     if report.mnist_after is not None:
         right.metric(
-            f"MNIST test set ({report.mnist_total:,} images)",
+            f"MNIST, {report.mnist_total:,} images",
             f"{100 * report.mnist_after:.2f}%",
             delta=f"{100 * (report.mnist_after - report.mnist_before):+.2f} pts from {100 * report.mnist_before:.2f}%",
         )

@@ -222,3 +222,27 @@ def train_fp32_run(root: Path, data_root: Path, *, name: str = "fp32") -> RunInf
     recorder = store.create(config, device="cpu", name=name)
     assert run_training(config, recorder, data_root=str(data_root)).state is RunState.FINISHED
     return store.get(recorder.run_id)
+
+
+def ended_sweep(runs: Path, spec, state=None, trials: tuple = (), sweep_id: str | None = None) -> str:
+    """A sweep folder as the sweep's process leaves it (its request, a final status.json); its id."""
+    from resnet_mnist.sweeps.outcome import SweepState
+    from resnet_mnist.sweeps.spec import new_sweep_id
+    from resnet_mnist.sweeps.status import StatusWriter, SweepRequest, sweep_folder, write_request
+
+    sweep_id = sweep_id or new_sweep_id(spec.name)
+    folder = sweep_folder(runs, sweep_id)
+    folder.mkdir(parents=True)
+    write_request(folder, SweepRequest(sweep_id, spec.to_dict(), str(runs)))
+    StatusWriter(folder, sweep_id).finish(state or SweepState.FINISHED, trials=trials)
+    return sweep_id
+
+
+def stopped_run(store: RunStore, reason: str, epochs_done: int = 1) -> RunInfo:
+    """A run stopped after `epochs_done` epochs with `reason` (as ASHA or Stop sweep leave a trial's run)."""
+    recorder = store.create(TrainConfig(epochs=3), device="cpu")
+    recorder(StateChanged(RunState.RUNNING))
+    for epoch in range(1, epochs_done + 1):
+        end_epoch(recorder, epoch)
+    recorder(StateChanged(RunState.STOPPED, reason))
+    return store.get(recorder.run_id)

@@ -140,7 +140,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # stdout is for the table or the JSON only
         outcome = run_sweep(
             spec,
-            sweep_id=new_sweep_id(),
+            sweep_id=new_sweep_id(spec.name),
             runs_dir=store.root,
             data_root=args.data_root,
             on_update=_ProgressLines(),

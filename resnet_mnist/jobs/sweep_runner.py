@@ -34,7 +34,7 @@ from resnet_mnist.runs.store import RunStore
 from resnet_mnist.sweeps.outcome import SweepState, TrialView, best_trial
 from resnet_mnist.sweeps.process import local_fit_problems
 from resnet_mnist.sweeps.ray_runtime import check_address, resolve_ray_address
-from resnet_mnist.sweeps.spec import SweepError, SweepSpec, new_sweep_id
+from resnet_mnist.sweeps.spec import SweepError, SweepSpec, named_sweep_id, new_sweep_id
 from resnet_mnist.sweeps.standby import READY_FILE, claim, forget, standby_seconds
 from resnet_mnist.sweeps.status import (
     LOG_FILE,
@@ -162,12 +162,14 @@ class SweepRunner(BackgroundRunner):
         standby = self._standby.take() if not address and num_cpus is None else None
         self._standby.end()  # a standby this sweep cannot use (another Ray asked for) goes
         if standby is not None:  # claimed: its process runs the request on the Ray it has up
-            folder, sweep_id = standby.folder, standby.sweep_id
+            sweep_id = named_sweep_id(standby.sweep_id, spec.name)
+            write_request(standby.folder, SweepRequest(sweep_id, spec.to_dict(), root, data_root, address, num_cpus))
+            folder = sweep_folder(self.store.root, sweep_id)  # where its process moves the folder (a name's slug)
         else:
-            sweep_id = new_sweep_id()
+            sweep_id = new_sweep_id(spec.name)
             folder = sweep_folder(self.store.root, sweep_id)
             folder.mkdir(parents=True)
-        write_request(folder, SweepRequest(sweep_id, spec.to_dict(), root, data_root, address, num_cpus))
+            write_request(folder, SweepRequest(sweep_id, spec.to_dict(), root, data_root, address, num_cpus))
         process = standby.process if standby is not None else _spawn(folder, [], self.data_root)
         followed = _FollowedSweep(folder, sweep_id, spec, process.pid, started_at=time.time(), process=process)
         with self._lock:
@@ -193,7 +195,7 @@ class SweepRunner(BackgroundRunner):
         return followed.snapshot() if followed is not None else SweepSnapshot()
 
     def _find_a_running_sweep(self) -> None:
-        """After a restart: follow the newest sweep if its process still runs, or show how it ended if it died."""
+        """After a restart: follow the newest sweep if its process still runs, or show how it ended (or died)."""
         # a standby's folder holds no request until Start: it is no sweep yet
         folders = [f for f in sweep_folders(self.store.root) if (f / REQUEST_FILE).exists()]
         if not folders:
@@ -203,11 +205,13 @@ class SweepRunner(BackgroundRunner):
             request, status = read_request(folder), read_status(folder)
         except FileRefused:
             return
-        if status is None or status.state.is_final:
+        if status is None:
             return
         followed = _FollowedSweep(folder, request.sweep_id, request.sweep_spec(), status.pid, status.started_at)
         with self._lock:
-            self._followed = followed
+            self._followed = followed  # an ended one too: the Sweep tab shows how it ended, and can run it again
+        if status.state.is_final:
+            return
         if not followed.process_alive():
             followed.ended_without_finishing(None)
             return
@@ -348,7 +352,8 @@ class _FollowedSweep:
             cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
         except OSError:
             return False
-        return b"resnet_mnist.sweeps.process" in cmdline and str(self.folder).encode() in cmdline
+        # a standby's command line names the folder it had before it took the sweep's name (its id): same parent
+        return b"resnet_mnist.sweeps.process" in cmdline and str(self.folder.parent).encode() in cmdline
 
     def ask_to_stop(self) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from resnet_mnist.sweeps.outcome import SweepState, TrialView
 from resnet_mnist.sweeps.ray_runtime import RayConnection, RayUnavailableError, connect_ray, resolve_ray_address
 from resnet_mnist.sweeps.spec import SweepError, SweepSpec
 from resnet_mnist.sweeps.standby import WARM_MARKS_ENV_VAR, forget, mark_ready, wait_for_request
-from resnet_mnist.sweeps.status import StatusWriter, read_request
+from resnet_mnist.sweeps.status import StatusWriter, move_to_its_id, read_request
 
 __all__ = ["connect_for", "local_fit_problems", "main", "run_in_this_process", "stand_by", "warm_workers"]
 
@@ -101,7 +101,8 @@ def stand_by(folder: Path, seconds: float, parent: int) -> int:
     if not wait_for_request(folder, seconds, stop, parent):
         forget(folder)
         return 0
-    return run_in_this_process(folder, stop)
+    # the request may name the sweep (its id ends with the name's slug): the folder takes that id
+    return run_in_this_process(move_to_its_id(folder, read_request(folder)), stop)
 
 
 def run_in_this_process(folder: Path, stop: threading.Event | None = None) -> int:

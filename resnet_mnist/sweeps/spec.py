@@ -9,7 +9,9 @@ are drawn lazily by whoever runs the sweep.
 from __future__ import annotations
 
 import math
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -27,6 +29,9 @@ __all__ = [
     "Axis",
     "SweepError",
     "SweepSpec",
+    "is_sweep_id",
+    "name_slug",
+    "named_sweep_id",
     "new_sweep_id",
     "parse_axis",
     "parse_values",
@@ -141,9 +146,32 @@ def parse_axis(text: str, kind: type, choices: tuple[str, ...] = ()) -> Axis | N
     return Axis(low=_number(parts[0], kind), high=_number(parts[1], kind), log=log)
 
 
-def new_sweep_id() -> str:
-    """A unique, time-ordered sweep id, like run ids."""
-    return f"sweep-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+SLUG_MAX = 32  # characters of the name in a sweep id: the id stays a short folder name
+# sweep-<date>-<time>-<4 hex>, then the name's slug if it had one; ids made before the slug still match.
+_SWEEP_ID = re.compile(r"sweep-\d{8}-\d{6}-[0-9a-f]{4}(?:-[a-z0-9]+(?:-[a-z0-9]+)*)?")
+
+
+def name_slug(name: str) -> str:
+    """'LR search #2 (fast)' → 'lr-search-2-fast': ASCII letters and digits joined by single hyphens, at most
+    SLUG_MAX characters, '' when nothing is left; safe as (part of) a folder name on any system."""
+    ascii_text = unicodedata.normalize("NFKD", name[:1000]).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:SLUG_MAX].strip("-")
+
+
+def named_sweep_id(sweep_id: str, name: str) -> str:
+    """`sweep_id` with `name`'s slug after it, so a folder and a run's sweep column say whose sweep it is."""
+    slug = name_slug(name)
+    return f"{sweep_id}-{slug}" if slug else sweep_id
+
+
+def new_sweep_id(name: str = "") -> str:
+    """A unique, time-ordered sweep id, like run ids, ending with the sweep's name as a slug (if it has one)."""
+    return named_sweep_id(f"sweep-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}", name)
+
+
+def is_sweep_id(text: str) -> bool:
+    """Whether `text` is a sweep id this package makes (either form): checked where one is read from disk."""
+    return len(text) <= 64 and _SWEEP_ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)

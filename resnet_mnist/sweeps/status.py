@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resnet_mnist.core.files import atomic_write_bytes, read_bounded
-from resnet_mnist.runs.schema import dumps_json, parse_json
+from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
+from resnet_mnist.runs.schema import SchemaError, dumps_json, parse_json
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
-from resnet_mnist.sweeps.spec import SweepSpec
+from resnet_mnist.sweeps.spec import SweepSpec, is_sweep_id
 
 __all__ = [
     "LOG_FILE",
@@ -26,6 +26,8 @@ __all__ = [
     "StatusWriter",
     "SweepRequest",
     "SweepStatus",
+    "last_request",
+    "move_to_its_id",
     "read_request",
     "read_status",
     "sweep_folder",
@@ -89,8 +91,32 @@ def write_request(folder: Path, request: SweepRequest) -> None:
 def read_request(folder: Path) -> SweepRequest:
     """request.json, validated (FileRefused/SchemaError name the problem); its spec is checked too."""
     request = parse_json(SweepRequest, read_bounded(folder / REQUEST_FILE, _MAX_REQUEST_BYTES), REQUEST_FILE)
+    if not is_sweep_id(request.sweep_id):  # it names a folder: nothing but what new_sweep_id makes
+        raise SchemaError(REQUEST_FILE, "sweep_id", f"is not a sweep id (got {request.sweep_id[:80]!r})")
     request.sweep_spec()
     return request
+
+
+def last_request(runs_dir: str | Path, look_at: int = 20) -> SweepRequest | None:
+    """The newest sweep's request that reads, among the newest `look_at` folders (a damaged one is passed
+    over, a standby's folder has none); None when there is none."""
+    for folder in sweep_folders(runs_dir)[:look_at]:
+        if (folder / REQUEST_FILE).is_file():
+            try:
+                return read_request(folder)
+            except FileRefused:
+                continue
+    return None
+
+
+def move_to_its_id(folder: Path, request: SweepRequest) -> Path:
+    """The folder renamed after its request's sweep id (a standby's folder was named before the sweep had a
+    name); the folder itself when they agree already. Only the sweep's own process calls this."""
+    target = folder.parent / request.sweep_id
+    if target == folder:
+        return folder
+    folder.rename(target)  # same parent, an id unique by its time and token: an atomic rename
+    return target
 
 
 def read_status(folder: Path) -> SweepStatus | None:

@@ -4,19 +4,26 @@ A trial Tune ended before it ever ran (the sweep was stopped, or ended, first) h
 "not started" (Tune says TERMINATED, epoch 0); one still waiting for cores reads "waiting". Missing
 values stay empty (the table shows "—"), and the node column only appears when trials ran on several
 nodes: on one machine a node id says nothing.
+
+`sweep_summary` is the Runs page's banner: what became of every trial, in the same words. It reads each
+trial's fate from its run record first, Tune's status only for a trial with no run: a trial writes its
+record as it ends, while Tune's status for it (and the sweep's own end, after Ray's teardown) comes
+seconds later, so counting Tune's "ended" trials lagged what the table already showed.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from resnet_mnist.core.events import RunState
 from resnet_mnist.runs.comparison import display_state
 from resnet_mnist.runs.store import RunInfo
-from resnet_mnist.sweeps.outcome import TrialView
+from resnet_mnist.sweeps.outcome import SweepState, TrialView
 from resnet_mnist.sweeps.spec import SWEPT_FIELDS
 
-__all__ = ["trial_rows"]
+__all__ = ["sweep_summary", "trial_fates", "trial_rows"]
 
 _WITHOUT_A_RUN = {"PENDING": "waiting", "TERMINATED": "not started", "ERROR": "failed to start"}
 
@@ -53,3 +60,51 @@ def trial_rows(
             row["node"] = (run.node if run else trial.node)[:24] or None
         rows.append(row)
     return rows
+
+
+# A trial's fate, in the order the banner lists them; the first three are not ended yet.
+_UNDER_WAY = ("training", "starting", "waiting")
+_FATES = (*_UNDER_WAY, "finished", "stopped early by ASHA", "stopped early by Ray Tune", "stopped", "failed")
+_STARTED_WITHOUT_A_RUN = {"PENDING": "waiting", "RUNNING": "starting"}
+
+
+def _fate(trial: TrialView, run: RunInfo | None, sweep_ended: bool) -> str:
+    if run is None:
+        if trial.status in _STARTED_WITHOUT_A_RUN:
+            return "not started" if sweep_ended else _STARTED_WITHOUT_A_RUN[trial.status]
+        return _WITHOUT_A_RUN.get(trial.status, trial.status.lower())
+    if run.state is RunState.STOPPED:
+        reason = run.reason or ""
+        return next((f for f in _FATES if f.startswith("stopped early") and reason.startswith(f)), "stopped")
+    if run.state.is_final:
+        return run.state.value
+    return "interrupted" if sweep_ended else "training"  # its record not final yet: it still trains
+
+
+def trial_fates(
+    trials: Sequence[TrialView], runs_by_id: Mapping[str, RunInfo], total: int, sweep_ended: bool
+) -> Counter[str]:
+    """How many trials met each fate; the `total - len(trials)` trials Tune never drew (a stopped sweep's, or
+    a lazy search's not drawn yet) count as not started (or waiting)."""
+    fates = Counter(_fate(t, runs_by_id.get(t.run_id or ""), sweep_ended) for t in trials)
+    undrawn = max(0, total - len(trials))
+    if undrawn:
+        fates["not started" if sweep_ended else "waiting"] += undrawn
+    return fates
+
+
+def sweep_summary(state: SweepState, trials: Sequence[TrialView], runs_by_id: Mapping[str, RunInfo], total: int) -> str:
+    """'finished: 5 finished, 2 stopped early by ASHA, 1 not started' once the sweep ended; while it runs,
+    'running: 3 of 8 trials ended (2 finished, 1 failed), 2 training, 3 waiting'."""
+    ended = state.is_final or state is SweepState.IDLE
+    fates = trial_fates(trials, runs_by_id, total, ended)
+    order = [*_FATES, *sorted(set(fates) - set(_FATES))]  # not started, failed to start, interrupted, …
+    listed = ", ".join(f"{fates[f]} {f}" for f in order if fates[f] and f not in _UNDER_WAY)
+    if ended:
+        return f"{state}: {listed or 'no trials'}"
+    done = sum(n for f, n in fates.items() if f not in _UNDER_WAY)
+    count = max(total, sum(fates.values()))
+    if done == count:  # every trial has ended; Ray Tune is still shutting down
+        return f"{state}: all {count} trials ended ({listed}); the sweep is ending"
+    under_way = ", ".join(f"{fates[f]} {f}" for f in _UNDER_WAY if fates[f])
+    return f"{state}: {done} of {count} trials ended" + (f" ({listed})" if listed else "") + f", {under_way}"

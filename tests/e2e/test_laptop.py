@@ -1,8 +1,9 @@
 """The app at a laptop's size (1,024×768 and 1,280×800), used by a person tuning and drawing.
 
 The canvas is whole and reads a digit drawn at its right edge; Pause and Stop stay where they are
-through a job's epoch ends and its pause; the Train and Draw pages are photographed at 1,024,
-1,280 and 400 px wide (artifacts/e2e/<test>/, copied to docs/screenshots/ by hand).
+through a job's epoch ends and its pause; the Train, Draw, Sweep tab, My digits and Overview pages are
+measured (nothing cut off or squeezed) and photographed at 1,024, 1,280 and 400 px wide
+(artifacts/e2e/<test>/, copied to docs/screenshots/ by hand).
 
 The module's server starts with a runs folder holding one well-trained run (as test_draw.py's).
 """
@@ -15,11 +16,21 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from helpers import ended_sweep, record_run
+from PIL import Image
 from playwright.sync_api import expect
 from test_draw import MODEL_RUN_ENV, canvas_surface, preview_ink, read_prediction
 from test_train import set_number, set_short_job, state_badge
 from test_train import short_job_images as short_job_images  # a fixture, used by name
+from torchvision.datasets import MNIST
+
+from resnet_mnist import RunStore
+from resnet_mnist.handwriting.digits import save_drawing
+from resnet_mnist.predict.preprocess import preprocess_image
+from resnet_mnist.sweeps.outcome import SweepState, TrialView
+from resnet_mnist.sweeps.spec import Axis, SweepSpec
 
 pytestmark = pytest.mark.e2e
 
@@ -30,31 +41,67 @@ JOB_TIMEOUT_S = 300.0
 SEVEN = [(0.05, 0.05), (0.95, 0.05), (0.45, 1.0)]
 RIGHT_EDGE = (0.55, 0.15, 0.42)  # left, top, size as fractions of the canvas
 THREE = [(0.1, 0.1), (0.8, 0.1), (0.4, 0.45), (0.85, 0.7), (0.45, 1.0), (0.1, 0.85)]
+SWEEP = SweepSpec(
+    space={"lr": Axis(low=0.001, high=0.5, log=True), "momentum": Axis(values=(0.5, 0.9)),
+           "precision": Axis(values=("fp32", "bf16"))},
+    search="random", samples=6, scheduler="asha", name="lr and momentum",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def runs_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """A runs folder with one run trained 1 epoch on all 60k images (or $RESNET_MNIST_E2E_MODEL_RUN's)."""
+    """A runs folder with one run trained 1 epoch on all 60k images (or $RESNET_MNIST_E2E_MODEL_RUN's), and a
+    finished sweep of six trials (weaker runs, without checkpoints) for the Sweep tab's form, table and chart."""
     reuse = os.environ.get(MODEL_RUN_ENV)
     source = Path(reuse) if reuse else request.getfixturevalue("trained_run").path
     runs = tmp_path_factory.mktemp("e2e_laptop") / "runs"
     runs.mkdir()
     shutil.copytree(source, runs / source.name)
+    store = RunStore(runs)
+    trial_runs = [
+        record_run(store, [0.80 + 0.01 * i, 0.84 + 0.01 * i][: 1 + i % 2], checkpoint=False, name=f"trial {i}")
+        for i in range(6)
+    ]
+    trials = tuple(
+        TrialView(
+            f"RunTrial_0000{i}",
+            "TERMINATED",
+            {"lr": 0.01 * (i + 1)},
+            run_id=r.id,
+            epoch=r.epochs_done,
+            test_accuracy=r.final_accuracy,
+            best_accuracy=r.best_accuracy,
+        )
+        for i, r in enumerate(trial_runs)
+    )
+    ended_sweep(runs, SWEEP, SweepState.FINISHED, trials)
     return runs
+
+
+@pytest.fixture(scope="module")
+def server_env(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, str]:
+    """A handwriting folder of 14 MNIST test digits (three 0s, three 9s) for My digits."""
+    folder = tmp_path_factory.mktemp("e2e_laptop") / "handwriting"
+    mnist = MNIST(str(data_root), train=False, download=False)
+    for index in range(14):
+        big = np.asarray(Image.fromarray(mnist.data[index].numpy()).resize((280, 280), Image.BILINEAR))
+        image = np.dstack([big, big, big, np.full_like(big, 255)])  # as the Draw page's canvas returns it
+        save_drawing(folder, image, preprocess_image(image).pixels, int(mnist.targets[index]))
+    return {"RESNET_MNIST_HANDWRITING": str(folder)}
 
 
 def at_size(page, viewport: tuple[int, int]) -> None:
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
 
 
-def photograph(page, folder: Path, name: str, width: int) -> Path:
-    """A screenshot of the whole page at `width` px wide (the window made as tall as the page)."""
+def photograph(page, folder: Path, name: str, width: int, max_height: int = 2400) -> Path:
+    """A screenshot of the whole page at `width` px wide (the window made as tall as the page, to `max_height`)."""
     height = page.evaluate(
         """() => Math.max(...['stMain', 'stAppViewContainer'].map(
             (id) => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))"""
     )
     before = page.viewport_size
-    page.set_viewport_size({"width": width, "height": max(min(height, 2400), 700)})
+    page.set_viewport_size({"width": width, "height": max(min(height, max_height), 700)})
     page.wait_for_timeout(500)  # the layout, plotly's resize and the canvas settle
     path = folder / f"{name}.png"
     page.screenshot(path=str(path))
@@ -164,21 +211,87 @@ def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(
     shot(f"finished_{laptop}", whole_page=False)
 
 
+# What overflows its box, measured in the page: [selector, scrollWidth, clientWidth] of each such element.
+_OVERFLOWING = """(selector) => [...document.querySelectorAll(selector)]
+    .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => [selector, e.scrollWidth, e.clientWidth])"""
+_HEIGHT = "(selector) => document.querySelector(selector)?.getBoundingClientRect().height ?? -1"
+# The right edges of the picked choices' names in a multiselect, and of the box that shows them.
+_TAG_EDGES = """(key) => {
+    const box = document.querySelector(`.st-key-${key} [data-testid="stMultiSelectTagsContainer"]`);
+    const names = [...box.querySelectorAll("span")].filter((e) => e.children.length === 0 && e.textContent.trim());
+    return names.map((e) => [e.textContent, Math.round(e.getBoundingClientRect().right),
+                             Math.round(box.getBoundingClientRect().right)]);
+}"""
+_TOPS = "(selector) => [...document.querySelectorAll(selector)].map((e) => Math.round(e.getBoundingClientRect().top))"
+
+
+def check_train_subtitles(page) -> None:
+    """The charts' subtitles end inside their charts (one long line was cut at every width)."""
+    for chart in ("train_loss_chart", "train_accuracy_chart"):
+        page.locator(f".st-key-{chart} .gtitle-subtitle").first.wait_for(state="attached")  # plotly draws later
+        edges = page.evaluate(
+            """(key) => { const chart = document.querySelector(`.st-key-${key}`).getBoundingClientRect();
+                return [...document.querySelectorAll(`.st-key-${key} .gtitle-subtitle`)].map(
+                    (t) => [Math.round(t.getBoundingClientRect().right), Math.round(chart.right)]); }""",
+            chart,
+        )
+        assert edges and all(right <= chart_right for right, chart_right in edges), (chart, edges)
+
+
+def check_sweep_tab(page, width: int) -> None:
+    """The form's labels on one line, a range and the picked precisions inside their boxes, a chart's plot tall."""
+    expect(page.locator(".st-key-sweep_lr input")).to_have_value("0.001:0.5:log")  # the last sweep's, kept
+    for key in ("sweep_lr", "sweep_momentum", "sweep_batch_size", "sweep_train_limit", "sweep_precision"):
+        height = page.locator(f'.st-key-{key} [data-testid="stWidgetLabel"]').first.bounding_box()["height"]
+        assert 0 < height < 30, f"{key}'s label takes {height} px at {width} px: broken over lines"
+    assert page.evaluate(_OVERFLOWING, ".st-key-sweep_lr input") == []
+    tags = page.evaluate(_TAG_EDGES, "sweep_precision")
+    assert [t[0] for t in tags] == ["fp32", "bf16"] and all(right <= box for _, right, box in tags), tags
+    plot = page.evaluate(_HEIGHT, ".st-key-sweep_curves .nsewdrag")
+    assert plot >= 150, f"the sweep chart's plot is {plot} px high at {width} px (its legend took the rest)"
+
+
+def check_my_digits(page, width: int) -> None:
+    """Three 0s side by side even on a phone (one digit per row before), and the ten counts in a few rows."""
+    page.locator('.st-key-digit_row_0 [class*="st-key-digit_cell_"] img').first.wait_for(state="visible")
+    tops = page.evaluate(_TOPS, '.st-key-digit_row_0 [class*="st-key-digit_cell_"]')
+    assert len(tops) == 3 and len(set(tops)) == 1, f"the three 0s are in rows {tops} at {width} px"
+    counts = page.evaluate(_HEIGHT, ".st-key-digit_counts")
+    assert 0 < counts <= 300, f"the ten digit counts take {counts} px at {width} px"
+
+
 @pytest.mark.timeout(900)
 def test_screenshots_of_train_and_draw_at_three_widths(app, page, shot) -> None:
-    """Train and Draw (with a 3 drawn) at 1,024, 1,280 and 400 px: nothing cut off, for the docs."""
+    """Train, Draw (with a 3 drawn), the Sweep tab, My digits and the Overview at 1,024, 1,280 and 400 px:
+    nothing cut off, squeezed or one per row (each measured in the page), for the docs."""
     folder = shot.folder
     for width in (1024, 1280, 400):
         at_size(page, (width, 800))
         app.open("train")
         expect(app.button("Start")).to_be_visible()
+        check_train_subtitles(page)
         photograph(page, folder, f"train-{width}", width)
         app.open("draw")
         canvas = canvas_surface(page)
         drag(page, canvas, THREE, (0.15, 0.1, 0.75))
         expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
         app.wait_until_idle()
+        save_row = page.evaluate(_HEIGHT, ".st-key-save_as_row")
+        assert 0 < save_row <= 100, f"the ten save buttons take {save_row} px at {width} px"  # 560 px on a phone
         photograph(page, folder, f"draw-{width}", width)
+        app.open("runs")
+        page.get_by_role("tab", name="Sweep").click()
+        app.wait_until_idle()
+        page.locator(".st-key-sweep_curves .nsewdrag").first.wait_for(state="attached")
+        check_sweep_tab(page, width)
+        photograph(page, folder, f"sweep-{width}", width, max_height=5000)
+        app.open("my_digits")
+        check_my_digits(page, width)
+        photograph(page, folder, f"my-digits-{width}", width, max_height=5000)
+        app.open("")
+        if width >= 1024:  # the layer table whole on a laptop (a phone scrolls it sideways)
+            assert page.evaluate(_OVERFLOWING, ".st-key-model_layers .dvn-scroller") == []
+        photograph(page, folder, f"home-{width}", width)
     assert app.exception_texts() == []
 
 

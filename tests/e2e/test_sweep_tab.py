@@ -37,7 +37,7 @@ def test_a_sweep_runs_live_on_the_sweep_tab_and_stops(app, shot, streamlit_serve
     fill(page, "Momentum", "0.9")
     fill(page, "Epochs", "30")
     fill(page, "Training images", "1000")
-    fill(page, "Test images (0 = all 10,000)", "500")
+    fill(page, "Test images", "500")
     page.get_by_role("radiogroup", name="Search").get_by_text("grid", exact=True).click()
     page.get_by_role("radiogroup", name="Scheduler").get_by_text("asha", exact=True).click()
     app.wait_until_idle()

@@ -1,11 +1,67 @@
 """The Sweep form keeps what was typed (issue 25.2): a visit to another page, or the form being away while
-a sweep runs, no longer returns the space, counts, search, scheduler and name to their defaults."""
+a sweep runs, no longer returns the space, counts, search, scheduler and name to their defaults; a reload
+(a fresh session) shows the last sweep started, read from its request.json; Run again fills the form
+with an ended sweep's settings."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import helpers
 from helpers import open_app_page
 
+from resnet_mnist import TrainConfig
+from resnet_mnist.sweeps.outcome import SweepState
+from resnet_mnist.sweeps.spec import SWEEP_DEFAULTS, Axis, SweepSpec
+
 TYPED = {"sweep_lr": "0.001:0.5:log", "sweep_epochs": "2", "sweep_train_limit": "3000", "sweep_name": "mine"}
+LAST = SweepSpec(
+    base=SWEEP_DEFAULTS.base.with_changes(test_limit=2000),
+    space={
+        "lr": Axis(low=0.001, high=0.5, log=True),
+        "momentum": Axis(values=(0.5, 0.9)),
+        "epochs": Axis(values=(3,)),
+        "train_limit": Axis(values=(2000, 4000)),
+        "precision": Axis(values=("fp32", "bf16")),
+    },
+    search="optuna",
+    samples=6,
+    seed=7,
+    scheduler="asha",
+    grace_period=2,
+    reduction_factor=3,
+    max_concurrent=2,
+    name="lr search",
+)
+# what the form shows for LAST
+SHOWN = {
+    "sweep_lr": "0.001:0.5:log",
+    "sweep_momentum": "0.5, 0.9",
+    "sweep_epochs": "3",
+    "sweep_train_limit": "2000, 4000",
+    "sweep_name": "lr search",
+}
+SHOWN_NUMBERS = {
+    "sweep_samples": 6,
+    "sweep_seed": 7,
+    "sweep_test_limit": 2000,
+    "sweep_grace": 2,
+    "sweep_factor": 3,
+    "sweep_concurrent": 2,
+}
+
+
+def ended_sweep(spec: SweepSpec, state: SweepState = SweepState.FINISHED, sweep_id: str | None = None) -> str:
+    return helpers.ended_sweep(Path(os.environ["RESNET_MNIST_RUNS"]), spec, state, sweep_id=sweep_id)
+
+
+def assert_form_shows_last(at) -> None:
+    assert {key: at.text_input(key=key).value for key in SHOWN} == SHOWN
+    assert {key: at.number_input(key=key).value for key in SHOWN_NUMBERS} == SHOWN_NUMBERS
+    assert at.multiselect(key="sweep_precision").value == ["fp32", "bf16"]
+    assert at.radio(key="sweep_search").value == "optuna"
+    assert at.radio(key="sweep_scheduler").value == "asha"
 
 
 def test_the_sweep_form_keeps_its_values_across_a_page_switch() -> None:
@@ -21,3 +77,27 @@ def test_the_sweep_form_keeps_its_values_across_a_page_switch() -> None:
     assert {key: at.text_input(key=key).value for key in TYPED} == TYPED
     assert at.number_input(key="sweep_samples").value == 5
     assert at.radio(key="sweep_scheduler").value == "none"
+
+
+def test_a_reload_shows_the_last_sweep_started() -> None:
+    older = "sweep-20260101-120000-ab12-an-older-one"  # made before this test ran
+    ended_sweep(SweepSpec(base=TrainConfig(device="cpu"), name="an older one"), sweep_id=older)
+    ended_sweep(LAST)  # the newest
+    at = open_app_page("pages/runs.py", runs_tab="Sweep")  # a fresh session, as after a reload or a restart
+    assert_form_shows_last(at)
+    assert not at.error, [e.value for e in at.error]  # the spec the form shows is a valid sweep
+
+
+def test_run_again_fills_the_form_with_the_ended_sweeps_settings() -> None:
+    sweep_id = ended_sweep(LAST, SweepState.STOPPED)
+    at = open_app_page("pages/runs.py", runs_tab="Sweep")
+    at.text_input(key="sweep_lr").set_value("0.1")
+    at.text_input(key="sweep_name").set_value("something else")
+    at.radio(key="sweep_search").set_value("grid")
+    at.number_input(key="sweep_grace").set_value(5)
+    at.multiselect(key="sweep_precision").set_value([])
+    at.run()
+    at.button(key="sweep_run_again").click().run()
+    assert not at.exception, at.exception
+    assert_form_shows_last(at)
+    assert any(sweep_id in info.value for info in at.info), [i.value for i in at.info]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from helpers import record_run
+from helpers import record_run, stopped_run
 
 from resnet_mnist import RunStore
-from resnet_mnist.sweeps.outcome import TrialView
-from resnet_mnist.ui.sweep_table import trial_rows
+from resnet_mnist.sweeps.outcome import SweepState, TrialView
+from resnet_mnist.ui.sweep_table import sweep_summary, trial_rows
 
 
 def test_trials_that_never_ran_say_so_and_their_missing_values_stay_empty(tmp_path: Path) -> None:
@@ -30,3 +31,35 @@ def test_trials_that_never_ran_say_so_and_their_missing_values_stay_empty(tmp_pa
 def test_the_node_column_appears_when_trials_ran_on_several_nodes() -> None:
     trials = [TrialView("t1", "RUNNING", {}, node="node-a"), TrialView("t2", "RUNNING", {}, node="node-b")]
     assert [r["node"] for r in trial_rows(trials, None, {})] == ["node-a", "node-b"]
+
+
+def _fates_sweep(store: RunStore) -> tuple[list[TrialView], dict]:
+    """Two finished trials, one stopped early by ASHA, one Tune ended before it ran."""
+    runs = [record_run(store, [0.9], checkpoint=False) for _ in range(2)]
+    runs.append(stopped_run(store, "stopped early by ASHA at epoch 1"))
+    trials = [TrialView(f"t{i}", "TERMINATED", {}, run_id=run.id, epoch=1) for i, run in enumerate(runs)]
+    trials.append(TrialView("t3", "TERMINATED", {}))
+    return trials, {run.id: run for run in runs}
+
+
+def test_an_ended_sweep_says_what_became_of_every_trial(tmp_path: Path) -> None:
+    trials, runs = _fates_sweep(RunStore(tmp_path / "runs"))
+    summary = sweep_summary(SweepState.FINISHED, trials, runs, total=4)
+    assert summary == "finished: 2 finished, 1 stopped early by ASHA, 1 not started"
+    # a stopped sweep's search drew 4 of its 8 trials: the other 4 never started, and are counted
+    summary = sweep_summary(SweepState.STOPPED, trials, runs, total=8)
+    assert summary == "stopped: 2 finished, 1 stopped early by ASHA, 5 not started"
+
+
+def test_a_trial_whose_run_ended_counts_as_ended_before_tune_says_so(tmp_path: Path) -> None:
+    """The lag: a trial's run record is final seconds before Tune's status for it (and the sweep) catch up."""
+    trials, runs = _fates_sweep(RunStore(tmp_path / "runs"))
+    lagging = [replace(t, status="RUNNING") if t.trial_id == "t2" else t for t in trials]  # Tune: still running
+    summary = sweep_summary(SweepState.RUNNING, lagging, runs, total=4)
+    assert (
+        summary
+        == "running: all 4 trials ended (2 finished, 1 stopped early by ASHA, 1 not started); the sweep is ending"
+    )
+    under_way = [*lagging[:3], TrialView("t3", "PENDING", {}), TrialView("t4", "RUNNING", {})]
+    summary = sweep_summary(SweepState.RUNNING, under_way, runs, total=6)
+    assert summary == "running: 3 of 6 trials ended (2 finished, 1 stopped early by ASHA), 1 starting, 2 waiting"

@@ -18,13 +18,52 @@ from resnet_mnist.ui.plain_text import escape_plotly
 from . import palette
 from .downsample import downsample_xy
 
-__all__ = ["CURVE_METRICS", "bands_figure", "curves_figure", "hparams_figure"]
+__all__ = ["CURVE_METRICS", "accuracy_range", "bands_figure", "curves_figure", "hparams_figure", "legend_below"]
 
 CURVE_METRICS = {
     "test_accuracy": ("test accuracy", "epoch"),
     "test_loss": ("test loss", "epoch"),
     "train_loss": ("training loss", "epoch (fractional)"),
 }
+
+
+PLOT_HEIGHT = 220  # px of the plot itself, whatever the legend under it takes
+_LEGEND_ROW = 30  # px a legend entry takes when the window is so narrow that each gets a row of its own
+_MAX_LEGEND_ROWS = 16
+
+
+def legend_below(title: str, entries: int) -> dict:
+    """Layout for a legend under the plot, its entries wrapping into rows, and a figure tall enough for them.
+
+    Beside the plot (plotly's default), a legend of a sweep's trials squeezed the chart to a sliver in a
+    narrow window; below, it takes height instead, which the figure adds: one row per entry at worst.
+    """
+    return {
+        "height": 130 + PLOT_HEIGHT + _LEGEND_ROW * min(entries, _MAX_LEGEND_ROWS),
+        "legend": {
+            "title": {"text": title, "side": "top left"},
+            "orientation": "h",
+            "yref": "container",  # in the figure's pixels, not the plot's: the plot keeps what is left
+            "y": 0,
+            "yanchor": "bottom",
+            "x": 0,
+            "xanchor": "left",
+        },
+        "showlegend": True,
+    }
+
+
+def accuracy_range(values: Sequence[float | None]) -> list[float]:
+    """An accuracy axis (fractions) around `values` that never leaves [0, 1] (a point at 100% gets a sliver more).
+
+    Plotly pads one point, or a flat line, by half its value either way: a run of one epoch read up to 150%.
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return [0.0, 1.0]
+    low, high = min(finite), max(finite)
+    pad = max((high - low) * 0.08, 0.02)
+    return [max(low - pad, 0.0), min(high + pad, max(1.0, high + 0.005))]
 
 
 def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float = 0.0) -> go.Figure:
@@ -68,16 +107,16 @@ def curves_figure(curves: Sequence[RunCurves], metric: str, *, smoothing: float 
         title={"text": title},
         xaxis={"title": {"text": x_title}},
         yaxis={"title": {"text": title}, "tickformat": ".1%" if metric == "test_accuracy" else None},
-        height=320,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"title": {"text": "run"}, "orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
-        showlegend=True,
+        **legend_below("run", len(curves)),
     )
     if metric == "train_loss":  # losses span decades; label 1-2-5 steps in full, not plotly's bare "2", "5"
         ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
         figure.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     else:
         figure.update_xaxes(dtick=1)
+    if metric == "test_accuracy":
+        figure.update_yaxes(range=accuracy_range([v for run in curves for v in run.test_accuracy]))
     return figure
 
 
@@ -170,7 +209,7 @@ def _hparams_scatter(scored: Sequence[RunInfo], accuracy: list[float], x_field: 
     )
     figure.update_layout(
         xaxis={"title": {"text": x_field}, "type": _axis_type(x_field)},
-        yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%"},
+        yaxis={"title": {"text": "final test accuracy"}, "tickformat": ".1%", "range": accuracy_range(accuracy)},
         height=380,
         margin={"l": 60, "r": 20, "t": 30, "b": 40},
     )
@@ -241,9 +280,10 @@ def bands_figure(bands: Sequence[Band], single: Sequence[RunCurves], metric: str
         title={"text": f"{title}: seed groups as mean and min–max band"},
         xaxis={"title": {"text": x_title}, "dtick": 1},
         yaxis={"title": {"text": title}, "tickformat": ".1%" if metric == "test_accuracy" else None},
-        height=320,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"title": {"text": "run or group"}, "orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
-        showlegend=True,
+        **legend_below("run or group", len(bands) + len(single)),
     )
+    if metric == "test_accuracy":
+        values = [v for b in bands for v in (*b.low, *b.high)] + [v for r in single for v in r.test_accuracy]
+        figure.update_yaxes(range=accuracy_range(values))
     return figure

@@ -8,6 +8,7 @@ Runs page's saved ones are drawn by the same code.
 from __future__ import annotations
 
 import operator
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "loss_figure",
     "metrics_from_events",
     "thin_batches",
+    "wrap_subtitle",
 ]
 
 Record = Mapping[str, Any]
@@ -157,6 +159,22 @@ def _change_markers(
     return shapes, annotations, legend if changes else []
 
 
+SUBTITLE_CHARS = 40  # a line of the subtitle fits a chart 300 px wide (two side by side at 1,024 px)
+_SUBTITLE_LINE = 18  # px per line of it
+
+
+def wrap_subtitle(text: str, width: int = SUBTITLE_CHARS) -> list[str]:
+    """The subtitle in lines of at most `width` characters, broken between its ' · ' parts (a longer part between
+    its words): plotly never wraps a title, so one long line was cut at the chart's edge at every width."""
+    lines: list[str] = []
+    for part in text.split(" · ") if text else []:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:  # a part longer than a line breaks between its words
+            lines += textwrap.wrap(part, width, break_long_words=False) or [part]
+    return lines
+
+
 def _figure(
     data: list[dict[str, Any]],
     *,
@@ -175,12 +193,13 @@ def _figure(
         xaxis["range"] = [0, epochs_planned + max(0.25, 0.03 * epochs_planned)]
         if epochs_planned <= 20:
             xaxis["dtick"] = 1
+    lines = wrap_subtitle(subtitle)
     layout = {
-        "title": {"text": title, "font": {"size": 15}, "subtitle": {"text": subtitle, "font": {"size": 12}}},
+        "title": {"text": title, "font": {"size": 15}, "subtitle": {"text": "<br>".join(lines), "font": {"size": 12}}},
         "xaxis": xaxis,
         "yaxis": {"title": {"text": y_title}},
         "height": _HEIGHT,
-        "margin": {"l": 10, "r": 10, "t": 64, "b": 10},
+        "margin": {"l": 10, "r": 10, "t": 50 + _SUBTITLE_LINE * max(len(lines), 1), "b": 10},
         # Inside the plot, in the corner the curve leaves empty: loss falls, accuracy rises.
         "legend": {
             "yanchor": legend_at,
