@@ -264,7 +264,7 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
             st.info("Starting Ray and placing the first trials…")
         return
     st.dataframe(
-        pd.DataFrame(trial_rows(snap.trials, snap.best, runs_by_id)),
+        pd.DataFrame(trial_rows(snap.trials, snap.best, runs_by_id, sweep_ended=not snap.busy)),
         placeholder=MISSING,  # a trial not started yet, or one with no score so far
         hide_index=True,
         key="sweep_trials",

@@ -28,14 +28,17 @@ __all__ = ["sweep_summary", "trial_fates", "trial_rows"]
 _WITHOUT_A_RUN = {"PENDING": "waiting", "TERMINATED": "not started", "ERROR": "failed to start"}
 
 
-def _state(trial: TrialView, run: RunInfo | None) -> str:
+def _state(trial: TrialView, run: RunInfo | None, sweep_ended: bool) -> str:
     if run is not None:
         return display_state(run, None)  # a dead trial's run reads interrupted
-    return _WITHOUT_A_RUN.get(trial.status, trial.status.lower())
+    return _fate(trial, None, sweep_ended)  # the banner's word for it: waiting, or not started once it ended
 
 
 def trial_rows(
-    trials: Sequence[TrialView], best: TrialView | None, runs_by_id: Mapping[str, RunInfo]
+    trials: Sequence[TrialView],
+    best: TrialView | None,
+    runs_by_id: Mapping[str, RunInfo],
+    sweep_ended: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per trial; of the swept settings only those that differ between trials (the rest say nothing)."""
     varying = [k for k in SWEPT_FIELDS if len({repr(t.values.get(k)) for t in trials}) > 1]
@@ -47,7 +50,7 @@ def trial_rows(
         row = {
             "best": "★" if best is not None and trial.trial_id == best.trial_id else "",
             "trial": trial.trial_id,
-            "state": _state(trial, run),
+            "state": _state(trial, run, sweep_ended),
             **{k: trial.values.get(k) for k in varying},
             "epoch": run.epochs_done if run else (trial.epoch or None),
             "test acc %": None if trial.test_accuracy is None else round(100 * trial.test_accuracy, 2),

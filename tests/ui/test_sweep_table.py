@@ -26,6 +26,8 @@ def test_trials_that_never_ran_say_so_and_their_missing_values_stay_empty(tmp_pa
     assert rows[1]["test acc %"] is None and rows[1]["run"] is None and rows[1]["reason"] is None
     assert [r["lr"] for r in rows] == [0.01, 0.05, 0.1]
     assert all("node" not in r for r in rows)  # one machine: a node id says nothing
+    ended = trial_rows(trials, trials[0], {run.id: run}, sweep_ended=True)
+    assert [r["state"] for r in ended] == ["finished", "not started", "not started"]  # as the banner counts it
 
 
 def test_the_node_column_appears_when_trials_ran_on_several_nodes() -> None:
