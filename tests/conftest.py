@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 # Each test run's local Rays (in this process, the sweeps' own processes and the e2e servers, which
 # inherit the environment) keep their sessions in a folder of this run's, never another run's /tmp/ray.
-# Short, under /tmp: Ray's socket paths must fit in 107 characters.
-if "RESNET_MNIST_RAY_TMPDIR" not in os.environ:
+# Short, under /tmp: Ray's socket paths must fit in 107 characters. Under pytest-xdist each worker is a
+# test run of its own: it makes its own folder (and, below, its own cores lock), never the one it inherits.
+if "RESNET_MNIST_RAY_TMPDIR" not in os.environ or os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["RESNET_MNIST_RAY_TMPDIR"] = _OWN_RAY_TMPDIR = tempfile.mkdtemp(prefix="rmray-", dir="/tmp")
 else:
     _OWN_RAY_TMPDIR = None
