@@ -58,6 +58,8 @@ __all__ = [
 RUNS_ENV_VAR = "RESNET_MNIST_RUNS"
 MAX_CHECKPOINT_BYTES = 20_000_000  # this network's checkpoints are about 0.2 MB
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SAME_SECOND_TOKEN = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+_TOKEN_GAP = 16**3  # the first run of a second starts below this; each next one at most this far after the last
 _EPOCH_FILE = re.compile(r"^epoch-(\d{3,4})\.pt$")
 
 
@@ -169,7 +171,7 @@ class RunStore:
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
             while True:
-                run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+                run_id = self._new_run_id()
                 path = self.root / run_id
                 try:
                     path.mkdir()
@@ -177,6 +179,18 @@ class RunStore:
                 except FileExistsError:
                     continue
         return RunRecorder(path, config, device=device, name=name, sweep=sweep, node=node, extra=extra)
+
+    def _new_run_id(self) -> str:
+        """`<second>-<6 hex>`: the hex part follows every run made in the same second, so newest-first (by
+        name) holds within a second too (a seed group or a test makes several runs a second); random gaps
+        keep two processes that make one at the same moment apart."""
+        second = f"{datetime.now():%Y%m%d-%H%M%S}"
+        taken = [int(p.name[16:22], 16) for p in self.root.glob(f"{second}-*") if _SAME_SECOND_TOKEN.match(p.name)]
+        start = max(taken) + 1 if taken else 0
+        token = start + secrets.randbelow(_TOKEN_GAP)
+        if token >= 16**6:  # thousands of runs in one second: order within it is no longer kept
+            token = secrets.randbelow(16**6)
+        return f"{second}-{token:06x}"
 
     def _path(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):

@@ -156,3 +156,12 @@ def test_runs_dir_comes_from_the_argument_then_the_environment(monkeypatch: pyte
     assert resolve_runs_dir() == tmp_path / "from-env"
     monkeypatch.delenv("RESNET_MNIST_RUNS")
     assert resolve_runs_dir() == Path("runs")
+
+
+def test_runs_made_in_the_same_second_still_list_newest_first(tmp_path: Path) -> None:
+    """Ids carry the second; a seed group or a test makes several runs in one, which listed in random order."""
+    store = RunStore(tmp_path / "runs")
+    made = [store.create(TrainConfig(), device="cpu", name=f"run {i}").run_id for i in range(30)]
+    seconds = {run_id[:15] for run_id in made}
+    assert len(seconds) < len(made)  # some share a second: what this test is about
+    assert [run.id for run in store.runs()] == made[::-1]
