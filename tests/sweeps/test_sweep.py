@@ -137,6 +137,22 @@ def test_a_trial_config_is_the_base_with_the_drawn_values() -> None:
     assert gpu.device == "cuda"
 
 
+@pytest.mark.parametrize(("cpus", "threads"), [(1.0, 1), (2.0, 2), (0.5, 1), (3.7, 3)])
+def test_a_trials_threads_are_its_cpus_not_every_idle_core(cpus: float, threads: int) -> None:
+    # "auto" would count the idle cores, and the first trials of a sweep start on idle ones: each took them all.
+    assert BASE.threads is None  # auto
+    spec = SweepSpec(base=BASE, space={"lr": Axis(values=(0.01, 0.1))}, search="grid", cpus_per_trial=cpus)
+    assert spec.trial_config({"lr": 0.01}).threads == threads
+
+
+def test_a_thread_count_named_in_the_base_or_swept_is_kept() -> None:
+    named = SweepSpec(base=BASE.with_changes(threads=2), space={"lr": Axis(values=(0.01,))}, cpus_per_trial=1.0)
+    assert named.trial_config({"lr": 0.01}).threads == 2
+    if SETTINGS["threads"].sweepable:
+        swept = SweepSpec(base=BASE, space={"threads": Axis(values=(1, 2))}, cpus_per_trial=1.0)
+        assert swept.trial_config({"threads": 2}).threads == 2
+
+
 def test_the_estimate_scales_with_trials_and_parallel_slots() -> None:
     speed = MachineSpeed(3000.0, 12000.0, "test")
     space = {"lr": Axis(values=(0.01, 0.05, 0.1, 0.2))}

@@ -195,6 +195,8 @@ def test_cli_sweep_json_on_tiny_data(runs_dir: Path, data_root: Path) -> None:
         assert trial["state"] == "finished" and trial["epochs_done"] == 1
         assert 0.01 <= trial["config"]["lr"] <= 0.1 and trial["config"]["momentum"] in (0.5, 0.9)
         assert trial["best_accuracy"] == run_info.best_accuracy and trial["node"] == run_info.node
+        # each trial trains on its one CPU's thread, however idle the cores were when it started
+        assert [e.threads for e in store.run_metrics(trial["run_id"]).epochs] == [1]
     assert report["best"]["best_accuracy"] == max(t["best_accuracy"] for t in report["trials"])
     assert result.stderr.count("trial ") >= 2  # progress as trials end
     importance = report["importance"]  # which setting mattered: two trials are far too few to tell
