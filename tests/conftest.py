@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -86,26 +87,51 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RESNET_MNIST_CORES_LOCK", str(tmp_path / "cores.lock"))
 
 
+def _built_once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that `build` fills once per test run, however many xdist workers ask: the first builds it
+    under a lock, the others wait for it. Read-only for its users: copy it before writing."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's own folder, above each worker's
+    folder, done = base / name, base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this worker dies
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _train_session_model(folder: Path) -> None:
+    from resnet_mnist.core.events import fan_out
+
+    store = RunStore(folder / "runs")
+    config = TrainConfig(epochs=1, lr=0.05, momentum=0.9, device="cpu", threads=2)
+    recorder = store.create(config, device="cpu", name="session model")
+    outcome = run_training(config, fan_out(recorder), data_root=str(_data_root()))
+    assert outcome.state.value == "finished", outcome.reason
+    (folder / "run_id").write_text(recorder.run_id)
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory):
-    """One run trained once per test session on all of MNIST's training set (1 epoch, ~98.5%).
+    """One run trained once per test run on all of MNIST's training set (1 epoch, ~98.5%).
 
     lr 0.05 / momentum 0.9 learn in one epoch what the seed's recipe needs two or three for. Two
     threads, not auto: auto counts how busy the cores are, so the model (and every test measured on
     it) changed with the machine's load: 1 thread on a busy box trained one on which
     test_an_mnist_digit_comes_back_nearly_unchanged read 98.67% of digits alike (bound 99%), 2 threads
     one on which it passes, alone and in the full suite.
+    Trained by the first xdist worker that asks (it took 42-49 s in each of both workers, side by side);
+    each worker gets its own copy, so its tests may add runs beside it.
     Returns the RunInfo; its checkpoint is at `.checkpoint_path`.
     """
-    from resnet_mnist import RunStore, TrainConfig, run_training
-    from resnet_mnist.core.events import fan_out
-
-    store = RunStore(tmp_path_factory.mktemp("trained") / "runs")
-    config = TrainConfig(epochs=1, lr=0.05, momentum=0.9, device="cpu", threads=2)
-    recorder = store.create(config, device="cpu", name="session model")
-    outcome = run_training(config, fan_out(recorder), data_root=str(_data_root()))
-    assert outcome.state.value == "finished", outcome.reason
-    return store.get(recorder.run_id)
+    built = _built_once_per_run(tmp_path_factory, "session-model", _train_session_model)
+    own = tmp_path_factory.mktemp("trained") / "runs"
+    shutil.copytree(built / "runs", own)
+    return RunStore(own).get((built / "run_id").read_text())
 
 
 @pytest.fixture(scope="session")

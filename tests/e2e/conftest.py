@@ -139,6 +139,9 @@ class App:
 
         The frontend loads each widget's code lazily, so a widget may show up a moment after the
         run ended: look for it with `expect(...)`, which waits.
+        Not a barrier after a click or a typed value: the frontend sends that rerun without marking the
+        page as running, so this may return before the rerun begins. After an action, wait for something
+        only the new run draws.
         """
         deadline = time.monotonic() + timeout_ms / 1000
         while True:

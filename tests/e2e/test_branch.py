@@ -77,11 +77,14 @@ def test_a_run_branched_from_the_runs_page_is_drawn_with_its_parent(app, page, s
     assert len(branches) == 1 and branches[0].branched_from == (_run_id(streamlit_server.runs_dir, "parent"), 1)
     open_epochs_tab(app, page)  # the newest run, the branch, comes first
     expect(page.get_by_text(re.compile(r"A branch of run parent from its epoch 1: drawn with it"))).to_be_visible()
-    # The chart draws a moment after the script run ends (plotly loads lazily): wait for it, then count.
-    drawn = streamlit_server.wait_until(lambda: app.plot_points("lineage_accuracy_chart") is not None, 30)
-    assert drawn, "the Epochs tab drew no accuracy chart within 30 s"
-    assert app.plot_points("lineage_accuracy_chart", "parent ") == 1  # the parent's epoch 1, then the branch's 2
-    assert app.plot_points("lineage_accuracy_chart", "test accuracy") == 1
+
+    # The chart draws a moment after the script run ends (plotly loads lazily), and a rerun marks it stale for a
+    # moment (None): wait for the parent's epoch 1 and the branch's epoch 2 together.
+    def lineage() -> tuple[int | None, int | None]:
+        chart = "lineage_accuracy_chart"
+        return app.plot_points(chart, "parent "), app.plot_points(chart, "test accuracy")
+
+    assert streamlit_server.wait_until(lambda: lineage() == (1, 1), 30), f"the Epochs tab's chart drew {lineage()}"
     shot("runs_page_branch_with_its_parent")
     assert not app.exception_texts()
 

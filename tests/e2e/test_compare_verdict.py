@@ -39,7 +39,9 @@ def tick_row(page, row: int) -> None:
     page.mouse.click(grid["x"] + 20, grid["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
 
 
-def test_the_verdict_tells_a_larger_lr_from_seed_noise_and_ticked_groups_show_as_bands(app, page, shot) -> None:
+def test_the_verdict_tells_a_larger_lr_from_seed_noise_and_ticked_groups_show_as_bands(
+    app, page, shot, streamlit_server
+) -> None:
     app.open("runs")
     verdict = page.get_by_text("Beyond noise: B − A =", exact=False)
     expect(verdict).to_be_visible()  # A: the newest group (lr 0.1, "fast"), B: the next (lr 0.01, seeds 4-6)
@@ -51,13 +53,18 @@ def test_the_verdict_tells_a_larger_lr_from_seed_noise_and_ticked_groups_show_as
     pick(page, "B", "fast (seeds 1,2,3)")
     app.wait_until_idle()
     expect(page.get_by_text("Beyond noise: B − A = +", exact=False)).to_be_visible()
+    # Each tick's own chart is waited for: after the first tick the page already draws a chart (one band), and
+    # a wait for "idle" is no barrier (a click's rerun has not begun when it returns), so a single read could
+    # see the first tick's chart, or none while the second's rerun marks it stale.
+    groups = ("fast (seeds 1,2,3)", "lr=0.01 (seeds 1,2,3)")  # one epoch: the mean, the band's two ends
+
+    def bands() -> list[int | None]:
+        return [app.plot_points("chart_accuracy", f"{group} · mean of 3") for group in groups]
+
     tick_row(page, 0)  # newest first: the runs of "fast" (rows 0-2), lr 0.01 over seeds 4-6 (3-5), over 1-3 (6-8)
-    app.wait_until_idle()
+    assert streamlit_server.wait_until(lambda: bands()[0] == 3, 60), f"after ticking row 0 the chart drew {bands()}"
     tick_row(page, 6)
-    app.wait_until_idle()
-    expect(app.element("chart_accuracy")).to_be_visible()
-    for group in ("fast (seeds 1,2,3)", "lr=0.01 (seeds 1,2,3)"):  # one epoch: the mean, the band's two ends
-        assert app.plot_points("chart_accuracy", f"{group} · mean of 3") == 3
+    assert streamlit_server.wait_until(lambda: bands() == [3, 3], 60), f"after ticking row 6 the chart drew {bands()}"
     page.get_by_text("Is the difference real?").scroll_into_view_if_needed()
     shot("compare_verdict_with_bands")
     assert app.exception_texts() == [] and app.console_errors() == []

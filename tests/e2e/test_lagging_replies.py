@@ -66,9 +66,8 @@ def change_epochs_then_batch_before_any_reply(app, page, shot, change_epochs) ->
     set_slider(page, "Batch size", 0, "0")
     wait_for_sent(page, replies, sent + 2, "moving Batch size")
     replies.release()
-    app.wait_until_idle()
-    shot("after the replies came")
     expect(page.get_by_text(re.compile(r"Start trains with 3 epochs · .*batch 8"))).to_be_visible()
+    shot("after the replies came")
     expect(page.get_by_role("spinbutton", name="Epochs, typed")).to_have_value("3")
     expect(page.get_by_role("slider", name="Epochs")).to_have_value("3")
 

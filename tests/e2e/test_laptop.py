@@ -194,7 +194,7 @@ def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(
         status = page.locator(".st-key-train_status").inner_text()
         seen_status.add(re.sub(r"\d+", "N", status.splitlines()[-1]))
         positions.append(control_boxes(page, app))
-        if not paused and "epoch 2" in status:  # pause once mid-job: Pause becomes Resume in place
+        if not paused and "Training epoch 2" in status:  # pause once mid-job: Pause becomes Resume in place
             app.button("Pause").click()
             expect(state_badge(page, "paused")).to_be_visible()
             positions.append(control_boxes(page, app))
