@@ -213,7 +213,9 @@ def _sweeps(args: argparse.Namespace, data_root: str) -> tuple[list[dict], list[
         b = _ray_way("b-ray-tune", _spec("none", args), root, data_root)
         trials_b = sorted((r for r in RunStore(root).runs() if r.sweep == "b-ray-tune"), key=lambda r: r.created)
         drawn = [r.config for r in trials_b]  # (a) trains exactly these, in (b)'s order
-        a = _one_at_a_time("a-one-at-a-time", drawn, root, data_root)
+        # ... with every core, as the old queue did: a trial's config carries its one CPU's thread
+        every_core = [c.with_changes(threads=os.cpu_count() or 1) for c in drawn]
+        a = _one_at_a_time("a-one-at-a-time", every_core, root, data_root)
         c_rows = []
         for grace, factor in _asha_settings(args.asha):
             name = "c-ray-tune-asha" + ("" if not c_rows else f"-g{grace}-rf{factor}")
