@@ -120,11 +120,29 @@ def clean_stale_imports(root: str | os.PathLike[str]) -> int:
     return removed
 
 
+def _new_lock(folder: Path) -> int | None:
+    """A new staging folder's lock, put in place already held: made and locked under another name, then
+    renamed. Made in place, a cleaner could take it between its creation and its flock and remove the
+    folder (seen in CI: "could not lock the staging folder"); a young folder without it is left alone."""
+    pending = folder / f"{_STAGING_LOCK}.new"
+    try:
+        fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(pending, folder / _STAGING_LOCK)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextlib.contextmanager
 def _staging(root: Path) -> Iterator[Path]:
     """A new staging folder inside `root`, locked while the import uses it, removed after."""
     folder = Path(tempfile.mkdtemp(dir=root, prefix=STAGING_PREFIX))
-    fd = _lock(folder)
+    fd = _new_lock(folder)
     try:
         if fd is None:
             raise HandwritingError(f"could not lock the staging folder {folder.name}; try again")

@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from PIL import Image
 from torchvision.datasets import MNIST
 
-from resnet_mnist.handwriting.archive import STAGING_PREFIX, clean_stale_imports, import_zip
+from resnet_mnist.handwriting.archive import STAGING_PREFIX, _staging, clean_stale_imports, import_zip
 from resnet_mnist.handwriting.digits import LABELS_FILE, MAX_DIGITS, MAX_SET_PIXELS, HandwritingError, read_set
 from resnet_mnist.jobs.zip_import import ImportStatus, ZipImport
 from testdata.styled_handwriting import make_styled_folder
@@ -137,6 +138,35 @@ def test_cancel_stops_a_background_import_with_nothing_added_and_a_live_one_keep
     final = _wait(job, lambda s: s.finished, timeout=10.0)  # at the next image
     assert final.cancelled and final.error is None and final.added == 0
     _nothing_added(empty_folder)
+
+
+def test_a_cleaner_beside_new_imports_never_takes_their_folders(empty_folder: Path) -> None:
+    # The My digits page cleans on every rerun while an import's thread sets up its staging folder. The lock file
+    # was made, then locked: a cleaner in between took it and removed the folder ("could not lock the staging
+    # folder", one CI run). 5,000 set-ups beside a cleaner in a loop: 219 failed before the fix.
+    stop = threading.Event()
+
+    def clean() -> None:
+        while not stop.is_set():
+            clean_stale_imports(empty_folder)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads trade the interpreter often, so the window shows within seconds
+    cleaner = threading.Thread(target=clean, daemon=True)
+    cleaner.start()
+    refused = 0
+    try:
+        for _ in range(5000):
+            try:
+                with _staging(empty_folder):  # the private step under test: import_zip's first
+                    pass
+            except HandwritingError:
+                refused += 1
+    finally:
+        stop.set()
+        cleaner.join(timeout=10)
+        sys.setswitchinterval(switch)
+    assert refused == 0, f"{refused} of 5,000 new staging folders were taken by the cleaner"
 
 
 KILLED_MIDWAY = """
