@@ -10,6 +10,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -242,11 +243,11 @@ class RunStore:
         return RunInfo(**record_dict(record), id=path.name, path=path, live=live)
 
     def list_runs(self) -> list[RunInfo | UnreadableRun]:
-        """Every folder in the runs directory, newest first; broken ones as UnreadableRun."""
+        """Every folder in the runs directory, newest first; broken ones as UnreadableRun (not one still starting)."""
         if not self.root.is_dir():
             return []
         entries = [p for p in self.root.iterdir() if _RUN_ID.match(p.name) and (p.is_dir() or p.is_symlink())]
-        return [self._read(p) for p in sorted(entries, key=lambda p: p.name, reverse=True)]
+        return [self._read(p) for p in sorted(entries, key=lambda p: p.name, reverse=True) if not _starting(p)]
 
     def runs(self) -> list[RunInfo]:
         """Only the readable runs, newest first."""
@@ -317,3 +318,18 @@ def _read_record(path: Path) -> RunRecord:
 
 def _check_metrics(path: Path) -> None:
     parse_metrics(read_bounded(path, MAX_METRICS_BYTES))
+
+
+_STARTING_S = 5.0  # create() makes the folder, then its recorder writes run.json: a millisecond, seconds at worst
+
+
+def _starting(path: Path) -> bool:
+    """A folder made a moment ago whose run.json is not written yet: a run starting, left out of the listing
+    rather than shown as broken (the Runs page lists on every rerun, beside a worker or a sweep's trials
+    making runs). One older than that without run.json is a start cut short and is listed as unreadable."""
+    try:
+        if path.is_symlink() or (path / RUN_FILE).exists() or (path / RUN_FILE).is_symlink():
+            return False
+        return time.time() - path.stat().st_mtime < _STARTING_S
+    except OSError:
+        return False

@@ -118,7 +118,9 @@ def test_a_run_left_running_by_a_dead_server_shows_as_interrupted(open_page, run
 
 
 def test_broken_folders_are_listed_as_unreadable_not_a_crash(open_page, runs_root: Path) -> None:
-    (runs_root / "20200101-000000-abcdef").mkdir()  # a run whose start was cut short
+    cut_short = runs_root / "20200101-000000-abcdef"
+    cut_short.mkdir()  # a run whose start was cut short, a minute ago (a younger one is a run still starting)
+    os.utime(cut_short, (time.time() - 60, time.time() - 60))
     corrupt = runs_root / "20200101-000000-fedcba"
     corrupt.mkdir()
     (corrupt / "run.json").write_text("{half a fi")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,8 @@ def test_folders_that_are_not_runs_are_listed_as_unreadable(runs_root: Path) -> 
     wrong.mkdir()
     (wrong / "run.json").write_text(json.dumps({"state": "exploded", "config": {}}))
     (runs_root / "notes.txt").write_text("a file, not a folder: ignored")
+    for folder in ("holiday-photos", half.name):  # made a minute ago: not runs still starting
+        os.utime(runs_root / folder, (time.time() - 60, time.time() - 60))
 
     entries = RunStore(runs_root).list_runs()
     unreadable = {e.id: e.problem for e in entries if isinstance(e, UnreadableRun)}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,20 @@ def _write_run(store: RunStore, run_id: str, state: str = "finished") -> Path:
     return path
 
 
+def test_a_run_folder_made_a_moment_ago_is_not_listed_as_broken_before_its_run_json(runs_dir: Path) -> None:
+    # RunStore.create makes the folder and its recorder then writes run.json; the Runs page lists on every
+    # rerun beside a worker or a sweep's trials, and showed "could not be read as runs" in between.
+    store = RunStore(runs_dir)
+    starting = runs_dir / "20250106-000000-ffffff"
+    starting.mkdir()
+    assert store.list_runs() == []
+    os.utime(starting, (time.time() - 60, time.time() - 60))  # its start was cut short a minute ago
+    [entry] = store.list_runs()
+    assert isinstance(entry, UnreadableRun) and "no run.json" in entry.problem
+    recorder = store.create(TrainConfig(), device="cpu", name="made now")
+    assert [r.id for r in store.runs()] == [recorder.run_id]
+
+
 def test_broken_folders_are_listed_as_unreadable(runs_dir: Path) -> None:
     store = RunStore(runs_dir)
     _write_run(store, "20250101-000000-aaaaaa")
@@ -107,6 +123,8 @@ def test_broken_folders_are_listed_as_unreadable(runs_dir: Path) -> None:
     (wrong_shape / "run.json").write_text("[1, 2, 3]")
     unknown_state = _write_run(store, "20250105-000000-eeeeee", state="exploded")
     (runs_dir / "stray-file.txt").write_text("not a folder")
+    for folder in ("notes", "20250102-000000-bbbbbb"):  # made a minute ago: not a run still starting
+        os.utime(runs_dir / folder, (time.time() - 60, time.time() - 60))
 
     listed = {r.id: r for r in store.list_runs()}
     assert set(listed) == {
