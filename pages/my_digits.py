@@ -132,8 +132,12 @@ def _cell(file: str, label: int, pixels: np.ndarray, misread: Misclassified | No
     with pick_and_remove.popover(":material/delete:", help="Delete this digit"):
         st.caption("Delete this digit from the folder? This cannot be undone.")
         if st.button("Delete", key=f"delete_{file}", type="primary", icon=":material/delete:"):
-            delete_digit(root, file)
-            st.toast("Deleted.")
+            try:
+                delete_digit(root, file)
+            except HandwritingError as exc:  # e.g. another tab deleted it a moment ago
+                st.toast(f"Not deleted: {escape_markdown(exc)}", icon=":material/info:")
+            else:
+                st.toast("Deleted.")
             st.rerun()
     if misread is not None:  # last, so images and pickers stay in line across the row
         st.markdown(f":red-badge[read as {misread.predicted}]", help=f"{100 * misread.confidence:.0f}% sure")
