@@ -247,7 +247,8 @@ class RunStore:
         if not self.root.is_dir():
             return []
         entries = [p for p in self.root.iterdir() if _RUN_ID.match(p.name) and (p.is_dir() or p.is_symlink())]
-        return [self._read(p) for p in sorted(entries, key=lambda p: p.name, reverse=True) if not _starting(p)]
+        listed = [self._read(p) for p in sorted(entries, key=lambda p: p.name, reverse=True)]
+        return [r for r in listed if not (isinstance(r, UnreadableRun) and _starting(r.path))]  # checked for few
 
     def runs(self) -> list[RunInfo]:
         """Only the readable runs, newest first."""
