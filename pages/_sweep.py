@@ -22,7 +22,7 @@ from resnet_mnist.core.settings import Setting
 from resnet_mnist.jobs.sweep_runner import SweepBusyError, SweepSnapshot
 from resnet_mnist.runs.comparison import load_curves
 from resnet_mnist.runs.store import RunInfo
-from resnet_mnist.sweeps.estimate import MachineSpeed, estimate_sweep, machine_speed
+from resnet_mnist.sweeps.estimate import MachineSpeed, SweepEstimate, estimate_sweep, machine_speed
 from resnet_mnist.sweeps.outcome import SweepState
 from resnet_mnist.sweeps.ray_runtime import RayUnavailableError, resolve_ray_address
 from resnet_mnist.sweeps.spec import (
@@ -37,7 +37,7 @@ from resnet_mnist.sweeps.spec import (
 )
 from resnet_mnist.sweeps.status import last_request
 from resnet_mnist.ui.figures import curves_figure
-from resnet_mnist.ui.formatting import MISSING
+from resnet_mnist.ui.formatting import MISSING, NUMBER_FORMAT
 from resnet_mnist.ui.plain_text import escape_markdown
 from resnet_mnist.ui.sweep_form import NUMBER_BOUNDS, axis_key, form_values, initial_form_values
 from resnet_mnist.ui.sweep_table import trial_rows
@@ -62,6 +62,19 @@ _FACTOR_HELP = (
     "1/factor of the trials seen there go on. Higher stops more, sooner: faster sweeps, more risk of stopping a "
     "late bloomer. 4 trained the fewest epochs for the same best trial in this network's measured sweeps."
 )
+
+
+_NOT_YET = f"{MISSING}: the trial has not started, or no epoch of it has ended yet."
+_TRIAL_COLUMNS = {
+    **{name: st.column_config.NumberColumn(format=NUMBER_FORMAT) for name in ("lr", "momentum")},
+    "epoch": st.column_config.NumberColumn(help=f"Epochs it trained. {_NOT_YET}"),
+    "test acc %": st.column_config.NumberColumn(format="%.2f", help=f"Accuracy after its latest epoch. {_NOT_YET}"),
+    "best acc %": st.column_config.NumberColumn(format="%.2f", help=f"Its best epoch's test accuracy. {_NOT_YET}"),
+    "stopped early": st.column_config.CheckboxColumn(),
+    "reason": st.column_config.TextColumn(help=f"Why it stopped or failed. {MISSING}: it did not."),
+    "run": st.column_config.TextColumn(help=f"Its run in the Runs table. {MISSING}: not started, so no run."),
+    "node": st.column_config.TextColumn(width="small", help="Which Ray node trained it, numbered, with its address"),
+}
 
 
 @st.cache_resource(ttl=600)
@@ -208,8 +221,22 @@ def _spec_from_widgets() -> tuple[SweepSpec, list[str]]:
     return spec, problems + spec.problems()
 
 
+def _testing_cost(estimate: SweepEstimate) -> str:
+    """What testing costs each epoch beside training: all 10,000 test images can cost more than the training."""
+    text = (
+        f" Each epoch of a trial: about {estimate.train_seconds_per_epoch:,.1f} s training and "
+        f"{estimate.test_seconds_per_epoch:,.1f} s testing on {estimate.test_images:,} test images"
+    )
+    if estimate.test_images > 1_000:
+        slice_seconds = estimate.test_seconds_per_epoch * 1_000 / estimate.test_images
+        text += f" (Test images 1,000 would test in {slice_seconds:,.1f} s, a noisier score)"
+    return text + "."
+
+
 def _preview(spec: SweepSpec) -> None:
-    speed = _speed(str(get_run_store().root))
+    # Without CPU runs to read, the speed is measured once (a few seconds): say so while it runs.
+    with st.spinner("Measuring this machine's speed for the estimate…"):
+        speed = _speed(str(get_run_store().root))
     estimate = estimate_sweep(spec, speed)
     trials_col, parallel_col, time_col = st.columns(3)
     trials_col.metric("Trials", f"{estimate.trials:,}")
@@ -219,7 +246,9 @@ def _preview(spec: SweepSpec) -> None:
     st.caption(
         f"Estimated from this machine's speed ({speed.train_images_per_second:,.0f} training and "
         f"{speed.test_images_per_second:,.0f} test images/s, from {speed.source}), each trial getting its share "
-        "of the cores." + (" ASHA stops poor trials early, so it should take less." if estimate.upper_bound else "")
+        "of the cores."
+        + _testing_cost(estimate)
+        + (" ASHA stops poor trials early, so it should take less." if estimate.upper_bound else "")
     )
 
 
@@ -268,12 +297,7 @@ def _sweep_view(snap: SweepSnapshot, runs: list[RunInfo]) -> None:
         placeholder=MISSING,  # a trial not started yet, or one with no score so far
         hide_index=True,
         key="sweep_trials",
-        column_config={
-            "lr": st.column_config.NumberColumn(format="%.4g"),
-            "momentum": st.column_config.NumberColumn(format="%.3g"),
-            "stopped early": st.column_config.CheckboxColumn(),
-            "node": st.column_config.TextColumn(width="small"),
-        },
+        column_config=_TRIAL_COLUMNS,
     )
     trial_runs = [runs_by_id[t.run_id] for t in snap.trials if t.run_id in runs_by_id]
     if trial_runs:
@@ -327,7 +351,6 @@ def sweep_tab(runs: list[RunInfo]) -> None:
     runner = get_sweep_runner()
     snap = runner.snapshot()
     if not snap.busy:
-        runner.warm_up()  # a standby sweep process starts its Ray now, so Start trains within seconds
         st.write(
             "Run a hyperparameter sweep on Ray Tune: trials in parallel, poor ones stopped early by ASHA, "
             "a smart search with Optuna. Each trial is an ordinary run in the table above."
@@ -343,6 +366,9 @@ def sweep_tab(runs: list[RunInfo]) -> None:
             _preview(spec)
         if st.button("Start sweep", type="primary", disabled=bool(problems), key="start_sweep"):
             _start(spec)
+        # Only now, after the estimate measured this machine: a Ray starting beside that measurement made it
+        # 15 times too slow. The standby's Ray then waits, so Start trains within seconds.
+        runner.warm_up()
     if snap.sweep_id and snap.busy:
         st.fragment(run_every=2.0)(_live_sweep)()
     elif snap.sweep_id:  # ended: drawn with the page, so Run again's click redraws the form above too

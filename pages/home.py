@@ -11,7 +11,7 @@ from resnet_mnist.core.model import count_parameters
 from resnet_mnist.runs.comparison import INTERRUPTED, display_state
 from resnet_mnist.runs.ranking import best_run
 from resnet_mnist.runs.store import RunInfo
-from resnet_mnist.ui.formatting import format_duration, hyperparams_label, layer_rows
+from resnet_mnist.ui.formatting import MISSING, format_duration, hyperparams_label, layer_rows
 from resnet_mnist.ui.plain_text import escape_markdown
 
 worker = get_worker()
@@ -22,7 +22,7 @@ snapshot = worker.snapshot()
 def run_card(run: RunInfo, *, active_run_id: str | None) -> None:
     """A run's accuracy, epochs and duration as tiles, and a line naming it, its state and its settings."""
     tiles = st.container(horizontal=True)
-    tiles.metric("Test accuracy", f"{100 * run.final_accuracy:.2f}%" if run.final_accuracy is not None else "–")
+    tiles.metric("Test accuracy", f"{100 * run.final_accuracy:.2f}%" if run.final_accuracy is not None else MISSING)
     tiles.metric("Epochs", f"{run.epochs_done} / {run.config.epochs}")
     tiles.metric("Took", format_duration(run.duration_seconds))
     state = display_state(run, active_run_id)  # the Runs table's rule
@@ -52,7 +52,7 @@ with job:
     st.subheader("Training job")
     st.markdown(state_badge(snapshot))
     if snapshot.busy and snapshot.config:
-        st.progress(snapshot.run_progress, text=f"Epoch {snapshot.epoch or '–'} of {snapshot.config.epochs}")
+        st.progress(snapshot.run_progress, text=f"Epoch {snapshot.epoch or MISSING} of {snapshot.config.epochs}")
         st.caption(f"{hyperparams_label(snapshot.config, lr=snapshot.lr, momentum=snapshot.momentum)}")
     elif snapshot.state == RunState.IDLE:
         st.caption("No job since the server started.")

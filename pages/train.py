@@ -26,7 +26,7 @@ from resnet_mnist.runs.store import RunInfo, RunNotFoundError
 from resnet_mnist.ui import widget_echo
 from resnet_mnist.ui.figures import accuracy_figure, loss_figure, metrics_from_events, palette, thin_batches
 from resnet_mnist.ui.figures.lineage import ParentCurves
-from resnet_mnist.ui.formatting import format_duration, format_lr
+from resnet_mnist.ui.formatting import MISSING, format_duration, format_lr
 from resnet_mnist.ui.job_status import (
     chart_subtitle,
     epoch_progress_text,
@@ -380,10 +380,10 @@ def progress_and_metrics(snap: WorkerSnapshot) -> None:
     tiles.metric("Images / s", pace_text(snap), width=METRIC_WIDTH)
     tiles.metric("Elapsed", format_duration(snap.elapsed_seconds, compact=True), width=METRIC_WIDTH)
     tiles.metric("ETA", time_left_text(snap), width=METRIC_WIDTH)
-    tiles.metric("Training loss", f"{last_batch.loss:.4f}" if last_batch else "–", width=METRIC_WIDTH)
+    tiles.metric("Training loss", f"{last_batch.loss:.4f}" if last_batch else MISSING, width=METRIC_WIDTH)
     tiles.metric(
         "Test accuracy",
-        f"{100 * last_epoch.test_accuracy:.2f}%" if last_epoch else "–",
+        f"{100 * last_epoch.test_accuracy:.2f}%" if last_epoch else MISSING,
         delta=f"{100 * (last_epoch.test_accuracy - before.test_accuracy):+.2f} pts" if before and last_epoch else None,
         width=METRIC_WIDTH,
     )

@@ -246,3 +246,17 @@ def stopped_run(store: RunStore, reason: str, epochs_done: int = 1) -> RunInfo:
         end_epoch(recorder, epoch)
     recorder(StateChanged(RunState.STOPPED, reason))
     return store.get(recorder.run_id)
+
+
+def sweep_processes_for(folder: Path) -> list[int]:
+    """Every live `resnet_mnist.sweeps.process` whose command line names `folder`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"resnet_mnist.sweeps.process" in cmdline and str(folder).encode() in cmdline:
+                found.append(int(proc.name))
+    return found

@@ -24,6 +24,7 @@ __all__ = [
     "ema",
     "epoch_band",
     "load_curves",
+    "node_names",
     "recipe_label",
     "run_labels",
     "run_table_rows",
@@ -176,6 +177,16 @@ def _local_time(iso: str) -> str:
         return iso
 
 
+def node_names(nodes: Sequence[str]) -> dict[str, str]:
+    """Each node ('<ip> <Ray node id>', as a sweep trial records it) → 'node k · <ip>', k by first appearance:
+    Ray's 56-hex id tells a person nothing, and two nodes of one machine share an address."""
+    names: dict[str, str] = {}
+    for node in nodes:
+        if node and node not in names:
+            names[node] = f"node {len(names) + 1} · {node.split()[0]}"
+    return names
+
+
 def run_table_rows(
     runs: Iterable[RunInfo],
     active_run_id: str | Collection[str] | None,
@@ -186,6 +197,8 @@ def run_table_rows(
     `handwriting` (run id → accuracy on the user's digits) fills the handwriting column when given.
     """
     handwriting = handwriting or {}
+    runs = list(runs)
+    nodes = node_names([run.node for run in runs])
     rows = []
     for run in runs:
         rows.append(
@@ -203,7 +216,7 @@ def run_table_rows(
                 "tags": ", ".join(run.tags),
                 "sweep": run.sweep or "",
                 "group": run.group or "",
-                "node": run.node,
+                "node": nodes.get(run.node, ""),
                 "id": run.id,
             }
         )

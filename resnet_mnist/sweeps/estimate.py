@@ -32,6 +32,7 @@ class MachineSpeed:
     train_images_per_second: float
     test_images_per_second: float
     source: str  # where the figures come from, for the page to say
+    measured_at: float = 0.0  # time.monotonic() as a measurement ended; 0.0 for figures read from runs
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class SweepEstimate:
     parallel: int
     seconds: float
     upper_bound: bool  # ASHA will stop some trials early
+    # One epoch of one trial, on its share of the cores: the form says what testing costs beside training.
+    train_seconds_per_epoch: float = 0.0
+    test_seconds_per_epoch: float = 0.0
+    test_images: int = _TEST_IMAGES
 
 
 def machine_speed(store: RunStore, *, data_root: str | None = None, recent_runs: int = 5) -> MachineSpeed:
@@ -61,7 +66,11 @@ def machine_speed(store: RunStore, *, data_root: str | None = None, recent_runs:
 
 
 def measure_speed(data_root: str | None = None, batches: int = 20) -> MachineSpeed:
-    """Train `batches` batches of 64 and test 1,000 images, timed (about two seconds)."""
+    """Train `batches` batches of 64 and test 1,000 images, timed (about two seconds).
+
+    Only meaningful on idle cores: beside a Ray starting (the Sweep tab's standby) it read 567 training
+    images/s against 8,619 alone on a 2-core Xeon, an estimate 15 times too long.
+    """
     config = TrainConfig(device="cpu", train_limit=64 * batches, test_limit=1000)
     train_split = load_split(data_root, train=True, limit=config.train_limit)
     test_split = load_split(data_root, train=False, limit=config.test_limit)
@@ -85,7 +94,10 @@ def measure_speed(data_root: str | None = None, batches: int = 20) -> MachineSpe
     evaluate(model, test_split, 1000, channels_last=True)
     test_seconds = time.perf_counter() - started
     return MachineSpeed(
-        len(train_split) / train_seconds, len(test_split) / test_seconds, f"a {batches}-batch measurement just now"
+        len(train_split) / train_seconds,
+        len(test_split) / test_seconds,
+        f"a {batches}-batch measurement just now",
+        time.monotonic(),
     )
 
 
@@ -102,9 +114,10 @@ def estimate_sweep(spec: SweepSpec, speed: MachineSpeed, *, cpus: float | None =
     parallel = min(parallel, max(trials, 1))
     share = min(1.0, spec.cpus_per_trial / float(os.cpu_count() or 1))
     test_images = spec.base.test_limit or _TEST_IMAGES
-    epoch_seconds = spec.mean_value("train_limit") / (speed.train_images_per_second * share) + test_images / (
-        speed.test_images_per_second * share
-    )
-    trial_seconds = TRIAL_START_SECONDS + spec.mean_value("epochs") * epoch_seconds
+    train_seconds = spec.mean_value("train_limit") / (speed.train_images_per_second * share)
+    test_seconds = test_images / (speed.test_images_per_second * share)
+    trial_seconds = TRIAL_START_SECONDS + spec.mean_value("epochs") * (train_seconds + test_seconds)
     seconds = math.ceil(trials / parallel) * trial_seconds
-    return SweepEstimate(trials, parallel, seconds, upper_bound=spec.scheduler == "asha")
+    return SweepEstimate(
+        trials, parallel, seconds, spec.scheduler == "asha", train_seconds, test_seconds, int(test_images)
+    )

@@ -31,9 +31,9 @@ MISSING = "—"  # an empty cell: each table says in its column's help why a val
 
 
 def format_duration(seconds: float | None, *, compact: bool = False) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min' ('3m 05s', '1h 02m' compact, for narrow tiles); '–' when unknown."""
+    """'42 s', '3 min 05 s', '1 h 02 min' ('3m 05s', '1h 02m' compact, for narrow tiles); MISSING when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "–"
+        return MISSING
     whole = round(seconds)
     if whole < 60:
         text = f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
@@ -46,9 +46,9 @@ def format_duration(seconds: float | None, *, compact: bool = False) -> str:
 
 
 def format_count(value: float | None, unit: str = "") -> str:
-    """Thousands separated, no decimals: '12,345 images/s'; '–' when unknown."""
+    """Thousands separated, no decimals: '12,345 images/s'; MISSING when unknown."""
     if value is None or not math.isfinite(value):
-        return "–"
+        return MISSING
     return f"{value:,.0f}{' ' + unit if unit else ''}"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from resnet_mnist.core.events import RunState
 from resnet_mnist.jobs.worker import WorkerSnapshot
-from resnet_mnist.ui.formatting import format_count, format_duration, hyperparams_label
+from resnet_mnist.ui.formatting import MISSING, format_count, format_duration, hyperparams_label
 from resnet_mnist.ui.plain_text import escape_markdown
 
 __all__ = [
@@ -85,7 +85,7 @@ def epoch_progress_text(snap: WorkerSnapshot) -> str:
         if where:
             return f"Epoch {where[0]} of {planned}: failed at batch {where[1]:,} of {snap.batches_per_epoch:,}"
     if not snap.epoch:
-        return "Epoch –"
+        return f"Epoch {MISSING}"
     return f"Epoch {snap.epoch} of {planned}: batch {snap.batch:,} of {snap.batches_per_epoch:,}"
 
 
@@ -98,7 +98,7 @@ def run_progress_text(snap: WorkerSnapshot) -> str:
 def pace_text(snap: WorkerSnapshot) -> str:
     """Training images per second while training; '–' otherwise (paused, ended or not started)."""
     running = RunState(snap.state.value) is RunState.RUNNING and not snap.loading
-    return format_count(snap.images_per_second) if running else "–"
+    return format_count(snap.images_per_second) if running else MISSING
 
 
 def chart_subtitle(snap: WorkerSnapshot) -> str:
@@ -113,4 +113,4 @@ def chart_subtitle(snap: WorkerSnapshot) -> str:
 
 def time_left_text(snap: WorkerSnapshot) -> str:
     """The ETA tile: compact time left while training; '–' otherwise."""
-    return format_duration(snap.eta_seconds, compact=True) if snap.eta_seconds else "–"
+    return format_duration(snap.eta_seconds, compact=True) if snap.eta_seconds else MISSING

@@ -10,7 +10,7 @@ from resnet_mnist.core.events import RunState
 from resnet_mnist.runs.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from resnet_mnist.runs.ranking import best_run
 from resnet_mnist.runs.store import RunInfo, RunStore
-from resnet_mnist.ui.formatting import hyperparams_label
+from resnet_mnist.ui.formatting import MISSING, hyperparams_label
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -52,7 +52,7 @@ def default_run_id(store: RunStore, wanted: str | None = None) -> str | None:
 
 
 def _percent(value: float | None) -> str:
-    return "accuracy –" if value is None else f"{100 * value:.2f}%"
+    return f"accuracy {MISSING}" if value is None else f"{100 * value:.2f}%"
 
 
 def describe_run(run: RunInfo) -> str:

@@ -3,7 +3,9 @@
 A trial Tune ended before it ever ran (the sweep was stopped, or ended, first) has no run: it reads
 "not started" (Tune says TERMINATED, epoch 0); one still waiting for cores reads "waiting". Missing
 values stay empty (the table shows "—"), and the node column only appears when trials ran on several
-nodes: on one machine a node id says nothing.
+nodes: on one machine a node id says nothing. There a node reads "node 2 · 10.0.0.7": numbered in the
+order the trials met them, with the machine's address (two nodes of one machine share it; Ray's 56-hex id
+told nobody anything).
 
 `sweep_summary` is the Runs page's banner: what became of every trial, in the same words. It reads each
 trial's fate from its run record first, Tune's status only for a trial with no run: a trial writes its
@@ -18,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resnet_mnist.core.events import RunState
-from resnet_mnist.runs.comparison import display_state
+from resnet_mnist.runs.comparison import display_state, node_names
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
 from resnet_mnist.sweeps.spec import SWEPT_FIELDS
@@ -42,7 +44,7 @@ def trial_rows(
 ) -> list[dict[str, Any]]:
     """One row per trial; of the swept settings only those that differ between trials (the rest say nothing)."""
     varying = [k for k in SWEPT_FIELDS if len({repr(t.values.get(k)) for t in trials}) > 1]
-    several_nodes = len({t.node for t in trials if t.node}) > 1
+    nodes = node_names([(runs_by_id[t.run_id].node if t.run_id in runs_by_id else t.node) for t in trials])
     rows = []
     for trial in trials:
         run = runs_by_id.get(trial.run_id or "")
@@ -59,8 +61,8 @@ def trial_rows(
             "reason": reason or None,
             "run": trial.run_id or None,
         }
-        if several_nodes:
-            row["node"] = (run.node if run else trial.node)[:24] or None
+        if len(nodes) > 1:
+            row["node"] = nodes.get(run.node if run else trial.node)
         rows.append(row)
     return rows
 

@@ -292,7 +292,21 @@ def test_screenshots_of_train_and_draw_at_three_widths(app, page, shot) -> None:
         if width >= 1024:  # the layer table whole on a laptop (a phone scrolls it sideways)
             assert page.evaluate(_OVERFLOWING, ".st-key-model_layers .dvn-scroller") == []
         photograph(page, folder, f"home-{width}", width)
+    check_empty_precision_box(page, app)
     assert app.exception_texts() == []
+
+
+def check_empty_precision_box(page, app) -> None:
+    """With no precision picked, its box says "not swept" whole (it read "not sw" at 1,024 px)."""
+    app.open("runs")
+    page.get_by_role("tab", name="Sweep").click()
+    page.locator('.st-key-sweep_precision [aria-label="Clear all"]').click()
+    placeholder = page.locator(".st-key-sweep_precision").get_by_text("not swept", exact=True)
+    for width in (1024, 1280, 400):
+        at_size(page, (width, 800))
+        expect(placeholder).to_be_visible()
+        cut = placeholder.evaluate("(e) => [e.scrollWidth, e.clientWidth]")
+        assert cut[0] <= cut[1] + 1, f"the empty precision box's 'not swept' is cut at {width} px: {cut}"
 
 
 @pytest.mark.timeout(900)

@@ -184,9 +184,27 @@ def test_teach_starts_a_fine_tune_shown_on_the_train_page(
         assert snapshot.config.momentum != 0.5  # the parent's own momentum (0.9), not the form's default
         run = RunStore(model_runs).get(snapshot.run_id)
         assert run.parent["run"] == trained_run.id and run.teach["split"]["method"] == "fixed"
+        at.switch_page("pages/train.py")  # where Teach took the browser (AppTest stays on the page it ran)
         deadline = time.monotonic() + 30
         while not at.get("plotly_chart") and time.monotonic() < deadline:
             at.run()  # the Train page, with its live charts
         assert any(c.proto.spec for c in at.get("plotly_chart"))
+        # Then the measuring, shown as progress (issue 25.3): paused in it, so a fast machine cannot skip past it.
+        deadline = time.monotonic() + 240
+        while worker.snapshot().measuring is None and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker.pause()
+        at.run()
+        bars = [bar.proto.text for bar in at.get("progress") if bar.proto.text.startswith("Measuring, step ")]
+        assert bars, f"no measuring progress shown: {[bar.proto.text for bar in at.get('progress')]}"
+        worker.resume()
+        while worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not worker.is_alive(), "the teach did not end in 240 s"
+        at.run()  # the result: each number names its test set
+        assert [h.value for h in at.subheader] == ["Before and after: your handwriting and MNIST"]
+        labels = [m.label for m in at.metric]
+        assert any(label.endswith(" of your digits") for label in labels), labels
+        assert "MNIST, 10,000 images" in labels, labels
     finally:
         assert worker.stop(timeout=30)

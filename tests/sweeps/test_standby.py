@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import sweep_processes_for
 
 from resnet_mnist import RunState, RunStore, TrainConfig
 from resnet_mnist.jobs.sweep_runner import SweepRunner
@@ -63,20 +64,6 @@ def test_a_claimed_standby_waits_for_the_request_even_when_its_time_is_up(tmp_pa
     writer.join()
 
 
-def _processes_for(folder: Path) -> list[int]:
-    """Every live `resnet_mnist.sweeps.process` whose command line names `folder`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"resnet_mnist.sweeps.process" in cmdline and str(folder).encode() in cmdline:
-                found.append(int(proc.name))
-    return found
-
-
 def _wait(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -94,7 +81,7 @@ def test_start_hands_the_sweep_to_the_warm_standby_which_trains_at_once(runs_dir
         runner.warm_up()
         _wait(lambda: runner.warm, 300, "the standby's Ray never got ready")
         [standby_folder] = (runs_dir / ".sweeps").iterdir()
-        [standby_pid] = _processes_for(standby_folder)
+        [standby_pid] = sweep_processes_for(standby_folder)
         spec = SweepSpec(base=TINY, space={"lr": Axis(values=(0.01, 0.05))}, search="grid")
         started = time.monotonic()
         sweep_id = runner.start(spec)
@@ -104,7 +91,7 @@ def test_start_hands_the_sweep_to_the_warm_standby_which_trains_at_once(runs_dir
         assert runner.join(timeout=240) and runner.snapshot().state == "finished", runner.snapshot().error
         assert runner.snapshot().ray.startswith("a local Ray")
         assert {r.state for r in store.runs()} == {RunState.FINISHED} and len(store.runs()) == 2
-        assert _processes_for(standby_folder) == [] and not Path(f"/proc/{standby_pid}").exists()
+        assert sweep_processes_for(standby_folder) == [] and not Path(f"/proc/{standby_pid}").exists()
         print(f"\nStart -> first trial epoch with Ray warm: {first_epoch_s:.1f} s")
     finally:
         runner.stop(timeout=120)
@@ -119,15 +106,15 @@ def test_a_standby_never_outlives_its_use(runs_dir: Path, data_root: Path) -> No
     runner = SweepRunner(RunStore(runs_dir), data_root=data_root, standby_s=300)
     runner.warm_up()
     [folder] = sweeps.iterdir()
-    _wait(lambda: _processes_for(folder), 30, "no standby started")
+    _wait(lambda: sweep_processes_for(folder), 30, "no standby started")
     runner.warm_up()  # one at a time
     assert len(list(sweeps.iterdir())) == 1
-    assert runner.stop(timeout=60) and not _processes_for(folder) and not folder.exists()
+    assert runner.stop(timeout=60) and not sweep_processes_for(folder) and not folder.exists()
 
     idle = SweepRunner(RunStore(runs_dir), data_root=data_root, standby_s=2)
     idle.warm_up()
     [folder] = sweeps.iterdir()
-    _wait(lambda: not folder.exists() and not _processes_for(folder), 240, "an idle standby stayed")
+    _wait(lambda: not folder.exists() and not sweep_processes_for(folder), 240, "an idle standby stayed")
 
     # A dashboard killed outright (no stop, no atexit): its standby sees it gone and leaves.
     script = (
@@ -137,4 +124,4 @@ def test_a_standby_never_outlives_its_use(runs_dir: Path, data_root: Path) -> No
     )
     subprocess.run([sys.executable, "-c", script, str(runs_dir)], cwd=REPO, timeout=120, check=True)
     [folder] = sweeps.iterdir()
-    _wait(lambda: not folder.exists() and not _processes_for(folder), 240, "an orphaned standby stayed")
+    _wait(lambda: not folder.exists() and not sweep_processes_for(folder), 240, "an orphaned standby stayed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import tracemalloc
 
@@ -163,6 +164,22 @@ def test_the_estimate_scales_with_trials_and_parallel_slots() -> None:
     assert four_at_once.seconds < one_at_a_time.seconds
     asha = estimate_sweep(SweepSpec(base=base, space=space, search="grid", scheduler="asha"), speed, cpus=4)
     assert asha.upper_bound and not four_at_once.upper_bound
+
+
+def test_the_estimate_says_what_testing_costs_per_epoch() -> None:
+    """The Sweep form shows testing's share of an epoch (issue 25.9): all 10,000 test images cost ten times 1,000."""
+    speed = MachineSpeed(2000.0, 10000.0, "test")
+    space = {"lr": Axis(values=(0.01,))}
+    base = TrainConfig(epochs=1, train_limit=6000)
+    every_image = estimate_sweep(SweepSpec(base=base, space=space), speed, cpus=1)
+    a_slice = estimate_sweep(SweepSpec(base=base.with_changes(test_limit=1000), space=space), speed, cpus=1)
+    assert (every_image.test_images, a_slice.test_images) == (10_000, 1_000)
+    share = min(1.0, 1.0 / (os.cpu_count() or 1))  # one CPU per trial, of this machine's cores
+    assert every_image.test_seconds_per_epoch == pytest.approx(1.0 / share)
+    assert a_slice.test_seconds_per_epoch == pytest.approx(0.1 / share)
+    assert every_image.train_seconds_per_epoch == a_slice.train_seconds_per_epoch == pytest.approx(3.0 / share)
+    saved = (every_image.test_seconds_per_epoch - a_slice.test_seconds_per_epoch) * every_image.trials
+    assert every_image.seconds - a_slice.seconds == pytest.approx(saved)  # one epoch, one trial at a time
 
 
 def test_sweep_error_lists_every_problem() -> None:

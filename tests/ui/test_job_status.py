@@ -7,6 +7,7 @@ from helpers import WAIT, wait_for
 
 from resnet_mnist import RunState, TrainConfig, TrainingWorker
 from resnet_mnist.jobs.worker import WorkerSnapshot
+from resnet_mnist.ui.formatting import MISSING
 from resnet_mnist.ui.job_status import (
     chart_subtitle,
     epoch_progress_text,
@@ -37,13 +38,13 @@ def test_a_diverged_job_names_the_step_it_failed_at_not_the_last_logged_batch(wo
     logged = "training loss was" if count == 1 else "training losses were"
     assert f"{count} {logged} logged before, the last {snap.batches[-1].loss:.4g} at step" in summary
     assert status_message(snap).startswith(f"Failed at step {failed_step} ")
-    assert pace_text(snap) == "–" and time_left_text(snap) == "–"
+    assert pace_text(snap) == MISSING and time_left_text(snap) == MISSING
 
 
 def test_while_paused_there_is_no_pace_and_no_time_left(worker: TrainingWorker) -> None:
     worker.start(LONG)
     running = wait_for(worker, lambda s: len(s.batches) >= 5 and s.eta_seconds is not None)
-    assert pace_text(running) != "–" and time_left_text(running) != "–" and "left" in run_progress_text(running)
+    assert pace_text(running) != MISSING and time_left_text(running) != MISSING and "left" in run_progress_text(running)
     assert status_message(running) == "Training epoch 1 of 20."
     assert (
         chart_subtitle(running)
@@ -56,7 +57,7 @@ def test_while_paused_there_is_no_pace_and_no_time_left(worker: TrainingWorker) 
     )
     paused = wait_for(worker, lambda s: s.state is RunState.PAUSED)
     assert paused.images_per_second is not None  # the snapshot keeps the last pace …
-    assert pace_text(paused) == "–" and time_left_text(paused) == "–"  # … but the page does not show it
+    assert pace_text(paused) == MISSING and time_left_text(paused) == MISSING  # … but the page does not show it
     assert "left" not in run_progress_text(paused) and run_progress_text(paused).startswith("Run: ")
     assert status_message(paused).startswith("Paused in epoch 1 after batch ")
     assert chart_subtitle(paused).startswith(f"run {running.run_id} (paused) · lr 0.01")
@@ -64,17 +65,17 @@ def test_while_paused_there_is_no_pace_and_no_time_left(worker: TrainingWorker) 
     wait_for(worker, lambda s: s.state is RunState.RUNNING and s.eta_seconds is not None)
     worker.stop(timeout=10)
     stopped = worker.snapshot()
-    assert stopped.state is RunState.STOPPED and pace_text(stopped) == "–"
+    assert stopped.state is RunState.STOPPED and pace_text(stopped) == MISSING
 
 
 def test_idle_and_loading_lines() -> None:
     assert status_message(WorkerSnapshot()) == "No job yet: set the hyperparameters and press **Start**."
     assert chart_subtitle(WorkerSnapshot()) == "no run yet: the charts fill in once one starts"
-    assert epoch_progress_text(WorkerSnapshot()) == "Epoch –"
+    assert epoch_progress_text(WorkerSnapshot()) == f"Epoch {MISSING}"
     loading = WorkerSnapshot(state=RunState.RUNNING, config=TrainConfig())
     assert status_message(loading).startswith("Loading MNIST")
     assert chart_subtitle(loading).startswith("the new run (loading data) · lr 0.01")
-    assert pace_text(loading) == "–"
+    assert pace_text(loading) == MISSING
 
 
 def test_an_exception_message_is_shown_as_typed_not_as_markup() -> None:

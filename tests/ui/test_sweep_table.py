@@ -31,8 +31,10 @@ def test_trials_that_never_ran_say_so_and_their_missing_values_stay_empty(tmp_pa
 
 
 def test_the_node_column_appears_when_trials_ran_on_several_nodes() -> None:
-    trials = [TrialView("t1", "RUNNING", {}, node="node-a"), TrialView("t2", "RUNNING", {}, node="node-b")]
-    assert [r["node"] for r in trial_rows(trials, None, {})] == ["node-a", "node-b"]
+    head, worker = f"10.0.0.7 {'a' * 56}", f"10.0.0.7 {'b' * 56}"  # two nodes of one machine: one address
+    trials = [TrialView(f"t{i}", "RUNNING", {}, node=node) for i, node in enumerate((head, worker, head, ""))]
+    names = [r["node"] for r in trial_rows(trials, None, {})]
+    assert names == ["node 1 · 10.0.0.7", "node 2 · 10.0.0.7", "node 1 · 10.0.0.7", None]
 
 
 def _fates_sweep(store: RunStore) -> tuple[list[TrialView], dict]:

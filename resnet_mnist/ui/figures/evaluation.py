@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from resnet_mnist.runs.evaluation import NUM_CLASSES, RunEvaluation
+from resnet_mnist.ui.formatting import MISSING
 
 from . import palette
 
@@ -52,7 +53,7 @@ def per_class_figure(evaluation: RunEvaluation) -> go.Figure:
         go.Bar(
             x=[str(c) for c in range(NUM_CLASSES)],
             y=[a if a is not None else 0.0 for a in accuracy],
-            text=[f"{100 * a:.1f}" if a is not None else "–" for a in accuracy],
+            text=[f"{100 * a:.1f}" if a is not None else MISSING for a in accuracy],
             textposition="outside",
             textangle=0,
             textfont={"size": 10},

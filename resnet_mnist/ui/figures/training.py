@@ -244,8 +244,8 @@ def _loss_traces(batches: Sequence[Record], epochs: Sequence[Record]) -> list[di
             "mode": "lines" if len(batches) > 2 else "lines+markers",
             "name": "training loss (logged batches)",
             "line": {"color": palette.TRAIN_LOSS, "width": 1.5},
-            "hovertemplate": "training loss %{y:.4f}<br>step %{customdata[0]} · lr %{customdata[1]:.4g}"
-            " · momentum %{customdata[2]:.3g}<extra></extra>",
+            "hovertemplate": "training loss %{y:.4f}<br>step %{customdata[0]} · lr %{customdata[1]:~.3g}"
+            " · momentum %{customdata[2]:~.3g}<extra></extra>",
         },
         {
             "type": "scatter",
