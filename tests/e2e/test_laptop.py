@@ -22,7 +22,7 @@ from helpers import ended_sweep, record_run
 from PIL import Image
 from playwright.sync_api import expect
 from test_draw import MODEL_RUN_ENV, canvas_surface, preview_ink, read_prediction
-from test_train import set_number, set_short_job, state_badge
+from test_train import check_train_subtitles, set_number, set_short_job, state_badge
 from test_train import short_job_images as short_job_images  # a fixture, used by name
 from torchvision.datasets import MNIST
 
@@ -223,19 +223,6 @@ _TAG_EDGES = """(key) => {
                              Math.round(box.getBoundingClientRect().right)]);
 }"""
 _TOPS = "(selector) => [...document.querySelectorAll(selector)].map((e) => Math.round(e.getBoundingClientRect().top))"
-
-
-def check_train_subtitles(page) -> None:
-    """The charts' subtitles end inside their charts (one long line was cut at every width)."""
-    for chart in ("train_loss_chart", "train_accuracy_chart"):
-        page.locator(f".st-key-{chart} .gtitle-subtitle").first.wait_for(state="attached")  # plotly draws later
-        edges = page.evaluate(
-            """(key) => { const chart = document.querySelector(`.st-key-${key}`).getBoundingClientRect();
-                return [...document.querySelectorAll(`.st-key-${key} .gtitle-subtitle`)].map(
-                    (t) => [Math.round(t.getBoundingClientRect().right), Math.round(chart.right)]); }""",
-            chart,
-        )
-        assert edges and all(right <= chart_right for right, chart_right in edges), (chart, edges)
 
 
 def check_sweep_tab(page, width: int) -> None:

@@ -120,6 +120,27 @@ def test_home_and_train_pages_render(app, page, shot) -> None:
     assert app.console_errors() == []
 
 
+def check_train_subtitles(page) -> None:
+    """The charts' subtitles end inside their charts (one long line was cut at every width)."""
+    for chart in ("train_loss_chart", "train_accuracy_chart"):
+        page.locator(f".st-key-{chart} .gtitle-subtitle").first.wait_for(state="attached")  # plotly draws later
+        edges = page.evaluate(
+            """(key) => { const chart = document.querySelector(`.st-key-${key}`).getBoundingClientRect();
+                return [...document.querySelectorAll(`.st-key-${key} .gtitle-subtitle`)].map(
+                    (t) => [Math.round(t.getBoundingClientRect().right), Math.round(chart.right)]); }""",
+            chart,
+        )
+        assert edges and all(right <= chart_right for right, chart_right in edges), (chart, edges)
+        # and above the plot (a third line, centred in the margin, ran into the loss chart's top tick)
+        bottom, plot_top = page.evaluate(
+            """(key) => [Math.max(...[...document.querySelectorAll(`.st-key-${key} .gtitle-subtitle`)].map(
+                    (t) => t.getBoundingClientRect().bottom)),
+                document.querySelector(`.st-key-${key} .nsewdrag`).getBoundingClientRect().top]""",
+            chart,
+        )
+        assert bottom <= plot_top, f"{chart}'s subtitle ends at {bottom:.0f} px, below the plot's top at {plot_top:.0f}"
+
+
 @pytest.mark.timeout(600)
 def test_short_job_shows_live_loss_then_accuracy(app, page, shot, short_job_images: int) -> None:
     app.open("train")
@@ -154,6 +175,7 @@ def test_short_job_shows_live_loss_then_accuracy(app, page, shot, short_job_imag
     assert 20.0 < accuracy <= 100.0, f"{steps} steps should learn well beyond chance (10%), got {accuracy}%"
     wait_for_points(app, seen[-1], timeout_s=10)
     assert app.exception_texts() == []
+    check_train_subtitles(page)  # three lines of it after a run: all above the plot
     shot("finished")
 
 

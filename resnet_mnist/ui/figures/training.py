@@ -195,7 +195,16 @@ def _figure(
             xaxis["dtick"] = 1
     lines = wrap_subtitle(subtitle)
     layout = {
-        "title": {"text": title, "font": {"size": 15}, "subtitle": {"text": "<br>".join(lines), "font": {"size": 12}}},
+        # At the container's top, not centred in the margin: centred, a third subtitle line ran into the plot.
+        "title": {
+            "text": title,
+            "font": {"size": 15},
+            "subtitle": {"text": "<br>".join(lines), "font": {"size": 12}},
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 10},
+        },
         "xaxis": xaxis,
         "yaxis": {"title": {"text": y_title}},
         "height": _HEIGHT,
