@@ -9,6 +9,7 @@ from helpers import record_run
 from resnet_mnist import RunStore
 from resnet_mnist.runs.comparison import Band, RunCurves
 from resnet_mnist.ui.figures import accuracy_figure, bands_figure, curves_figure, hparams_figure
+from resnet_mnist.ui.figures.comparison import lr_ticks
 from resnet_mnist.ui.figures.training import SUBTITLE_CHARS, wrap_subtitle
 
 
@@ -68,3 +69,19 @@ def test_a_long_subtitle_is_wrapped_between_its_parts_never_inside_one() -> None
     epoch = {"epoch": 1, "test_accuracy": 0.99, "correct": 990, "total": 1000}
     title = accuracy_figure([epoch], subtitle=subtitle, epochs_planned=1).layout.title
     assert title.subtitle.text == "<br>".join(lines)
+
+
+def test_a_random_sweeps_learning_rates_get_round_ticks_that_do_not_overlap(tmp_path) -> None:
+    """Twelve sampled lrs were twelve ticks ('0.0774153', '0.057593', …) printed over each other (issue 25.5)."""
+    from resnet_mnist import TrainConfig
+
+    store = RunStore(tmp_path / "runs")
+    sampled = (0.0023, 0.00259, 0.00898, 0.0305, 0.0418, 0.0481, 0.0576, 0.0774, 0.119, 0.151, 0.2, 0.161)
+    runs = [record_run(store, [0.9], checkpoint=False, config=TrainConfig(epochs=1, lr=lr)) for lr in sampled]
+    [lr_axis] = [d for d in hparams_figure(runs).data[0].dimensions if d.label == "lr (log)"]
+    assert list(lr_axis.ticktext) == ["0.005", "0.01", "0.02", "0.05", "0.1", "0.2"]
+    assert lr_axis.range[0] <= min(lr_axis.tickvals) and max(lr_axis.tickvals) <= lr_axis.range[1]
+    grid = [record_run(store, [0.9], checkpoint=False, config=TrainConfig(epochs=1, lr=lr)) for lr in (0.01, 0.05)]
+    [grid_axis] = [d for d in hparams_figure(grid).data[0].dimensions if d.label == "lr (log)"]
+    assert list(grid_axis.ticktext) == ["0.01", "0.05"]  # a grid's few values: each its own tick
+    assert lr_ticks([1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]) == [1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]  # decades only

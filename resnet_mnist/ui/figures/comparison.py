@@ -13,12 +13,21 @@ from resnet_mnist.core.data import MNIST_TRAIN_SIZE
 from resnet_mnist.core.precision import PRECISION_CHOICES
 from resnet_mnist.runs.comparison import Band, RunCurves, ema
 from resnet_mnist.runs.store import RunInfo
+from resnet_mnist.ui.formatting import format_number
 from resnet_mnist.ui.plain_text import escape_plotly
 
 from . import palette
 from .downsample import downsample_xy
 
-__all__ = ["CURVE_METRICS", "accuracy_range", "bands_figure", "curves_figure", "hparams_figure", "legend_below"]
+__all__ = [
+    "CURVE_METRICS",
+    "accuracy_range",
+    "bands_figure",
+    "curves_figure",
+    "hparams_figure",
+    "legend_below",
+    "lr_ticks",
+]
 
 CURVE_METRICS = {
     "test_accuracy": ("test accuracy", "epoch"),
@@ -130,13 +139,13 @@ def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: 
         return go.Figure().update_layout(title={"text": "no run with a test accuracy yet"}, height=360)
     lrs = [r.config.lr for r in scored]
     log_lr = [math.log10(v) for v in lrs]
-    lr_ticks = sorted(set(lrs))
+    ticks = lr_ticks(lrs)
     dimensions = [
         {
             "label": "lr (log)",
             "values": log_lr,
-            "tickvals": [math.log10(v) for v in lr_ticks],
-            "ticktext": [f"{v:g}" for v in lr_ticks],
+            "tickvals": [math.log10(v) for v in ticks],
+            "ticktext": [format_number(v) for v in ticks],
             "range": _padded(log_lr),
         },
         {"label": "momentum", "values": [r.config.momentum for r in scored], "range": [0.0, 1.0]},
@@ -156,6 +165,28 @@ def hparams_figure(runs: Sequence[RunInfo], *, kind: str = "parallel", x_field: 
     )
     figure.update_layout(height=380, margin={"l": 60, "r": 60, "t": 60, "b": 30})
     return figure
+
+
+_FEW_VALUES = 4  # up to this many learning rates, each is its own tick
+
+
+def lr_ticks(lrs: Sequence[float]) -> list[float]:
+    """A log axis's ticks for these learning rates: each one when they are few (a grid), else round numbers
+    (1-2-5 a decade, 1-3 over more than two decades, decades over more than four): a random sweep's twelve
+    lrs as ticks ('0.0774153', '0.057593', …) printed over each other."""
+    distinct = sorted(set(lrs))
+    if len(distinct) <= _FEW_VALUES:
+        return distinct
+    low, high = math.log10(distinct[0]), math.log10(distinct[-1])
+    span = high - low
+    steps = (1, 2, 5) if span <= 2 else (1, 3) if span <= 4 else (1,)
+    ticks = [
+        float(f"{step * 10.0**decade:.3g}")
+        for decade in range(math.floor(low), math.ceil(high) + 1)
+        for step in steps
+        if low - 1e-9 <= math.log10(step * 10.0**decade) <= high + 1e-9
+    ]
+    return ticks if len(ticks) >= 2 else [distinct[0], distinct[-1]]
 
 
 def _choice_dimension(label: str, values: list[str], choices: Sequence[str]) -> dict:
