@@ -224,13 +224,18 @@ def _spec_from_widgets() -> tuple[SweepSpec, list[str]]:
 def _testing_cost(estimate: SweepEstimate) -> str:
     """What testing costs each epoch beside training: all 10,000 test images can cost more than the training."""
     text = (
-        f" Each epoch of a trial: about {estimate.train_seconds_per_epoch:,.1f} s training and "
-        f"{estimate.test_seconds_per_epoch:,.1f} s testing on {estimate.test_images:,} test images"
+        f" Each epoch of a trial: about {_seconds(estimate.train_seconds_per_epoch)} training and "
+        f"{_seconds(estimate.test_seconds_per_epoch)} testing on {estimate.test_images:,} test images"
     )
     if estimate.test_images > 1_000:
         slice_seconds = estimate.test_seconds_per_epoch * 1_000 / estimate.test_images
-        text += f" (Test images 1,000 would test in {slice_seconds:,.1f} s, a noisier score)"
+        text += f" (Test images 1,000 would test in {_seconds(slice_seconds)}, a noisier score)"
     return text + "."
+
+
+def _seconds(seconds: float) -> str:
+    """'12 s', '1.5 s', '0.03 s': two significant digits below ten seconds (a fast machine tests in 0.03 s)."""
+    return f"{seconds:,.0f} s" if seconds >= 10 else f"{float(f'{seconds:.2g}'):g} s"
 
 
 def _preview(spec: SweepSpec) -> None:

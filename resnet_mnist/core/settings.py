@@ -14,7 +14,16 @@ import typing
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
-__all__ = ["GROUPS", "WIDGETS", "Setting", "describe", "settings_of", "value_problem"]
+__all__ = [
+    "GROUPS",
+    "SIGNIFICANT_DIGITS",
+    "WIDGETS",
+    "Setting",
+    "describe",
+    "settings_of",
+    "significant",
+    "value_problem",
+]
 
 # Where a setting's widget sits on the Train page, in page order.
 GROUPS = ("hyperparameters", "advanced", "device")
@@ -23,6 +32,14 @@ GROUPS = ("hyperparameters", "advanced", "device")
 WIDGETS = ("slider", "log_slider", "select_slider", "number", "checkbox", "radio")
 
 _KEY = "setting"
+# lr 0.0341, momentum 0.95, 1e-05: three significant digits tell settings apart the way people write them.
+SIGNIFICANT_DIGITS = 3
+
+
+def significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """A number to `digits` significant digits, written as Python writes the rounded number: 0.0341, 0.9,
+    1000 (not 1e+03), 1e-05. Every page, legend and table writes a setting's value this way."""
+    return repr(float(f"{value:.{digits}g}")).removesuffix(".0")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from resnet_mnist.core.config import SETTINGS, TrainConfig
 from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE
+from resnet_mnist.core.settings import significant
 from resnet_mnist.runs.store import RunInfo, RunStore, UnreadableRun
 
 __all__ = [
@@ -67,7 +68,7 @@ def _format_value(value: Any) -> str:
     if value is None:
         return "all"
     if isinstance(value, float):
-        return f"{value:g}"
+        return significant(value)  # a sampled lr reads 0.0564, not 0.0563696 (equal ones get a name below)
     return str(value)
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from resnet_mnist.core.config import TrainConfig
+from resnet_mnist.core.settings import SIGNIFICANT_DIGITS, significant
 
 __all__ = [
     "MISSING",
@@ -22,8 +23,6 @@ __all__ = [
     "layer_rows",
 ]
 
-# lr 0.0341, momentum 0.95, 1e-05: three significant digits tell settings apart the way people write them.
-SIGNIFICANT_DIGITS = 3
 # The same for Streamlit's number columns and boxes, which format with sprintf-js: its %.3g drops trailing
 # zeros like Python's (0.05, not 0.0500), while a bare %g prints all 17 digits of a float.
 NUMBER_FORMAT = f"%.{SIGNIFICANT_DIGITS}g"
@@ -57,8 +56,7 @@ def format_number(value: float | None, digits: int = SIGNIFICANT_DIGITS) -> str:
     0.9, 1000 (not 1e+03), 1e-05; MISSING when there is none."""
     if value is None or not math.isfinite(value):
         return MISSING
-    text = repr(float(f"{value:.{digits}g}"))
-    return text.removesuffix(".0")
+    return significant(value, digits)
 
 
 def format_lr(value: float) -> str:

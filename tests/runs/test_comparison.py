@@ -150,6 +150,21 @@ def test_labels_name_the_hyperparameters_that_differ(made_runs: Path) -> None:
     assert same[runs[0].id] == "run 0"  # nothing differs: the name
 
 
+def test_sampled_settings_are_labelled_to_three_digits_and_equal_labels_get_names(tmp_path: Path) -> None:
+    """A sweep's legend read 'lr=0.0563696 · momentum=0.9' (issue 25.5): three significant digits, and two runs
+    whose lrs round alike are told apart by name."""
+    from helpers import record_run
+
+    store = RunStore(tmp_path)
+    lrs = (0.0563696, 0.00362301, 0.05641, 0.2)
+    runs = [
+        record_run(store, [0.9], checkpoint=False, name=f"t{i}", config=_SMALL.with_changes(lr=lr, momentum=0.9))
+        for i, lr in enumerate(lrs)
+    ]
+    labels = run_labels(runs)
+    assert [labels[r.id] for r in runs] == ["lr=0.0564 (t0)", "lr=0.00362", "lr=0.0564 (t2)", "lr=0.2"]
+
+
 def test_ema_is_tensorboards_debiased_smoothing() -> None:
     values = [4.0, 2.0, 3.0, 1.0, 0.5]
     assert ema(values, 0.0) == values
