@@ -84,7 +84,7 @@ class Importance:
     def reason(self) -> str:
         """Why there is no ranking ('' when there is one)."""
         if self.trials < MIN_TRIALS:  # first: with few trials even a swept setting may show one value
-            return f"not enough trials: {self.trials} finished, {MIN_TRIALS} needed to tell"
+            return f"not enough trials: {self.trials} scored, {MIN_TRIALS} needed to tell"  # ASHA's stopped ones count
         if len(self.swept) < 2:
             return "only one setting was swept: nothing to rank it against" if self.swept else "no setting varied"
         return ""

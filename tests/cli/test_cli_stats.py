@@ -112,6 +112,6 @@ def test_importance_ranks_the_sweeps_settings_or_says_there_are_too_few(tmp_path
     for value in big["importance"].values():
         assert value["low"] <= value["value"] <= value["high"]
     small = _run("importance", "sweep-small", "--runs-dir", tmp_path)
-    assert small.returncode == 0 and "Not enough trials: 4 finished, 11 needed to tell." in small.stdout
+    assert small.returncode == 0 and "Not enough trials: 4 scored, 11 needed to tell." in small.stdout
     missing = _run("importance", "sweep-none", "--runs-dir", tmp_path)
     assert missing.returncode == 1 and "no run of a sweep 'sweep-none'" in missing.stderr

@@ -55,7 +55,7 @@ def test_lr_over_four_decades_matters_more_than_a_sliver_of_momentum(trials) -> 
 def test_too_few_trials_say_so_instead_of_ranking(trials) -> None:
     result = importance_of(trials[: MIN_TRIALS - 1])
     assert not result.enough and result.settings == ()
-    assert result.reason == f"not enough trials: {MIN_TRIALS - 1} finished, {MIN_TRIALS} needed to tell"
+    assert result.reason == f"not enough trials: {MIN_TRIALS - 1} scored, {MIN_TRIALS} needed to tell"
     assert result.as_dict()["importance"] == {}
 
 

@@ -201,7 +201,7 @@ def test_cli_sweep_json_on_tiny_data(runs_dir: Path, data_root: Path) -> None:
     assert result.stderr.count("trial ") >= 2  # progress as trials end
     importance = report["importance"]  # which setting mattered: two trials are far too few to tell
     assert (importance["trials"], importance["enough"], importance["importance"]) == (2, False, {})
-    assert importance["reason"].startswith("not enough trials: 2 finished")
+    assert importance["reason"].startswith("not enough trials: 2 scored")
 
 
 def test_two_node_cluster_runs_trials_on_both_nodes(runs_dir: Path, data_root: Path) -> None:
