@@ -47,3 +47,11 @@ def test_the_speed_is_measured_before_the_standby_starts_its_ray(monkeypatch: py
         assert any("training and" in c.value for c in at.caption)
     finally:
         assert get_sweep_runner().stop(timeout=60)
+
+
+def test_asha_and_its_two_settings_say_what_they_do() -> None:
+    """Issue 25.6: ASHA, grace period and reduction factor had no help."""
+    at = open_app_page("pages/runs.py", runs_tab="Sweep")
+    assert "Asynchronous Successive Halving" in at.radio(key="sweep_scheduler").help
+    assert "no trial is stopped before it" in at.number_input(key="sweep_grace").help
+    assert "only the best" in at.number_input(key="sweep_factor").help
