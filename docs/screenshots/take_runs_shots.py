@@ -21,6 +21,9 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from e2e.conftest import CHROMIUM_ARGS  # noqa: E402 (the browser tests' flags; found once the path is set)
+
 RUNS, OUT, ROWS = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 OUT.mkdir(exist_ok=True)
 PORT = 8617
@@ -59,14 +62,7 @@ try:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=shutil.which("chromium"),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=CHROMIUM_ARGS,
         )
         page = browser.new_page(viewport={"width": 1400, "height": 900})
 

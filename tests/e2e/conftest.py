@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from helpers import sweep_processes_for
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
@@ -266,16 +267,7 @@ def _sweep_process_alive(folder: Path) -> bool:
 
     A process that died but is not yet reaped reads an empty command line, so it counts as gone.
     """
-    wanted = str(folder).encode()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"resnet_mnist.sweeps.process" in cmdline and wanted in cmdline:
-                return True
-    return False
+    return bool(sweep_processes_for(folder))
 
 
 def _sweep_problem(folder: Path, *, must_run: bool) -> str | None:
