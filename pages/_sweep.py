@@ -39,7 +39,14 @@ from resnet_mnist.sweeps.status import last_request
 from resnet_mnist.ui.figures import curves_figure
 from resnet_mnist.ui.formatting import MISSING, NUMBER_FORMAT
 from resnet_mnist.ui.plain_text import escape_markdown
-from resnet_mnist.ui.sweep_form import NUMBER_BOUNDS, axis_key, form_values, initial_form_values
+from resnet_mnist.ui.sweep_form import (
+    NUMBER_BOUNDS,
+    axis_key,
+    form_from_query,
+    form_query,
+    form_values,
+    initial_form_values,
+)
 from resnet_mnist.ui.sweep_table import trial_rows
 
 # The swept settings, their labels and starting values come from the settings' descriptions (config.py).
@@ -83,17 +90,36 @@ def _speed(runs_root: str) -> MachineSpeed:
     return machine_speed(get_run_store(), data_root=str(resolve_data_root()))
 
 
-def _form_defaults() -> dict[str, Any]:
-    """What the form starts from in this session: the last sweep started (its request.json in the runs folder,
-    so a reload or a new tab shows it again), else SWEEP_DEFAULTS. Read once per session, so the widgets'
-    defaults never change under them."""
-    if "sweep_form_defaults" not in st.session_state:
+def _form_start() -> dict[str, Any]:
+    """The last sweep started (its request.json in the runs folder, so a reload or a new tab shows it again),
+    else SWEEP_DEFAULTS. Read once per session; the URL holds what was typed since."""
+    if "sweep_form_start" not in st.session_state:
         spec = get_sweep_runner().snapshot().spec
         if spec is None:
             request = last_request(get_run_store().root)
             spec = request.sweep_spec() if request is not None else None
-        st.session_state["sweep_form_defaults"] = form_values(spec) if spec is not None else initial_form_values()
+        st.session_state["sweep_form_start"] = form_values(spec) if spec is not None else initial_form_values()
+    return st.session_state["sweep_form_start"]
+
+
+def _form_defaults() -> dict[str, Any]:
+    """What the form starts from in this session: the last sweep started, with what the URL says was typed
+    after it (a reload, a bookmark). Read once per session, so the widgets' defaults never change under them."""
+    if "sweep_form_defaults" not in st.session_state:
+        start = _form_start()
+        st.session_state["sweep_form_defaults"] = {**start, **form_from_query(st.query_params.to_dict(), start)}
     return st.session_state["sweep_form_defaults"]
+
+
+def _form_into_url() -> None:
+    """What the form holds beyond the last sweep's values goes into the URL, so a reload keeps it."""
+    start = _form_start()
+    wanted = form_query({key: st.session_state.get(key, value) for key, value in start.items()}, start)
+    current = {k: v for k, v in st.query_params.to_dict().items() if k in start}
+    if current != wanted:
+        for key in set(current) - set(wanted):
+            del st.query_params[key]
+        st.query_params.update(wanted)
 
 
 def _number(column, label: str, key: str, step: int | float | None = None, **options: Any):
@@ -365,6 +391,7 @@ def sweep_tab(runs: list[RunInfo]) -> None:
         if filled:
             st.info(f"The form holds sweep {escape_markdown(filled)}'s settings: check them, then Start sweep.")
         spec, problems = _spec_from_widgets()
+        _form_into_url()
         for problem in problems:
             st.error(escape_markdown(problem))
         if not problems:

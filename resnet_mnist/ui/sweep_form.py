@@ -1,19 +1,23 @@
-"""The Sweep tab's form as plain values: widget key → what the widget shows, from a SweepSpec.
+"""The Sweep tab's form as plain values: widget key → what the widget shows, from a SweepSpec or a URL.
 
-Used twice: a fresh session's form (a reload) starts from the last sweep started, read from its
-request.json, so the form never forgets it (issue 25.2); and "Run again" fills the form with an ended
-sweep's settings. The widgets' bounds live here too, and every value is clamped to them and checked
-against its choices, so a hand-edited request can never make a widget refuse its default.
+Used three ways: a fresh session's form (a reload) starts from the last sweep started, read from its
+request.json, so the form never forgets it (issue 25.2); what was typed and not started yet rides in the
+page's URL, as the Train settings do (`?sweep_lr=0.001:0.5:log&sweep_search=optuna`), so a reload keeps
+it too; and "Run again" fills the form with an ended sweep's settings. The widgets' bounds live here, and
+every value is clamped to them and checked against its choices, so neither a hand-edited request nor a
+hand-made link can make a widget refuse its default.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.sweeps.spec import MAX_TRIALS, SCHEDULERS, SEARCHES, SWEEP_DEFAULTS, SWEPT_FIELDS, SweepSpec
 
-__all__ = ["NUMBER_BOUNDS", "axis_key", "form_values", "initial_form_values"]
+__all__ = ["NUMBER_BOUNDS", "axis_key", "form_from_query", "form_query", "form_values", "initial_form_values"]
 
 # key → (lowest, highest) of each number box; ints stay ints, floats floats
 NUMBER_BOUNDS: dict[str, tuple[int | float, int | float]] = {
@@ -82,4 +86,52 @@ def initial_form_values() -> dict[str, Any]:
     for name in SWEPT_FIELDS:
         if not SETTINGS[name].choices:
             values[axis_key(name)] = ", ".join(f"{v:g}" for v in SETTINGS[name].sweep_values)
+    return values
+
+
+_MAX_URL_TEXT = 1000  # as the axis boxes' max_chars; longer text in a link is refused unread
+_CHOICE_KEYS = {"sweep_search": SEARCHES, "sweep_scheduler": SCHEDULERS}
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def form_query(values: Mapping[str, Any], start: Mapping[str, Any]) -> dict[str, str]:
+    """The form's values that differ from where it started, as URL query text (widget key → text)."""
+    return {key: _as_text(value) for key, value in values.items() if key in start and value != start[key]}
+
+
+def _from_text(key: str, text: str, start: Any) -> Any:
+    """One widget's value from a link's text, or ValueError: numbers clamped, choices checked."""
+    if key in NUMBER_BOUNDS:
+        number = float(text) if isinstance(NUMBER_BOUNDS[key][0], float) else int(text)
+        if not math.isfinite(number):
+            raise ValueError(text)
+        return _clamped(key, number)
+    if key in _CHOICE_KEYS:
+        if text not in _CHOICE_KEYS[key]:
+            raise ValueError(text)
+        return text
+    if isinstance(start, list):  # a multiselect: its picks, each one of its choices
+        name = key.removeprefix("sweep_")
+        picks = [v for v in text.split(",") if v]
+        if any(v not in SETTINGS[name].choices for v in picks):
+            raise ValueError(text)
+        return picks
+    return text.strip()[:60] if key == "sweep_name" else text  # an axis box: the form says what is wrong with it
+
+
+def form_from_query(params: Mapping[str, str], start: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values a URL gives (only the form's own keys); a value that is not one is left out."""
+    values: dict[str, Any] = {}
+    for key, text in params.items():
+        if key not in start or not isinstance(text, str) or len(text) > _MAX_URL_TEXT:
+            continue
+        try:
+            values[key] = _from_text(key, text, start[key])
+        except (ValueError, OverflowError):
+            continue
     return values

@@ -332,6 +332,27 @@ def test_settings_survive_a_reload(app, page, shot, laptop: str) -> None:
 
 
 @pytest.mark.timeout(900)
+def test_the_sweep_form_survives_a_reload(app, page, shot) -> None:
+    """What was typed into the Sweep form and not started rides in the URL, as the Train settings do (25.2)."""
+    at_size(page, LAPTOPS["1280x800"])
+    app.open("runs")
+    page.get_by_role("tab", name="Sweep").click()
+    for key, text in (("sweep_epochs", "3"), ("sweep_name", "after lunch")):
+        box = page.locator(f".st-key-{key} input")
+        box.fill(text)
+        box.press("Enter")
+        app.wait_until_idle()
+    expect(page).to_have_url(re.compile(r"sweep_epochs=3"))
+    expect(page).to_have_url(re.compile(r"sweep_name=after\+lunch|sweep_name=after%20lunch"))
+    page.reload()
+    app.wait_until_idle()
+    expect(page.locator(".st-key-sweep_epochs input")).to_have_value("3")
+    expect(page.locator(".st-key-sweep_name input")).to_have_value("after lunch")
+    shot("sweep_form_after_reload", whole_page=False)
+    assert app.exception_texts() == []
+
+
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("laptop", list(LAPTOPS))
 def test_use_these_settings_fills_the_train_page(app, page, shot, laptop: str) -> None:
     """The seeded run was trained with lr 0.05, momentum 0.9, 1 epoch: its link puts them into Train."""

@@ -101,3 +101,37 @@ def test_run_again_fills_the_form_with_the_ended_sweeps_settings() -> None:
     assert not at.exception, at.exception
     assert_form_shows_last(at)
     assert any(sweep_id in info.value for info in at.info), [i.value for i in at.info]
+
+
+def test_what_was_typed_and_not_started_survives_a_reload_through_the_url() -> None:
+    """Issue 25.2, "like the Train settings": typed values ride in the URL; a reload (a new session on that URL)
+    shows them, and a hand-made link's bad values are left out, never a traceback."""
+    at = open_app_page("pages/runs.py", runs_tab="Sweep")
+    for key, value in TYPED.items():
+        at.text_input(key=key).set_value(value)
+    at.number_input(key="sweep_samples").set_value(5)
+    at.radio(key="sweep_scheduler").set_value("asha")
+    at.multiselect(key="sweep_precision").set_value(["bf16"])
+    at.run()
+    url = {key: value[0] if isinstance(value, list) else value for key, value in at.query_params.items()}
+    assert url == {**TYPED, "sweep_samples": "5", "sweep_scheduler": "asha", "sweep_precision": "bf16"}, url
+
+    reloaded = open_app_page("pages/runs.py")  # a new session: the Sweep form not drawn yet
+    reloaded.query_params.update(url)
+    reloaded.session_state["runs_tab"] = "Sweep"
+    reloaded.run()
+    assert {key: reloaded.text_input(key=key).value for key in TYPED} == TYPED
+    assert reloaded.number_input(key="sweep_samples").value == 5
+    assert reloaded.radio(key="sweep_scheduler").value == "asha"
+    assert reloaded.multiselect(key="sweep_precision").value == ["bf16"]
+
+    bad = {"sweep_samples": "nan", "sweep_grace": "500", "sweep_search": "**grid**", "sweep_precision": "fp32,fp64"}
+    linked = open_app_page("pages/runs.py")
+    linked.query_params.update({**bad, "sweep_factor": "1e9", "sweep_name": "x" * 2000})
+    linked.session_state["runs_tab"] = "Sweep"
+    linked.run()
+    assert not linked.exception, linked.exception
+    assert linked.number_input(key="sweep_samples").value == 8  # refused: the form's own start
+    assert linked.number_input(key="sweep_grace").value == 100  # clamped to its box's bounds
+    assert linked.radio(key="sweep_search").value == "random" and linked.multiselect(key="sweep_precision").value == []
+    assert linked.number_input(key="sweep_factor").value == 4 and linked.text_input(key="sweep_name").value == ""
