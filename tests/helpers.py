@@ -122,13 +122,15 @@ def record_run(
     checkpoint: bool = True,
     name: str = "",
     config: TrainConfig | None = None,
+    sweep: str | None = None,
 ) -> RunInfo:
-    """A run folder written by the real recorder from the events a run with these test accuracies sends.
+    """A run folder written by the real recorder from the events a run with these test accuracies sends
+    (a sweep's trial when `sweep` names one).
 
     A run left RUNNING is one whose writer died (its recorder gives the run up): it reads as interrupted.
     """
     config = config or TrainConfig(epochs=max(len(accuracies), 1))
-    recorder = store.create(config, device="cpu", name=name)
+    recorder = store.create(config, device="cpu", name=name, sweep=sweep)
     recorder(StateChanged(RunState.RUNNING))
     weights = Net().state_dict() if checkpoint else None
     for epoch, accuracy in enumerate(accuracies, start=1):

@@ -26,11 +26,11 @@ from test_train import check_train_subtitles, set_number, set_short_job, state_b
 from test_train import short_job_images as short_job_images  # a fixture, used by name
 from torchvision.datasets import MNIST
 
-from resnet_mnist import RunStore
+from resnet_mnist import RunStore, TrainConfig
 from resnet_mnist.handwriting.digits import save_drawing
 from resnet_mnist.predict.preprocess import preprocess_image
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
-from resnet_mnist.sweeps.spec import Axis, SweepSpec
+from resnet_mnist.sweeps.spec import Axis, SweepSpec, new_sweep_id
 
 pytestmark = pytest.mark.e2e
 
@@ -58,15 +58,25 @@ def runs_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
     runs.mkdir()
     shutil.copytree(source, runs / source.name)
     store = RunStore(runs)
+    # Trials as a sweep leaves them: each run's settings are its trial's (the table and the curves agree).
+    sweep_id = new_sweep_id(SWEEP.name)
+    settings = [{"lr": 0.01 * (i + 1), "momentum": (0.5, 0.9)[i % 2]} for i in range(6)]
     trial_runs = [
-        record_run(store, [0.80 + 0.01 * i, 0.84 + 0.01 * i][: 1 + i % 2], checkpoint=False, name=f"trial {i}")
+        record_run(
+            store,
+            [0.80 + 0.01 * i, 0.84 + 0.01 * i],
+            checkpoint=False,
+            name=f"{SWEEP.name} · trial {i}",
+            config=TrainConfig(epochs=2, device="cpu", **settings[i]),
+            sweep=sweep_id,
+        )
         for i in range(6)
     ]
     trials = tuple(
         TrialView(
             f"RunTrial_0000{i}",
             "TERMINATED",
-            {"lr": 0.01 * (i + 1)},
+            settings[i],
             run_id=r.id,
             epoch=r.epochs_done,
             test_accuracy=r.final_accuracy,
@@ -74,7 +84,7 @@ def runs_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         )
         for i, r in enumerate(trial_runs)
     )
-    ended_sweep(runs, SWEEP, SweepState.FINISHED, trials)
+    ended_sweep(runs, SWEEP, SweepState.FINISHED, trials, sweep_id=sweep_id)
     return runs
 
 
@@ -346,6 +356,7 @@ def test_the_sweep_form_survives_a_reload(app, page, shot) -> None:
     expect(page).to_have_url(re.compile(r"sweep_name=after\+lunch|sweep_name=after%20lunch"))
     page.reload()
     app.wait_until_idle()
+    page.get_by_role("tab", name="Sweep").click()  # a reload opens the page's first tab
     expect(page.locator(".st-key-sweep_epochs input")).to_have_value("3")
     expect(page.locator(".st-key-sweep_name input")).to_have_value("after lunch")
     shot("sweep_form_after_reload", whole_page=False)

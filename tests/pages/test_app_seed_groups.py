@@ -125,7 +125,7 @@ def test_repeat_with_three_seeds_trains_the_runs_recipe_as_a_group(open_page, ru
 def test_the_sweep_tab_ranks_the_settings_or_says_there_are_too_few_trials(open_page, runs) -> None:
     at = open_page(runs_tab="Sweep")
     assert at.selectbox(key="importance_sweep").value == "sweep-20261205-000002-small"
-    assert any(i.value == "Not enough trials: 4 finished, 11 needed to tell." for i in at.info)
+    assert any(i.value == "Not enough trials: 4 scored, 11 needed to tell." for i in at.info)
     assert "sweep_importance" not in str([c.proto.id for c in at.get("plotly_chart")])
     at.selectbox(key="importance_sweep").set_value("sweep-20261205-000001-big").run()
     assert not at.exception

@@ -21,10 +21,11 @@ def test_the_estimate_says_what_testing_on_every_test_image_costs() -> None:
     assert "testing on 1,000 test images" in caption and "would test in" not in caption, caption
 
 
-def started_at(pid: int) -> float:
-    """When process `pid` started, on time.monotonic()'s clock (seconds since boot; 10 ms steps)."""
+def started_by(pid: int) -> float:
+    """By when process `pid` had started, on time.monotonic()'s clock (seconds since boot). stat(5) gives the
+    start in whole clock ticks, rounded down, so the start lies within the tick after the one it names."""
     after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(after_name[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat(5): starttime, in clock ticks
+    return (int(after_name[19]) + 1) / os.sysconf("SC_CLK_TCK")  # field 22 of stat(5): starttime, in ticks
 
 
 @pytest.mark.ray  # the standby starts a local Ray: inside the loopback namespace, as the whole suite runs
@@ -42,7 +43,7 @@ def test_the_speed_is_measured_before_the_standby_starts_its_ray(monkeypatch: py
         [standby] = list((runs / ".sweeps").iterdir())
         [pid] = sweep_processes_for(standby)
         assert speed.source.endswith("measurement just now") and speed.measured_at > 0
-        began = started_at(pid)
+        began = started_by(pid)
         assert speed.measured_at <= began, f"measured {speed.measured_at - began:.2f} s after the standby began"
         assert any("training and" in c.value for c in at.caption)
     finally:
