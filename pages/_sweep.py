@@ -37,7 +37,7 @@ from resnet_mnist.sweeps.spec import (
 )
 from resnet_mnist.sweeps.status import last_request
 from resnet_mnist.ui.figures import curves_figure
-from resnet_mnist.ui.formatting import MISSING, NUMBER_FORMAT
+from resnet_mnist.ui.formatting import MISSING, NUMBER_FORMAT, format_duration
 from resnet_mnist.ui.plain_text import escape_markdown
 from resnet_mnist.ui.sweep_form import (
     NUMBER_BOUNDS,
@@ -250,24 +250,22 @@ def _spec_from_widgets() -> tuple[SweepSpec, list[str]]:
 def _testing_cost(estimate: SweepEstimate) -> str:
     """What testing costs each epoch beside training: all 10,000 test images can cost more than the training."""
     text = (
-        f" Each epoch of a trial: about {_seconds(estimate.train_seconds_per_epoch)} training and "
-        f"{_seconds(estimate.test_seconds_per_epoch)} testing on {estimate.test_images:,} test images"
+        f" Each epoch of a trial: about {format_duration(estimate.train_seconds_per_epoch)} training and "
+        f"{format_duration(estimate.test_seconds_per_epoch)} testing on {estimate.test_images:,} test images"
     )
     if estimate.test_images > 1_000:
         slice_seconds = estimate.test_seconds_per_epoch * 1_000 / estimate.test_images
-        text += f" (Test images 1,000 would test in {_seconds(slice_seconds)}, a noisier score)"
+        text += f" (Test images 1,000 would test in {format_duration(slice_seconds)}, a noisier score)"
     return text + "."
 
 
-def _seconds(seconds: float) -> str:
-    """'12 s', '1.5 s', '0.03 s': two significant digits below ten seconds (a fast machine tests in 0.03 s)."""
-    return f"{seconds:,.0f} s" if seconds >= 10 else f"{float(f'{seconds:.2g}'):g} s"
-
-
-def _preview(spec: SweepSpec) -> None:
-    # Without CPU runs to read, the speed is measured once (a few seconds): say so while it runs.
+def _measured_speed() -> MachineSpeed:
+    """This machine's speed for the estimate; without CPU runs to read, measured once (a few seconds)."""
     with st.spinner("Measuring this machine's speed for the estimate…"):
-        speed = _speed(str(get_run_store().root))
+        return _speed(str(get_run_store().root))
+
+
+def _preview(spec: SweepSpec, speed: MachineSpeed) -> None:
     estimate = estimate_sweep(spec, speed)
     trials_col, parallel_col, time_col = st.columns(3)
     trials_col.metric("Trials", f"{estimate.trials:,}")
@@ -394,8 +392,9 @@ def sweep_tab(runs: list[RunInfo]) -> None:
         _form_into_url()
         for problem in problems:
             st.error(escape_markdown(problem))
+        speed = _measured_speed()  # even with problems: the standby below must never start before it
         if not problems:
-            _preview(spec)
+            _preview(spec, speed)
         if st.button("Start sweep", type="primary", disabled=bool(problems), key="start_sweep"):
             _start(spec)
         # Only now, after the estimate measured this machine: a Ray starting beside that measurement made it

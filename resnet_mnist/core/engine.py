@@ -46,6 +46,7 @@ __all__ = [
     "build_model",
     "evaluate",
     "make_optimizer",
+    "pause_point",
     "run_training",
     "seed_shuffle_generators",
     "train_epoch",
@@ -213,6 +214,14 @@ def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.am
     scaler.scale(loss).backward()
     scaler.step(optimizer)  # unscales first; skipped when a gradient is inf/NaN
     scaler.update()
+
+
+def pause_point(control: TrainingControl, emit: Listener, epoch: int, step: int) -> bool:
+    """A place outside the batch loop where a Pause waits (announced as the loop announces one) and a Stop
+    ends the work: True when it must stop. A fine-tune's measuring steps use it between steps."""
+    if control.pause_requested and not control.stop_requested:
+        _pause(control, emit, epoch, step)
+    return control.stop_requested
 
 
 def _pause(control: TrainingControl, emit: Listener, epoch: int, step: int) -> None:

@@ -17,7 +17,7 @@ import torch
 
 from resnet_mnist.core.config import MAX_EPOCHS, ConfigError, ConfigProblem, TrainConfig
 from resnet_mnist.core.data import MnistSplit, load_split
-from resnet_mnist.core.engine import TrainingControl, evaluate, run_training
+from resnet_mnist.core.engine import TrainingControl, evaluate, pause_point, run_training
 from resnet_mnist.core.events import Event, Listener, Measuring, RunState, StateChanged
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import resolve_precision
@@ -259,10 +259,15 @@ class TeachJob:
             return None, None, False
         folds = self.plan.folds if self.plan.method == "kfold" and outcome.state is RunState.FINISHED else ()
         total = 1 + (self.plan.method == "fixed") + len(folds)
+        epoch = outcome.epochs_completed
         emit(Measuring("the taught model on MNIST's test set", 0, total))
+        if pause_point(control, emit, epoch, 0):  # Pause and Stop work here too, not only in the folds
+            return None, None, True
         mnist_after = _accuracy(model, self.config.precision, self.mnist_test)
         if self.plan.method == "fixed":
             emit(Measuring("the taught model on your held-out digits", 1, total))
+            if pause_point(control, emit, epoch, 0):
+                return None, mnist_after, True
             return _accuracy(model, self.config.precision, self.held_out_split(self.plan.held_out)), mnist_after, False
         if not folds:
             return None, mnist_after, False

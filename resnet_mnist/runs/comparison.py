@@ -179,12 +179,14 @@ def _local_time(iso: str) -> str:
 
 
 def node_names(nodes: Sequence[str]) -> dict[str, str]:
-    """Each node ('<ip> <Ray node id>', as a sweep trial records it) → 'node k · <ip>', k by first appearance:
-    Ray's 56-hex id tells a person nothing, and two nodes of one machine share an address."""
+    """Each node ('<ip> <Ray node id>', as a sweep trial records it) → '<ip> · <first 6 of its id>': the same
+    name in every table, however the runs are ordered. Ray's 56-hex id alone told a person nothing, and two
+    nodes of one machine share an address."""
     names: dict[str, str] = {}
     for node in nodes:
-        if node and node not in names:
-            names[node] = f"node {len(names) + 1} · {node.split()[0]}"
+        parts = node.split()
+        if parts and node not in names:
+            names[node] = " · ".join([parts[0], *(p[:6] for p in parts[1:2])])
     return names
 
 

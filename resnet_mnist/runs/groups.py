@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -102,7 +103,8 @@ def labelled(sides: Sequence[Side]) -> list[Side]:
         if side.group:
             label += f" (seeds {','.join(str(s) for s in sorted(side.seeds))})"
         named.append(replace(side, label=label))
-    return named
+    counts = Counter(side.label for side in named)  # settings that round alike (0.05637, 0.05641): add the id
+    return [replace(side, label=f"{side.label} · {side.key}") if counts[side.label] > 1 else side for side in named]
 
 
 def sides_of(selected: Iterable[RunInfo], every_run: Iterable[RunInfo]) -> list[Side]:

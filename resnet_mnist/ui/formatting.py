@@ -34,8 +34,9 @@ def format_duration(seconds: float | None, *, compact: bool = False) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return MISSING
     whole = round(seconds)
-    if whole < 60:
-        text = f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    if whole < 60:  # under a second, two significant digits: testing 1,000 images takes '0.031 s', not '0.0 s'
+        short = f"{significant(seconds, 2)} s" if seconds < 1 else f"{seconds:.1f} s"
+        text = short if seconds < 10 else f"{whole} s"
         return text.replace(" ", "") if compact else text
     minutes, secs = divmod(whole, 60)
     if minutes < 60:

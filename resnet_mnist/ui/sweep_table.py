@@ -3,9 +3,8 @@
 A trial Tune ended before it ever ran (the sweep was stopped, or ended, first) has no run: it reads
 "not started" (Tune says TERMINATED, epoch 0); one still waiting for cores reads "waiting". Missing
 values stay empty (the table shows "—"), and the node column only appears when trials ran on several
-nodes: on one machine a node id says nothing. There a node reads "node 2 · 10.0.0.7": numbered in the
-order the trials met them, with the machine's address (two nodes of one machine share it; Ray's 56-hex id
-told nobody anything).
+nodes: on one machine a node id says nothing. There a node reads "10.0.0.7 · 3f9a1c", its address and the
+start of its id (runs.comparison.node_names), as in the Runs table.
 
 `sweep_summary` is the Runs page's banner: what became of every trial, in the same words. It reads each
 trial's fate from its run record first, Tune's status only for a trial with no run: a trial writes its

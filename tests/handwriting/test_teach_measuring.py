@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from helpers import REPO, wait_for
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, run_training
+from resnet_mnist.core.control import TrainingControl
 from resnet_mnist.core.events import Measuring, StateChanged
 from resnet_mnist.handwriting.digits import read_set
 from resnet_mnist.handwriting.teach import KFOLD_BELOW, STOPPED_MEASURING, TeachSettings, prepare_teach
@@ -110,3 +112,35 @@ def test_a_teach_killed_while_measuring_reads_interrupted_not_finished(small_fol
     info = json.loads((run.path / "run.json").read_text())
     assert info["state"] == "running" and not run.live  # never finished: it died measuring
     assert display_state(run, None) == INTERRUPTED
+
+
+def test_pause_waits_between_measuring_steps_and_stop_ends_it_there(small_folder: Path, parent, data_root) -> None:
+    """Pause and Stop reach the measuring itself, not only its k-fold fine-tunes: paused as MNIST's step is
+    announced, nothing more is measured or ended until the Stop, which leaves the run stopped while measuring."""
+    store, parent_id = parent
+    job = prepare_teach(parent_id, read_set(small_folder), store=store, settings=SETTINGS, data_root=data_root)
+    control, events, reports = TrainingControl(), [], []
+
+    def emit(event) -> None:
+        events.append(event)
+        if isinstance(event, Measuring) and event.done == 0:
+            control.pause()  # in the job's own thread: the pause is asked for before the step runs
+
+    thread = threading.Thread(target=lambda: reports.append(job.execute(emit, control=control, device=None)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 240
+        while not any(isinstance(e, StateChanged) and e.state is RunState.PAUSED for e in events):
+            assert thread.is_alive() and time.monotonic() < deadline, f"never paused: {events[-3:]}"
+            time.sleep(0.05)
+        paused_at = len(events)
+        time.sleep(0.5)
+        assert len(events) == paused_at, f"measured on while paused: {events[paused_at:]}"
+        assert isinstance(events[paused_at - 2], Measuring) and events[paused_at - 2].done == 0
+    finally:
+        control.stop()
+        thread.join(timeout=120)
+    [report] = reports
+    assert report.state == "stopped" and report.mnist_after is None and report.handwriting_after is None
+    assert isinstance(events[-1], StateChanged) and events[-1].state is RunState.STOPPED
+    assert events[-1].reason == STOPPED_MEASURING

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from helpers import open_app_page
+from helpers import open_app_page, wait_for
 from test_app_draw import draw, drawn, predicted_digit
 from torchvision.datasets import MNIST
 
-from resnet_mnist import RunStore, TrainConfig, load_checkpoint, predict, preprocess_image, run_training
+from resnet_mnist import RunState, RunStore, TrainConfig, load_checkpoint, predict, preprocess_image, run_training
 from resnet_mnist.core.events import fan_out
 from resnet_mnist.handwriting.digits import LABELS_FILE, read_set, save_drawing
 from resnet_mnist.handwriting.scores import score_run
@@ -189,11 +189,16 @@ def test_teach_starts_a_fine_tune_shown_on_the_train_page(
         while not at.get("plotly_chart") and time.monotonic() < deadline:
             at.run()  # the Train page, with its live charts
         assert any(c.proto.spec for c in at.get("plotly_chart"))
-        # Then the measuring, shown as progress (issue 25.3): paused in it, so a fast machine cannot skip past it.
+        # Then the measuring, shown as progress (issue 25.3). Once its one epoch has ended no batch is left, so
+        # a Pause waits at a measuring step (between them): the page is read there, however fast the machine.
         deadline = time.monotonic() + 240
-        while worker.snapshot().measuring is None and worker.is_alive() and time.monotonic() < deadline:
+        while time.monotonic() < deadline and worker.is_alive():
+            if worker.snapshot().epochs or worker.snapshot().measuring is not None:
+                break
             time.sleep(0.01)
         worker.pause()
+        snap = wait_for(worker, lambda s: s.state is RunState.PAUSED or s.state.is_final)
+        assert snap.state is RunState.PAUSED and snap.measuring is not None, (snap.state, snap.measuring)
         at.run()
         bars = [bar.proto.text for bar in at.get("progress") if bar.proto.text.startswith("Measuring, step ")]
         assert bars, f"no measuring progress shown: {[bar.proto.text for bar in at.get('progress')]}"

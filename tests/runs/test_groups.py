@@ -67,3 +67,16 @@ def test_a_ticked_run_of_a_group_brings_its_whole_group_and_labels_say_what_diff
     assert resolve_side(fast, runs).key == fast and resolve_side(alone.id, runs).runs == (alone,)
     with pytest.raises(RunNotFoundError, match="no group"):
         resolve_side("g-20990101-000000-abcdef", runs)
+
+
+def test_groups_whose_settings_round_alike_are_told_apart_by_their_ids(runs_dir: Path) -> None:
+    """Labels write settings to three significant digits: lr 0.05637 and 0.05641 both read 0.0564, so the two
+    groups' labels (the verdict's A and B, the bands' legend) add their ids rather than look the same."""
+    store = RunStore(runs_dir)
+    first, second = new_group_id(), new_group_id() + "c"
+    for seed in (1, 2):
+        grouped_run(store, first, seed, 0.9, lr=0.05637)
+        grouped_run(store, second, seed, 0.91, lr=0.05641)
+    runs = store.runs()
+    sides = sides_of([r for r in runs if r.group == first][:1] + [r for r in runs if r.group == second][:1], runs)
+    assert [s.label for s in sides] == [f"lr=0.0564 (seeds 1,2) · {first}", f"lr=0.0564 (seeds 1,2) · {second}"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from helpers import record_run, stopped_run
 
 from resnet_mnist import RunStore
+from resnet_mnist.runs.comparison import node_names
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
 from resnet_mnist.ui.sweep_table import sweep_summary, trial_rows
 
@@ -34,7 +35,8 @@ def test_the_node_column_appears_when_trials_ran_on_several_nodes() -> None:
     head, worker = f"10.0.0.7 {'a' * 56}", f"10.0.0.7 {'b' * 56}"  # two nodes of one machine: one address
     trials = [TrialView(f"t{i}", "RUNNING", {}, node=node) for i, node in enumerate((head, worker, head, ""))]
     names = [r["node"] for r in trial_rows(trials, None, {})]
-    assert names == ["node 1 · 10.0.0.7", "node 2 · 10.0.0.7", "node 1 · 10.0.0.7", None]
+    assert names == ["10.0.0.7 · aaaaaa", "10.0.0.7 · bbbbbb", "10.0.0.7 · aaaaaa", None]
+    assert node_names([" ", "", head]) == {head: "10.0.0.7 · aaaaaa"}  # a blank node (a hand-edited run) is none
 
 
 def _fates_sweep(store: RunStore) -> tuple[list[TrialView], dict]:
