@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages._common import get_lr_finder
 from resnet_mnist.core.lr_find import LrFindError, LrFindResult, LrFindSettings
+from resnet_mnist.core.settings import rounded as round_setting
 from resnet_mnist.jobs.lr_find_runner import LrFindBusyError, LrFindSnapshot
 from resnet_mnist.ui.figures import lr_find_figure
 from resnet_mnist.ui.plain_text import escape_markdown
@@ -110,4 +111,4 @@ def _figure(snap: LrFindSnapshot):
 
 def rounded(lr: float) -> float:
     """An lr as a person would type it: three significant figures."""
-    return float(f"{lr:.3g}")
+    return round_setting(lr)

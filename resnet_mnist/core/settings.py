@@ -20,6 +20,7 @@ __all__ = [
     "WIDGETS",
     "Setting",
     "describe",
+    "rounded",
     "settings_of",
     "significant",
     "value_problem",
@@ -36,10 +37,15 @@ _KEY = "setting"
 SIGNIFICANT_DIGITS = 3
 
 
+def rounded(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """A number to `digits` significant digits, as a person would type it: 0.0167, not 0.016666666666666666."""
+    return float(f"{value:.{digits}g}")
+
+
 def significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
     """A number to `digits` significant digits, written as Python writes the rounded number: 0.0341, 0.9,
     1000 (not 1e+03), 1e-05. Every page, legend and table writes a setting's value this way."""
-    return repr(float(f"{value:.{digits}g}")).removesuffix(".0")
+    return repr(rounded(value, digits)).removesuffix(".0")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from resnet_mnist.core.events import RunState
+from resnet_mnist.core.settings import rounded
 from resnet_mnist.runs.schema import EpochRecord, RunMetrics, RunRecord
 
 __all__ = [
@@ -171,4 +172,4 @@ def _first_epoch(record: RunRecord, metrics: RunMetrics) -> int:
 
 def _round(value: float) -> float:
     """Three significant digits: lr 0.0167, not 0.016666666666666666."""
-    return float(f"{value:.3g}")
+    return rounded(value)

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from resnet_mnist.core.config import SETTINGS
 from resnet_mnist.core.data import MNIST_TRAIN_SIZE
 from resnet_mnist.core.precision import PRECISION_CHOICES
+from resnet_mnist.core.settings import rounded
 from resnet_mnist.runs.comparison import Band, RunCurves, ema
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.ui.formatting import format_number
@@ -181,7 +182,7 @@ def lr_ticks(lrs: Sequence[float]) -> list[float]:
     span = high - low
     steps = (1, 2, 5) if span <= 2 else (1, 3) if span <= 4 else (1,)
     ticks = [
-        float(f"{step * 10.0**decade:.3g}")
+        rounded(step * 10.0**decade)
         for decade in range(math.floor(low), math.ceil(high) + 1)
         for step in steps
         if low - 1e-9 <= math.log10(step * 10.0**decade) <= high + 1e-9
