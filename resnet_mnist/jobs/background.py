@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 
 from resnet_mnist.jobs.cores import CoreClaim
 
-__all__ = ["BackgroundRunner"]
+__all__ = ["ENDING_WAIT_S", "BackgroundRunner"]
+
+ENDING_WAIT_S = 10.0  # how long a start waits for an ended piece of work's thread (it needs milliseconds)
 
 
 class BackgroundRunner:
@@ -58,6 +61,17 @@ class BackgroundRunner:
         except BaseException:  # no thread (the system's limit): nothing would ever release the claim
             self._release_cores(holder)
             raise
+
+    def _wait_out_ended_work(self, ended: Callable[[], bool]) -> None:
+        """Wait for the thread of work whose end already shows (`ended`), so a start made then is taken.
+
+        The work publishes its end from inside its thread, which still closes up and gives back the cores
+        after that. A page offers Start the moment the end shows, and that start must not be refused as
+        busy. Work that goes on (a seed group's next run) stops showing an end, which ends the wait.
+        """
+        deadline = time.monotonic() + ENDING_WAIT_S
+        while self.is_alive() and ended() and time.monotonic() < deadline:
+            self.join(0.01)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread (at most `timeout` seconds); True once it has ended, or when none ran."""

@@ -67,6 +67,7 @@ class LrFindRunner(BackgroundRunner):
         problems = settings.problems(images)
         if problems:
             raise LrFindError("; ".join(problems))
+        self._wait_out_ended_work(lambda: not self.snapshot().busy)
         with self._lock:
             if self.is_alive():
                 raise LrFindBusyError("A learning-rate range test is already running; wait a few seconds for it.")

@@ -196,6 +196,7 @@ class TrainingWorker(BackgroundRunner):
         """Claim the cores and run `jobs` in one thread, in order, each its own run."""
         config = jobs[0].config
         job = jobs[0]
+        self._wait_out_ended_work(lambda: self.snapshot().state.is_final)
         with self._lock:
             if self.is_alive():
                 raise WorkerBusyError(

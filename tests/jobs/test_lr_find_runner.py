@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -65,3 +66,23 @@ def test_a_run_is_refused_while_it_runs_and_it_is_refused_while_a_run_runs(
             finder.start(LrFindSettings(), 1000)
     finally:
         assert worker.stop(timeout=30)
+
+
+def test_a_start_made_the_moment_a_test_shows_its_end_is_taken(finder: LrFindRunner) -> None:
+    """The page offers Start once the test reads finished, while its thread still gives back the cores.
+
+    The thread switch interval is cut so the watcher sees each end while that thread is mid-way through
+    its last lines, as a loaded machine's scheduler would have it.
+    """
+    short = LrFindSettings(start_lr=1e-6, end_lr=1e-4, steps=10, repeats=1)
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(20):
+            finder.start(short, 640)
+            while finder.snapshot().busy:  # no sleep: act the instant the end shows
+                pass
+            assert finder.snapshot().state == "finished", finder.snapshot().error
+        assert finder.join(120)
+    finally:
+        sys.setswitchinterval(before)

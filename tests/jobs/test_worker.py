@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -88,6 +89,27 @@ def test_second_start_while_running_is_refused(worker: TrainingWorker) -> None:
     assert worker.snapshot().run_id == running_id
     assert worker.snapshot().state in (RunState.RUNNING, RunState.PAUSED)
     assert len(worker.store.runs()) == 1
+
+
+def test_a_start_made_the_moment_a_run_shows_its_end_is_taken(worker: TrainingWorker) -> None:
+    """A page offers Start as soon as the run reads finished, while the job's thread still closes the run.
+
+    The thread switch interval is cut so the watcher sees each end while that thread is mid-way through
+    its last lines, as a loaded machine's scheduler would have it (a CI run failed on exactly this).
+    """
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        tiny = TrainConfig(epochs=1, train_limit=64, test_limit=100, log_interval=1, device="cpu")
+        for attempt in range(5):
+            worker.start(tiny.with_changes(seed=attempt + 1))
+            while not worker.snapshot().state.is_final:  # no sleep: act the instant the end shows
+                pass
+            assert worker.snapshot().state is RunState.FINISHED
+        assert worker.join(WAIT)
+    finally:
+        sys.setswitchinterval(before)
+    assert [info.state for info in worker.store.runs()] == [RunState.FINISHED] * 5
 
 
 def test_invalid_config_is_refused_before_anything_starts(worker: TrainingWorker) -> None:
