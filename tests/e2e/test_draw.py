@@ -69,15 +69,37 @@ def draw_digit(page, canvas, digit: int) -> None:
         page.mouse.up()
 
 
-def canvas_surface(page):
-    """The canvas's drawing surface: Fabric.js's top layer (above the background and the strokes).
+# A canvas that Clear replaces (clear_canvas marks it), never one to draw on: see clear_canvas.
+_REPLACED = "data-replaced-by-clear"
+_LIVE_CANVAS = f'[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.{{layer}}:not([{_REPLACED}])'
 
-    Clear replaces the canvas with a new one (a new key); wait until the old one has gone.
-    """
-    surface = page.locator('[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.upper-canvas')
+
+def canvas_surface(page):
+    """The canvas's drawing surface: Fabric.js's top layer (above the background and the strokes)."""
+    surface = page.locator(_LIVE_CANVAS.format(layer="upper-canvas"))
     expect(surface).to_have_count(1)
     expect(surface).to_be_visible()
     return surface
+
+
+def clear_canvas(app, page) -> None:
+    """Click Clear and wait until the page is back to "Draw a digit", its run has ended, and the new, empty
+    canvas is in place.
+
+    Clear mounts a new canvas (a new key), and the page's new text can show before it does: with the
+    machine loaded, the old canvas was seen still in place, under its old key and not yet marked stale,
+    after "Draw a digit" had appeared (for ~10 ms to ~1 s). A stroke drawn then went onto the canvas
+    about to go and was lost, and the pointer then selected the page's text instead. So the old
+    surface is marked first, only an unmarked one is drawn on, and only once the run has ended.
+    """
+    canvas_surface(page).evaluate(  # its layers: the surface and the strokes beneath, in one shadow root
+        f"(canvas) => canvas.getRootNode().querySelectorAll('canvas').forEach((c) => c.setAttribute('{_REPLACED}', ''))"
+    )
+    app.button("Clear").click()
+    expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"% sure"))).to_have_count(0)
+    app.wait_until_idle()  # the run that drew "Draw a digit" has begun: this waits for its end
+    canvas_surface(page)
 
 
 def preview_block(page):
@@ -131,9 +153,7 @@ def test_drawn_digits_are_recognised(app, page, shot) -> None:
         assert (ink.get("rows"), ink.get("cols")) == (28, 28), f"the preview is not a 28×28 heatmap: {ink}"
         assert ink["max"] > 0.9 and ink["inked"] >= 20, f"the 28×28 preview of the {digit} is (nearly) blank: {ink}"
 
-        app.button("Clear").click()
-        expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
-        expect(page.get_by_text(re.compile(r"% sure"))).to_have_count(0)
+        clear_canvas(app, page)
     assert app.exception_texts() == []
     assert app.console_errors() == []
 
@@ -145,13 +165,10 @@ def test_clearing_the_canvas_goes_back_to_draw_a_digit(app, page, shot) -> None:
     expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
     shot("drawn")
 
-    app.button("Clear").click()
-    expect(page.get_by_text("Draw a digit in the black square.")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"% sure"))).to_have_count(0)
+    clear_canvas(app, page)
     expect(preview_block(page).locator(".js-plotly-plot")).to_have_count(0)
     # The new canvas is empty: its stroke layer is all one colour (the background), no stroke on it.
-    canvas_surface(page)
-    strokes = page.locator('[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.dc-canvas.lower-canvas')
+    strokes = page.locator(_LIVE_CANVAS.format(layer="dc-canvas.lower-canvas"))
     ink = strokes.evaluate(
         """(canvas) => {
             const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -175,7 +192,7 @@ CORNER_STROKE = [(0.93, 0.03), (0.85, 0.35), (0.70, 0.95)]
 
 def canvas_ink(page, x0: int, y0: int, x1: int, y1: int) -> int:
     """Inked pixels in the canvas's stroke layer within [x0, x1) × [y0, y1) (canvas pixels)."""
-    strokes = page.locator('[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.dc-canvas.lower-canvas')
+    strokes = page.locator(_LIVE_CANVAS.format(layer="dc-canvas.lower-canvas"))
     return strokes.evaluate(
         """(canvas, [x0, y0, x1, y1]) => {
             const ctx = canvas.getContext("2d");
