@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from helpers import REPO, wait_for
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, run_training
+from resnet_mnist.core.config import ConfigError
 from resnet_mnist.core.events import Measuring, StateChanged
 from resnet_mnist.handwriting.digits import read_set
 from resnet_mnist.handwriting.teach import KFOLD_BELOW, STOPPED_MEASURING, TeachSettings, prepare_teach
@@ -110,3 +112,19 @@ def test_a_teach_killed_while_measuring_reads_interrupted_not_finished(small_fol
     info = json.loads((run.path / "run.json").read_text())
     assert info["state"] == "running" and not run.live  # never finished: it died measuring
     assert display_state(run, None) == INTERRUPTED
+
+
+def test_teach_steps_at_half_the_parents_lr_unless_told(small_folder: Path, parent, data_root: Path) -> None:
+    """The default step is half the parent's own lr (at its own momentum); an lr given is used as it is, and the
+    distillation's temperature reaches the loss term. Bad values are refused before anything is loaded."""
+    store, parent_id = parent
+    hset = read_set(small_folder)
+    job = prepare_teach(parent_id, hset, store=store, settings=SETTINGS, data_root=data_root)
+    assert job.config.lr == pytest.approx(0.05 * SETTINGS.lr_share) and SETTINGS.lr_share == 0.5
+    assert job.config.momentum == 0.9
+    told = replace(SETTINGS, lr=0.02, lr_share=0.25, temperature=1.0)
+    job = prepare_teach(parent_id, hset, store=store, settings=told, data_root=data_root)
+    assert job.config.lr == 0.02 and job.loss_term().temperature == 1.0
+    for bad in ({"lr_share": 0.0}, {"lr_share": 1.5}, {"temperature": 0.1}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            prepare_teach(parent_id, hset, store=store, settings=replace(SETTINGS, **bad), data_root=data_root)
