@@ -60,7 +60,8 @@ SLICE = 1_000  # MNIST training images kept out of the mix, for early stopping
 # 0.9, a quarter of each epoch handwriting, the rest MNIST, plain NLL). share: the handwriting's share;
 # mnist: MNIST images mixed in; lr, momentum ("parent": the parent's own); lwf: distill (the weight of the
 # parent's answers on replayed MNIST); rep: replay (MNIST images drawn each step to keep them on); early:
-# early_lr (the first conv's and residual block's share of the lr); l2: a pull toward the parent's weights;
+# early_lr (the first conv's and residual block's share of the lr); temp: the distillation's temperature;
+# lrx: lr_share (the share of the parent's own lr, where lr is not given); l2: a pull toward the parent's weights;
 # stop: early stopping on a held-out MNIST slice. "default": TeachSettings() as shipped.
 SETTING_KEYS = {
     "share": "handwriting_share",
@@ -70,6 +71,8 @@ SETTING_KEYS = {
     "lwf": "distill",
     "rep": "replay",
     "early": "early_lr",
+    "temp": "temperature",
+    "lrx": "lr_share",
 }
 AS_IT_WAS = {"lr": 0.01, "momentum": 0.9, "handwriting_share": 0.25, "distill": 0.0, "replay": 0, "early_lr": 1.0}
 METHODS = [
@@ -114,6 +117,7 @@ class Method:
             distill=job.settings.distill,
             replay=job.replay_pool,
             replay_batch=job.settings.replay,
+            temperature=job.settings.temperature,
             weight_pull=self.weight_pull,
             seed=job.config.seed,
         )
@@ -238,8 +242,6 @@ def measure(store: RunStore, parent: str, folder: Path, method: Method, args: ar
     hset = read_set(folder)
     recipe = load_checkpoint(store.get(parent).checkpoint_path).config  # "parent": the parent's own recipe
     changes = {k: getattr(recipe, k) if v == "parent" else v for k, v in method.changes.items()}
-    if "lrx" in method.name:  # a share of the parent's own lr
-        changes["lr"] = recipe.lr * float(method.name.split("lrx=")[1].split()[0])
     results = []
     for seed in range(1, args.seeds + 1):
         settings = TeachSettings(

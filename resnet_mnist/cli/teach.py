@@ -37,7 +37,7 @@ def add_teach_parser(commands: argparse._SubParsersAction) -> None:
         help=f"share of each digit held out to measure on (default: %(default)s; k-fold below {KFOLD_BELOW} digits; "
         "0: train on all)",
     )
-    teach.add_argument("--lr", type=float, help="default: the parent's own")
+    teach.add_argument("--lr", type=float, help="default: half the parent's own")
     teach.add_argument("--momentum", type=float, help="default: the parent's own")
     teach.add_argument(
         "--mnist-images",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from helpers import REPO, wait_for
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, run_training
+from resnet_mnist.core.config import ConfigError
 from resnet_mnist.core.control import TrainingControl
 from resnet_mnist.core.events import Measuring, StateChanged
 from resnet_mnist.handwriting.digits import read_set
@@ -144,3 +146,19 @@ def test_pause_waits_between_measuring_steps_and_stop_ends_it_there(small_folder
     assert report.state == "stopped" and report.mnist_after is None and report.handwriting_after is None
     assert isinstance(events[-1], StateChanged) and events[-1].state is RunState.STOPPED
     assert events[-1].reason == STOPPED_MEASURING
+
+
+def test_teach_steps_at_half_the_parents_lr_unless_told(small_folder: Path, parent, data_root: Path) -> None:
+    """The default step is half the parent's own lr (at its own momentum); an lr given is used as it is, and the
+    distillation's temperature reaches the loss term. Bad values are refused before anything is loaded."""
+    store, parent_id = parent
+    hset = read_set(small_folder)
+    job = prepare_teach(parent_id, hset, store=store, settings=SETTINGS, data_root=data_root)
+    assert job.config.lr == pytest.approx(0.05 * SETTINGS.lr_share) and SETTINGS.lr_share == 0.5
+    assert job.config.momentum == 0.9
+    told = replace(SETTINGS, lr=0.02, lr_share=0.25, temperature=1.0)
+    job = prepare_teach(parent_id, hset, store=store, settings=told, data_root=data_root)
+    assert job.config.lr == 0.02 and job.loss_term().temperature == 1.0
+    for bad in ({"lr_share": 0.0}, {"lr_share": 1.5}, {"temperature": 0.1}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            prepare_teach(parent_id, hset, store=store, settings=replace(SETTINGS, **bad), data_root=data_root)
