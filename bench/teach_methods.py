@@ -45,6 +45,7 @@ from resnet_mnist.core.events import EpochCompleted, Event, fan_out  # noqa: E40
 from resnet_mnist.core.measure import evaluate  # noqa: E402
 from resnet_mnist.core.model import Net  # noqa: E402
 from resnet_mnist.core.precision import resolve_precision  # noqa: E402
+from resnet_mnist.handwriting.best_epoch import WATCH_IMAGES  # noqa: E402
 from resnet_mnist.handwriting.digits import read_set  # noqa: E402
 from resnet_mnist.handwriting.retain import ParentPull  # noqa: E402
 from resnet_mnist.handwriting.teach import TeachJob, TeachSettings, prepare_teach  # noqa: E402
@@ -61,8 +62,9 @@ SLICE = 1_000  # MNIST training images kept out of the mix, for early stopping
 # mnist: MNIST images mixed in; lr, momentum ("parent": the parent's own); lwf: distill (the weight of the
 # parent's answers on replayed MNIST); rep: replay (MNIST images drawn each step to keep them on); early:
 # early_lr (the first conv's and residual block's share of the lr); temp: the distillation's temperature;
-# lrx: lr_share (the share of the parent's own lr, where lr is not given); l2: a pull toward the parent's weights;
-# stop: early stopping on a held-out MNIST slice. "default": TeachSettings() as shipped.
+# lrx: lr_share (the share of the parent's own lr, where lr is not given); keep: keep_best (0: the last epoch);
+# l2: a pull toward the parent's weights; stop: early stopping on the bench's own held-out MNIST slice.
+# "default": TeachSettings() as shipped.
 SETTING_KEYS = {
     "share": "handwriting_share",
     "mnist": "mnist_images",
@@ -73,8 +75,17 @@ SETTING_KEYS = {
     "early": "early_lr",
     "temp": "temperature",
     "lrx": "lr_share",
+    "keep": "keep_best",
 }
-AS_IT_WAS = {"lr": 0.01, "momentum": 0.9, "handwriting_share": 0.25, "distill": 0.0, "replay": 0, "early_lr": 1.0}
+AS_IT_WAS = {
+    "lr": 0.01,
+    "momentum": 0.9,
+    "handwriting_share": 0.25,
+    "distill": 0.0,
+    "replay": 0,
+    "early_lr": 1.0,
+    "keep_best": False,
+}
 METHODS = [
     "mix",
     "share=0.125",
@@ -104,7 +115,7 @@ class Method:
         changes = {} if "default" in words else dict(AS_IT_WAS)
         for key, value in parts.items():
             if key in SETTING_KEYS:
-                kind = int if key in ("mnist", "rep") else float
+                kind = {"mnist": int, "rep": int, "keep": lambda v: v not in ("0", "no")}.get(key, float)
                 changes[SETTING_KEYS[key]] = value if value == "parent" else kind(value)
         return cls(text, changes, float(parts.get("l2", 0)), "stop" in parts)
 
@@ -234,6 +245,9 @@ def fine_tune(job: TeachJob, method: Method, held: MnistSplit, mnist_slice: Mnis
     precision = job.config.precision
     if method.early_stop:  # the epoch that kept MNIST best, judged on images neither trained nor tested on
         states = [max(states, key=lambda s: _accuracy(s, precision, mnist_slice))]
+    elif job.settings.keep_best and job.watch is not None and len(states) > 1:  # as TeachJob keeps it
+        scores = [_accuracy(s, precision, job.watch) for s in states]
+        states = [states[scores.index(max(scores))]]
     return _accuracy(states[-1], precision, held), _accuracy(states[-1], precision, job.mnist_test)
 
 
@@ -281,7 +295,7 @@ def _before(parent: str, job: TeachJob, held: MnistSplit) -> tuple[float, float]
 def _reseeded(job: TeachJob, seed: int, data_root: Path) -> TeachJob:
     """`job` with its shuffling, its MNIST mix and its replays drawn from `seed` (the parent's seed is 1), none
     from the early-stop slice."""
-    train = load_split(data_root, train=True)
+    train = load_split(data_root, train=True).head(60_000 - WATCH_IMAGES)  # never TeachJob's watch slice
     rest = _kept_out_order(seed)[SLICE:]
     mix = MnistSplit(train.images[rest[: job.settings.mnist_images]], train.labels[rest[: job.settings.mnist_images]])
     pool = MnistSplit(train.images[rest], train.labels[rest])
@@ -289,8 +303,9 @@ def _reseeded(job: TeachJob, seed: int, data_root: Path) -> TeachJob:
 
 
 def _kept_out_order(seed: int) -> torch.Tensor:
-    """MNIST's training images in an order drawn from `seed`: the first SLICE are the early-stop slice."""
-    return torch.randperm(60_000, generator=torch.Generator().manual_seed(seed))
+    """MNIST's training images but TeachJob's watch slice, in an order drawn from `seed`: the first SLICE are the
+    early-stop slice."""
+    return torch.randperm(60_000 - WATCH_IMAGES, generator=torch.Generator().manual_seed(seed))
 
 
 def _mnist_slice(job: TeachJob, data_root: Path) -> MnistSplit:

@@ -329,6 +329,8 @@ def teach_outcome(snap: WorkerSnapshot) -> None:
             f"{100 * report.mnist_after:.2f}%",
             delta=f"{100 * (report.mnist_after - report.mnist_before):+.2f} pts from {100 * report.mnist_before:.2f}%",
         )
+    if report.kept_note:
+        st.caption(report.kept_note)
     if report.warning:
         st.warning(report.warning, icon=":material/warning:")
 

@@ -60,6 +60,12 @@ def add_teach_parser(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="MNIST training images drawn each step to keep the parent's answers on (default: %(default)s; 0: none)",
     )
+    teach.add_argument(
+        "--keep-last",
+        action="store_true",
+        help="keep the last epoch as the new model (default: the epoch that reads 1,000 held-out MNIST training "
+        "images best, so a last epoch that forgot MNIST is not kept)",
+    )
     teach.add_argument("--test-limit", type=whole_number, metavar="N", help="MNIST test images for before/after")
     teach.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default: %(default)s")
     teach.add_argument("--json", action="store_true", help="print one JSON object")
@@ -79,6 +85,7 @@ def run_teach_command(args: argparse.Namespace) -> int:
         mnist_images=args.mnist_images,
         distill=args.distill,
         replay=args.replay,
+        keep_best=not args.keep_last,
         test_limit=args.test_limit,
         device=args.device,
     )
@@ -135,5 +142,7 @@ def _print_report(report: TeachReport) -> None:
         f"MNIST test set ({report.mnist_total:,} images): before {pct(report.mnist_before)}, "
         f"after {pct(report.mnist_after)}"
     )
+    if report.kept_note:
+        print(report.kept_note)
     if report.warning:
         print(f"Warning: {report.warning}")

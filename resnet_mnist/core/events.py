@@ -46,7 +46,8 @@ class StateChanged:
     """The run entered `state`; `reason` says why for stopped/failed runs.
 
     On STOPPED, `model_state` holds the weights learned so far (a CPU copy), so a stopped
-    run keeps what it learned.
+    run keeps what it learned. On FINISHED it may hold the weights of an earlier epoch, `kept_epoch`,
+    that the job keeps as the run's model (a fine-tune keeps the epoch that forgot MNIST least).
     """
 
     state: RunState
@@ -54,6 +55,7 @@ class StateChanged:
     epoch: int = 0
     step: int = 0
     model_state: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
+    kept_epoch: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ hash of each file name), or k-fold cross-validation when the set is small, and o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,10 @@ import torch
 from resnet_mnist.core.config import MAX_EPOCHS, ConfigError, ConfigProblem, TrainConfig
 from resnet_mnist.core.data import MnistSplit, load_split
 from resnet_mnist.core.engine import TrainingControl, evaluate, pause_point, run_training
-from resnet_mnist.core.events import Event, Listener, Measuring, RunState, StateChanged
+from resnet_mnist.core.events import Event, Listener, Measuring, RunState, StateChanged, fan_out
 from resnet_mnist.core.model import Net
 from resnet_mnist.core.precision import resolve_precision
+from resnet_mnist.handwriting.best_epoch import WATCH_IMAGES, BestEpoch
 from resnet_mnist.handwriting.decoding import load_digits
 from resnet_mnist.handwriting.digits import HandwritingData, HandwritingSet
 from resnet_mnist.handwriting.holdout import KFOLD_BELOW, HeldOutPlan, Method, plan_holdout
@@ -52,7 +53,8 @@ class TeachSettings:
     The defaults are bench/teach_methods.py's pick (README: Teach without forgetting). Half the parent's own
     lr, at its own momentum: a larger step than a model was trained with makes it unstable (the seed's
     recipe's models lost 2–4 MNIST points at lr 0.01 with momentum 0.9, some diverged), and at its full lr
-    the seed's 1-epoch model still lost 0.23 of a point on the styled set.
+    the seed's 1-epoch model still lost 0.23 of a point on the styled set. The epoch that reads held-out
+    MNIST best is kept: one run in four of that model lost a point by its third epoch, whatever the step.
     """
 
     epochs: int = 3
@@ -66,6 +68,7 @@ class TeachSettings:
     replay: int = 256  # MNIST training images drawn each step to keep the parent's answers on (0: none)
     temperature: float = 2.0  # softens both models' answers before they are compared (Hinton's T)
     early_lr: float = 0.1  # the first conv's and residual block's share of the lr (1: as the rest)
+    keep_best: bool = True  # keep the epoch that reads held-out MNIST training images best (best_epoch.py)
     test_limit: int | None = None  # MNIST test images for before/after (None: all 10,000)
     device: str = "auto"
 
@@ -105,6 +108,18 @@ class TeachReport:
     mnist_after: float | None
     mnist_total: int
     reason: str | None = None
+    kept_epoch: int | None = None  # the epoch kept as the new model (keep_best), None when it is the last
+    epochs: int | None = None  # the epochs the fine-tune trained
+
+    @property
+    def kept_note(self) -> str | None:
+        """A sentence when an earlier epoch than the last is the new model."""
+        if self.kept_epoch is None:
+            return None
+        return (
+            f"Kept epoch {self.kept_epoch} of {self.epochs}: it read {WATCH_IMAGES:,} MNIST training images that "
+            "teaching never uses best; a later epoch had forgotten more of MNIST."
+        )
 
     @property
     def mnist_change(self) -> float | None:
@@ -124,7 +139,7 @@ class TeachReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "mnist_change": self.mnist_change, "warning": self.warning}
+        return {**asdict(self), "mnist_change": self.mnist_change, "warning": self.warning, "kept_note": self.kept_note}
 
 
 @dataclass(frozen=True)
@@ -143,6 +158,7 @@ class TeachJob:
     mnist_test: MnistSplit
     settings: TeachSettings
     replay_pool: MnistSplit | None = None  # MNIST training images the parent's answers are kept on, step by step
+    watch: MnistSplit | None = None  # MNIST training images never trained on: which epoch to keep (keep_best)
 
     def validate(self, *_: object) -> TrainConfig:
         """The config checked against this job's own data sizes (the worker calls it before starting)."""
@@ -228,9 +244,10 @@ class TeachJob:
         )
         mnist_before = _accuracy(parent, self.config.precision, self.mnist_test)
         ending = _EndHeld(emit)  # the run is not finished until it is measured
+        keeper = self._keeper()
         outcome = run_training(
             self.config,
-            ending,
+            fan_out(ending, keeper) if keeper is not None else ending,
             control=control,
             train_split=self.training_split(self.plan.train),
             test_split=self.mnist_test,
@@ -239,6 +256,7 @@ class TeachJob:
             loss_term=self.loss_term(),
             lr_scales=self.lr_scales(),
         )
+        outcome, kept_epoch = _kept(outcome, keeper)
         hw_after, mnist_after, cut_short = self._measure(outcome, control, emit)
         state = RunState.STOPPED if cut_short else outcome.state
         reason = STOPPED_MEASURING if cut_short else outcome.reason
@@ -252,11 +270,20 @@ class TeachJob:
             mnist_after,
             len(self.mnist_test),
             reason,
+            kept_epoch,
+            self.config.epochs,
         )
         if annotate is not None:
             annotate("teach", {**self.run_fields()["teach"], "report": report.to_dict()})
-        ending.release(state, reason)
+        kept = (keeper.state, kept_epoch) if keeper is not None and kept_epoch is not None else None
+        ending.release(state, reason, kept)
         return report
+
+    def _keeper(self) -> BestEpoch | None:
+        """What picks the epoch to keep (keep_best with a watch slice), else None: the last epoch is kept."""
+        if not self.settings.keep_best or self.watch is None or self.config.epochs < 2:
+            return None
+        return BestEpoch(self.watch, self.config.precision)
 
     def _measure(
         self, outcome: Any, control: TrainingControl, emit: Listener
@@ -298,9 +325,10 @@ class TeachJob:
             emit(Measuring(f"fold {number} of {len(self.plan.folds)}: a fine-tune without those digits", number, total))
             rest = tuple(i for i in self.plan.train if i not in set(fold))
             held = self.held_out_split(fold)
+            keeper = self._keeper()  # each fold's fine-tune keeps its epoch as the run does
             outcome = run_training(
                 self.config.with_changes(test_batch_size=max(len(held), 1), test_limit=None),
-                _pauses_only(emit),
+                fan_out(_pauses_only(emit), keeper) if keeper is not None else _pauses_only(emit),
                 control=control,
                 train_split=self.training_split(rest),
                 test_split=held,
@@ -308,6 +336,7 @@ class TeachJob:
                 loss_term=self.loss_term(),
                 lr_scales=self.lr_scales(),
             )
+            outcome, _ = _kept(outcome, keeper)
             if outcome.model is None or outcome.state is not RunState.FINISHED:
                 return None
             result = score_model(
@@ -330,14 +359,30 @@ class _EndHeld:
         else:
             self._emit(event)
 
-    def release(self, state: RunState, reason: str | None) -> None:
-        """The held final state, or `state` (stopped while measuring) in its place."""
+    def release(
+        self, state: RunState, reason: str | None, kept: tuple[dict[str, torch.Tensor] | None, int] | None = None
+    ) -> None:
+        """The held final state, or `state` (stopped while measuring) in its place; `kept`: (weights, epoch) of
+        the epoch kept as the run's model, when it is not the last."""
         final = self._final
         if final is None:
             return
         if state is not final.state:
             final = StateChanged(state, reason, epoch=final.epoch, step=final.step)
+        elif kept is not None and final.state is RunState.FINISHED:
+            final = replace(final, model_state=kept[0], kept_epoch=kept[1])
         self._emit(final)
+
+
+def _kept(outcome: Any, keeper: BestEpoch | None) -> tuple[Any, int | None]:
+    """`outcome` with the kept epoch's model in place of the last's, and that epoch; (outcome, None) when a
+    finished run keeps its last epoch (or nothing picks one)."""
+    if keeper is None or outcome.state is not RunState.FINISHED or keeper.epoch in (None, outcome.epochs_completed):
+        return outcome, None
+    model = keeper.model()
+    assert model is not None
+    device = next(outcome.model.parameters()).device if outcome.model is not None else torch.device("cpu")
+    return replace(outcome, model=model.to(device)), keeper.epoch
 
 
 def _pauses_only(emit: Listener) -> Listener:
@@ -399,7 +444,8 @@ def prepare_teach(
         device=settings.device,
     )
     train = load_split(data_root, train=True)
-    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed))[: settings.mnist_images]
+    pool = train.head(len(train) - WATCH_IMAGES)  # the mix and the replay never draw the watch slice (a view)
+    pick = torch.randperm(len(pool), generator=torch.Generator().manual_seed(config.seed))[: settings.mnist_images]
     job = TeachJob(
         config=config,
         name=f"{label} + my handwriting",
@@ -408,10 +454,11 @@ def prepare_teach(
         hset=hset,
         data=data,
         plan=plan,
-        mnist_mix=MnistSplit(train.images[pick], train.labels[pick]),
+        mnist_mix=MnistSplit(pool.images[pick], pool.labels[pick]),
         mnist_test=load_split(data_root, train=False, limit=settings.test_limit),
         settings=settings,
-        replay_pool=train,
+        replay_pool=pool,
+        watch=MnistSplit(train.images[len(pool) :], train.labels[len(pool) :]),
     )
     job.validate()
     return job

@@ -199,6 +199,9 @@ class RunRecorder:
             if event.state is RunState.STOPPED and event.model_state is not None:
                 # Keep what was learned, also the part of an epoch done before the stop.
                 self._save_checkpoint(event.model_state, event.epoch)
+            if event.state is RunState.FINISHED and event.model_state is not None and event.kept_epoch is not None:
+                # The job keeps an earlier epoch's weights as the run's model (its epochs/ files stay as trained).
+                self._save_checkpoint(event.model_state, event.kept_epoch)
             if event.state.is_final:
                 self._write_metrics()
             self._write_info()
