@@ -60,7 +60,7 @@ def _epoch_choice(run: RunInfo) -> int | None:
         "Checkpoint",
         [None, *epochs],
         key=key,
-        format_func=lambda e: "the last (checkpoint.pt)" if e is None else f"epoch {e}",
+        format_func=lambda e: "the run's model (checkpoint.pt)" if e is None else f"epoch {e}",
         help="Every epoch's checkpoint is kept: test any of them.",
     )
 

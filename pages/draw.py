@@ -75,7 +75,7 @@ def _epoch_choice(run_id: str, epochs: list[int]) -> int | None:
         [None, *epochs],
         key="draw_epoch_select",
         on_change=_remember_epoch,
-        format_func=lambda e: "the last (checkpoint.pt)" if e is None else f"epoch {e}",
+        format_func=lambda e: "the run's model (checkpoint.pt)" if e is None else f"epoch {e}",
         help="Every epoch's checkpoint is kept: draw against an earlier one to see what it had learned by then.",
     )
 

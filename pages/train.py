@@ -262,10 +262,14 @@ def branch_parent(run_id: str | None) -> ParentCurves | None:
 
 def outcome(snap: WorkerSnapshot) -> None:
     final = snap.epochs[-1] if snap.epochs else None
+    kept = getattr(snap.outcome, "kept_epoch", None)  # a fine-tune may keep an earlier epoch as its model
+    if kept is not None:
+        final = next((e for e in snap.epochs if e.epoch == kept), final)
     where = f" Saved to {escape_markdown(snap.run_dir)}." if snap.run_dir else ""
     if snap.state == RunState.FINISHED and final is not None:
         st.success(
-            f"Finished: **{100 * final.test_accuracy:.2f}%** test accuracy after {final.epoch} "
+            f"Finished: **{100 * final.test_accuracy:.2f}%** test accuracy "
+            f"{'of the epoch kept, ' if kept is not None else ''}after {final.epoch} "
             f"epoch{'s' if final.epoch != 1 else ''} "
             f"({format_duration(snap.elapsed_seconds)}).{where} It is now the model on the Draw page.",
             icon=":material/check_circle:",

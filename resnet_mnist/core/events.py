@@ -46,8 +46,9 @@ class StateChanged:
     """The run entered `state`; `reason` says why for stopped/failed runs.
 
     On STOPPED, `model_state` holds the weights learned so far (a CPU copy), so a stopped
-    run keeps what it learned. On FINISHED it may hold the weights of an earlier epoch, `kept_epoch`,
-    that the job keeps as the run's model (a fine-tune keeps the epoch that forgot MNIST least).
+    run keeps what it learned. With `kept_epoch`, it holds the weights of that epoch, which the job keeps
+    as the run's model (a fine-tune keeps the epoch that forgot MNIST least; its final accuracy is that
+    epoch's).
     """
 
     state: RunState

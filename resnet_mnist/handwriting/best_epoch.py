@@ -1,7 +1,8 @@
 """Keep the epoch that reads held-out MNIST best: early stopping for a fine-tune.
 
 A teach run's later epochs forget MNIST in some runs and not in others: on the seed's 1-epoch model and
-the styled set, one run in four lost 1.25 points by its third epoch where the rest lost 0.01–0.14 (README:
+the styled set, one run in four lost about a point by its third epoch (1.01–1.25, as the mix was drawn)
+where the rest lost 0.01–0.14 (README:
 Teach without forgetting). Each epoch's weights are scored on MNIST training images that neither the mix
 nor the replay ever draws (the watch slice), so the test set that reports the result stays unseen.
 """

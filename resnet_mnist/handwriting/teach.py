@@ -44,6 +44,7 @@ __all__ = [
 EARLY_LAYERS = ("conv1", "res_block_1")  # Net's modules before the second conv: strokes and their parts
 STOPPED_MEASURING = "stopped while measuring: the taught model is complete and kept; its handwriting score is missing"
 MNIST_WARN_DROP = 0.005  # a fine-tune that loses more of MNIST's test set than this (half a point) is flagged
+MNIST_MIX_MAX = 60_000 - WATCH_IMAGES  # the training images but the watch slice, which teach never trains on
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ class TeachSettings:
             found.append(ConfigProblem("holdout", f"holdout must be in [0, 1) (got {self.holdout})"))
         if not 0 < self.handwriting_share < 1:
             found.append(ConfigProblem("handwriting_share", f"must be in (0, 1) (got {self.handwriting_share})"))
-        if not 0 <= self.mnist_images <= 60_000:
-            found.append(ConfigProblem("mnist_images", f"must be 0 to 60000 (got {self.mnist_images})"))
+        if not 0 <= self.mnist_images <= MNIST_MIX_MAX:
+            found.append(ConfigProblem("mnist_images", f"must be 0 to {MNIST_MIX_MAX} (got {self.mnist_images})"))
         if not 1 <= self.epochs <= MAX_EPOCHS:
             found.append(ConfigProblem("epochs", f"number of epochs must be 1 to {MAX_EPOCHS} (got {self.epochs})"))
         if not 0 <= self.distill <= 10:
@@ -172,7 +173,8 @@ class TeachJob:
                 "handwriting": str(self.hset.root),
                 "fingerprint": self.hset.fingerprint,
                 "split": self.plan.to_dict(self.hset),
-                # As asked, with the lr and momentum used (the parent's own when none was asked).
+                # As asked, with the lr and momentum used (lr_share of the parent's lr, its momentum, when none
+                # was asked: a run taught again steps at half of that).
                 "settings": {**asdict(self.settings), "lr": self.config.lr, "momentum": self.config.momentum},
                 "mix": self.mix(),  # the share actually used: with many digits, more than settings ask
                 "report": None,
@@ -367,9 +369,9 @@ class _EndHeld:
         final = self._final
         if final is None:
             return
-        if state is not final.state:
+        if state is not final.state:  # stopped while measuring: the model measured so far is the one kept
             final = StateChanged(state, reason, epoch=final.epoch, step=final.step)
-        elif kept is not None and final.state is RunState.FINISHED:
+        if kept is not None:
             final = replace(final, model_state=kept[0], kept_epoch=kept[1])
         self._emit(final)
 

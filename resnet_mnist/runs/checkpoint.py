@@ -65,8 +65,10 @@ class Checkpoint:
 
     @property
     def test_accuracy(self) -> float | None:
+        """The test accuracy of these weights: their epoch's (a fine-tune may keep an earlier epoch than its last)."""
         epochs = self.metrics.get("epochs") or []
-        return epochs[-1].get("test_accuracy") if epochs else None
+        own = [e for e in epochs if e.get("epoch") == self.epoch]
+        return (own or epochs[-1:] or [{}])[-1].get("test_accuracy")
 
     def build_model(self, device: torch.device | str = "cpu") -> Net:
         """A Net with these weights, in eval mode."""

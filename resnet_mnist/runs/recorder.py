@@ -196,12 +196,14 @@ class RunRecorder:
     def _record_state(self, event: StateChanged) -> None:
         with self._lock:
             self._info.update(state=event.state.value, reason=event.reason)
-            if event.state is RunState.STOPPED and event.model_state is not None:
-                # Keep what was learned, also the part of an epoch done before the stop.
-                self._save_checkpoint(event.model_state, event.epoch)
-            if event.state is RunState.FINISHED and event.model_state is not None and event.kept_epoch is not None:
+            if event.kept_epoch is not None and event.model_state is not None:
                 # The job keeps an earlier epoch's weights as the run's model (its epochs/ files stay as trained).
                 self._save_checkpoint(event.model_state, event.kept_epoch)
+                kept = [e["test_accuracy"] for e in self.metrics["epochs"] if e["epoch"] == event.kept_epoch]
+                self._info.update(final_accuracy=kept[-1] if kept else self._info.get("final_accuracy"))
+            elif event.state is RunState.STOPPED and event.model_state is not None:
+                # Keep what was learned, also the part of an epoch done before the stop.
+                self._save_checkpoint(event.model_state, event.epoch)
             if event.state.is_final:
                 self._write_metrics()
             self._write_info()

@@ -110,7 +110,8 @@ def test_teaching_raises_held_out_handwriting_and_keeps_mnist(
     assert gain >= 0.08, f"held-out handwriting {report['handwriting_before']:.3f} → {report['handwriting_after']:.3f}"
     mnist_change = report["mnist_after"] - report["mnist_before"]
     # Kept: no forgetting beyond 0.2 point (4 of these 2,000 images), the issue-24 goal; so no warning either.
-    # Exactly 4 images is within (0.9795 − 0.9775 is 0.0020000000000000018 in floats, hence the 1e-9).
+    # Exactly 4 images is within (0.9795 − 0.9775 is 0.0020000000000000018 in floats, hence the 1e-9); on the
+    # Intel Xeon of issue 24's closing note: 82.3% → 92.6% held out, MNIST 97.95% → 97.85% (2 images lost).
     # It may gain (main's 'auto' trains the parent in bf16 on CPUs that have it, ~97.4-98.0% on these images).
     assert mnist_change >= -0.002 - 1e-9, f"MNIST {report['mnist_before']:.4f} → {report['mnist_after']:.4f}"
     assert report["mnist_change"] == pytest.approx(mnist_change) and report["warning"] is None

@@ -18,7 +18,9 @@ from helpers import WAIT, wait_for
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_checkpoint, run_training
+from resnet_mnist.core.control import TrainingControl
 from resnet_mnist.core.data import MnistSplit, load_split
+from resnet_mnist.core.events import Measuring, fan_out
 from resnet_mnist.core.measure import evaluate
 from resnet_mnist.core.precision import resolve_precision
 from resnet_mnist.handwriting.best_epoch import WATCH_IMAGES
@@ -98,6 +100,34 @@ def test_the_epoch_that_reads_held_out_mnist_best_is_the_model(
     test = load_split(data_root, train=False, limit=FORGETFUL.test_limit)
     assert report["mnist_after"] == pytest.approx(accuracy(kept.state_dict, precision, test))
     assert report["mnist_after"] > accuracy(epochs[-1], precision, test)  # the last epoch forgot more
+    # The run reads as its model: the kept epoch's accuracy, in run.json and in the checkpoint.
+    kept_test = RunStore(run.path.parent).metrics(run.id)["epochs"][best - 1]["test_accuracy"]
+    assert run.final_accuracy == kept_test == kept.test_accuracy
+    assert report["kept_note"].startswith(f"Kept epoch {best} of 3")
+
+
+def test_stopped_while_measuring_it_still_keeps_the_epoch_it_measured(
+    trained_parent: RunInfo, folder: Path, tmp_path: Path, data_root: Path
+) -> None:
+    """A Stop in the measuring after training: the run ends stopped, and its checkpoint is the kept epoch,
+    the model the report's MNIST figure was (or was about to be) measured on."""
+    store = RunStore(tmp_path / "runs")
+    shutil.copytree(trained_parent.path, store.root / trained_parent.id)
+    job = prepare_teach(trained_parent.id, read_set(folder), store=store, settings=FORGETFUL, data_root=data_root)
+    recorder = store.create(job.config, device="cpu", name="stopped", extra=job.run_fields())
+    control = TrainingControl()
+
+    def stop_when_measuring(event) -> None:
+        if isinstance(event, Measuring):
+            control.stop()  # in the job's own thread, before its first measuring step runs
+
+    report = job.execute(fan_out(recorder, stop_when_measuring), control=control, annotate=recorder.annotate)
+    run = store.get(recorder.run_id)
+    assert run.state == "stopped" and report.kept_epoch is not None and report.kept_epoch < 3
+    kept = load_checkpoint(run.checkpoint_path)
+    epoch_file = load_checkpoint(run.path / epoch_checkpoint_name(report.kept_epoch))
+    assert kept.epoch == report.kept_epoch
+    assert all(torch.equal(kept.state_dict[k], epoch_file.state_dict[k]) for k in kept.state_dict)
 
 
 def test_keep_best_off_keeps_the_last_epoch(

@@ -127,4 +127,4 @@ def test_the_draw_page_draws_with_the_epoch_chosen_on_the_runs_page(runs: RunSto
     run_id = _train(runs, data_root, epochs=2, lr=0.05, momentum=0.9, train_limit=600)
     at = open_app_page("pages/draw.py", draw_run_id=run_id, draw_epoch=1)
     assert at.selectbox(key="draw_epoch_select").value == 1
-    assert at.selectbox(key="draw_epoch_select").options == ["the last (checkpoint.pt)", "epoch 1", "epoch 2"]
+    assert at.selectbox(key="draw_epoch_select").options == ["the run's model (checkpoint.pt)", "epoch 1", "epoch 2"]
