@@ -256,8 +256,9 @@ def teach(hset: HandwritingSet, reader: Reader) -> None:
         return
     st.info(
         f"The new run {plan.describe()}. So that it does not forget MNIST, it also trains on MNIST images, keeps "
-        "its parent's answers on more MNIST images drawn at every step and moves its first layers slowly; the "
-        "Train page shows MNIST before and after, and warns if it fell more than half a point."
+        "its parent's answers on more MNIST images drawn at every step, moves its first layers slowly and keeps "
+        "the epoch that reads held-out MNIST images best; the Train page shows MNIST before and after, and warns "
+        "if it fell more than half a point."
     )
     if plan.held_out:
         with st.expander(f"The {len(plan.held_out)} held-out digits"):

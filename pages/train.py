@@ -267,11 +267,16 @@ def outcome(snap: WorkerSnapshot) -> None:
         final = next((e for e in snap.epochs if e.epoch == kept), final)
     where = f" Saved to {escape_markdown(snap.run_dir)}." if snap.run_dir else ""
     if snap.state == RunState.FINISHED and final is not None:
+        took = format_duration(snap.elapsed_seconds)
+        result = (
+            f"Finished {len(snap.epochs)} epochs ({took}): the model kept is epoch {kept}'s, "
+            f"**{100 * final.test_accuracy:.2f}%** test accuracy."
+            if kept is not None
+            else f"Finished: **{100 * final.test_accuracy:.2f}%** test accuracy after {final.epoch} "
+            f"epoch{'s' if final.epoch != 1 else ''} ({took})."
+        )
         st.success(
-            f"Finished: **{100 * final.test_accuracy:.2f}%** test accuracy "
-            f"{'of the epoch kept, ' if kept is not None else ''}after {final.epoch} "
-            f"epoch{'s' if final.epoch != 1 else ''} "
-            f"({format_duration(snap.elapsed_seconds)}).{where} It is now the model on the Draw page.",
+            f"{result}{where} It is now the model on the Draw page.",
             icon=":material/check_circle:",
         )
         links = st.container(horizontal=True, key="train_outcome_links")

@@ -262,3 +262,15 @@ def sweep_processes_for(folder: Path) -> list[int]:
             if b"resnet_mnist.sweeps.process" in cmdline and str(folder).encode() in cmdline:
                 found.append(int(proc.name))
     return found
+
+
+def teachable_parent(root: Path, data_root: Path, *, train_limit: int = 2000, name: str = "parent") -> RunInfo:
+    """A parent good enough to teach: one epoch on `train_limit` images (seconds, where the session's model
+    takes minutes), lr 0.05 at momentum 0.9, in a new runs folder under `root`."""
+    store = RunStore(root / "runs")
+    config = TrainConfig(
+        epochs=1, train_limit=train_limit, test_limit=500, lr=0.05, momentum=0.9, device="cpu", threads=1
+    )
+    recorder = store.create(config, device="cpu", name=name)
+    assert run_training(config, recorder, data_root=str(data_root)).state is RunState.FINISHED
+    return store.get(recorder.run_id)

@@ -118,8 +118,8 @@ class TeachReport:
         if self.kept_epoch is None:
             return None
         return (
-            f"Kept epoch {self.kept_epoch} of {self.epochs}: it read {WATCH_IMAGES:,} MNIST training images that "
-            "teaching never uses best; a later epoch had forgotten more of MNIST."
+            f"Kept epoch {self.kept_epoch} of {self.epochs}: it read best the {WATCH_IMAGES:,} held-out MNIST "
+            "training images that choose the epoch. The test set is never used to choose, so its figures stay honest."
         )
 
     @property

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import WAIT, wait_for
+from helpers import WAIT, teachable_parent, wait_for
 from torchvision.datasets import MNIST
 
-from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, load_checkpoint, run_training
+from resnet_mnist import RunState, RunStore, TrainingWorker, load_checkpoint
 from resnet_mnist.core.control import TrainingControl
 from resnet_mnist.core.data import MnistSplit, load_split
 from resnet_mnist.core.events import Measuring, fan_out
@@ -54,11 +54,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def trained_parent(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> RunInfo:
-    store = RunStore(tmp_path_factory.mktemp("parent") / "runs")
-    config = TrainConfig(epochs=1, train_limit=3000, test_limit=500, lr=0.05, momentum=0.9, device="cpu", threads=1)
-    recorder = store.create(config, device="cpu", name="parent")
-    assert run_training(config, recorder, data_root=str(data_root)).state is RunState.FINISHED
-    return store.get(recorder.run_id)
+    return teachable_parent(tmp_path_factory.mktemp("parent"), data_root, train_limit=3000)
 
 
 def teach(parent: RunInfo, folder: Path, tmp_path: Path, data_root: Path, settings: TeachSettings) -> RunInfo:

@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import REPO, wait_for
+from helpers import REPO, teachable_parent, wait_for
 from torchvision.datasets import MNIST
 
-from resnet_mnist import RunState, RunStore, TrainConfig, TrainingWorker, run_training
+from resnet_mnist import RunState, RunStore, TrainingWorker
 from resnet_mnist.core.config import ConfigError
 from resnet_mnist.core.control import TrainingControl
 from resnet_mnist.core.events import Measuring, StateChanged
@@ -42,12 +42,7 @@ def small_folder(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> P
 
 @pytest.fixture(scope="module")
 def small_parent(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> RunInfo:
-    """A parent good enough to teach: one epoch of 2,000 images (seconds, where the session's model takes minutes)."""
-    store = RunStore(tmp_path_factory.mktemp("parent") / "runs")
-    config = TrainConfig(epochs=1, train_limit=2000, test_limit=500, lr=0.05, momentum=0.9, device="cpu", threads=1)
-    recorder = store.create(config, device="cpu", name="small parent")
-    assert run_training(config, recorder, data_root=str(data_root)).state is RunState.FINISHED
-    return store.get(recorder.run_id)
+    return teachable_parent(tmp_path_factory.mktemp("parent"), data_root, name="small parent")
 
 
 @pytest.fixture
