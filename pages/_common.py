@@ -98,3 +98,13 @@ def in_fragment_rerun() -> bool:
 
     ctx = get_script_run_ctx()
     return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+# The epoch pickers' first option, the run's own checkpoint.pt. Not None: a selectbox whose value is None
+# shows its empty "Choose an option" placeholder, not that option's label. Epochs count from 1.
+RUN_MODEL = 0
+
+
+def epoch_label(epoch: int) -> str:
+    """An epoch picker's option: the run's model, or one epoch's checkpoint."""
+    return "the run's model (checkpoint.pt)" if epoch == RUN_MODEL else f"epoch {epoch}"

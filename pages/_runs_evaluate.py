@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages._common import handwriting_dir, run_choice
+from pages._common import RUN_MODEL, epoch_label, handwriting_dir, run_choice
 from resnet_mnist.core.data import MNIST_TEST_SIZE, DatasetError, resolve_data_root
 from resnet_mnist.handwriting.decoding import load_digits
 from resnet_mnist.handwriting.digits import HandwritingError, read_set
@@ -56,13 +56,14 @@ def _epoch_choice(run: RunInfo) -> int | None:
     key = f"eval_epoch_{run.id}"
     if wanted is not None and wanted[0] == run.id and wanted[1] in epochs:
         st.session_state[key] = wanted[1]
-    return st.selectbox(
+    chosen = st.selectbox(
         "Checkpoint",
-        [None, *epochs],
+        [RUN_MODEL, *epochs],
         key=key,
-        format_func=lambda e: "the run's model (checkpoint.pt)" if e is None else f"epoch {e}",
+        format_func=epoch_label,
         help="Every epoch's checkpoint is kept: test any of them.",
     )
+    return None if chosen == RUN_MODEL else chosen
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._common import get_run_store
+from pages._common import RUN_MODEL, epoch_label, get_run_store
 from pages._draw_canvas import drawing_canvas
 from pages._draw_handwriting import lineup_block, run_model, save_block
 from resnet_mnist import Net, preprocess_image
@@ -61,7 +61,8 @@ def _remember_run() -> None:
 
 def _remember_epoch() -> None:
     st.session_state.draw_run_id = st.session_state.draw_run_select
-    st.session_state.draw_epoch = st.session_state.draw_epoch_select
+    chosen = st.session_state.draw_epoch_select
+    st.session_state.draw_epoch = None if chosen == RUN_MODEL else chosen
 
 
 def _epoch_choice(run_id: str, epochs: list[int]) -> int | None:
@@ -69,15 +70,16 @@ def _epoch_choice(run_id: str, epochs: list[int]) -> int | None:
     if not epochs:
         return None
     wanted = st.session_state.get("draw_epoch") if st.session_state.get("draw_run_id") == run_id else None
-    st.session_state.draw_epoch_select = wanted if wanted in epochs else None
-    return st.selectbox(
+    st.session_state.draw_epoch_select = wanted if wanted in epochs else RUN_MODEL
+    chosen = st.selectbox(
         "Epoch",
-        [None, *epochs],
+        [RUN_MODEL, *epochs],
         key="draw_epoch_select",
         on_change=_remember_epoch,
-        format_func=lambda e: "the run's model (checkpoint.pt)" if e is None else f"epoch {e}",
+        format_func=epoch_label,
         help="Every epoch's checkpoint is kept: draw against an earlier one to see what it had learned by then.",
     )
+    return None if chosen == RUN_MODEL else chosen
 
 
 st.title("Draw a digit")

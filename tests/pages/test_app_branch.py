@@ -81,6 +81,11 @@ def test_an_epoch_chosen_on_the_epochs_tab_is_the_one_evaluate_tests(runs: RunSt
     at.run()
     assert not at.exception
     assert at.selectbox(key=f"eval_epoch_{run_id}").value == 1
+    at.selectbox(key=f"eval_epoch_{run_id}").set_value(0).run()  # the first option: the run's model
+    picker = at.selectbox(key=f"eval_epoch_{run_id}")
+    assert picker.index == 0 and picker.options[0] == "the run's model (checkpoint.pt)"
+    assert any("Checkpoint from epoch 2;" in c.value for c in at.caption)
+    at.selectbox(key=f"eval_epoch_{run_id}").set_value(1).run()
     assert any("Checkpoint from epoch 1;" in c.value for c in at.caption)
     epochs = json.loads((runs.root / run_id / "metrics.json").read_text())["epochs"]
     assert at.metric[0].value == f"{epochs[0]['test_accuracy']:.2%}"
@@ -125,6 +130,11 @@ def test_a_branch_that_cannot_be_made_says_why_and_start_refuses(runs: RunStore,
 
 def test_the_draw_page_draws_with_the_epoch_chosen_on_the_runs_page(runs: RunStore, data_root: Path) -> None:
     run_id = _train(runs, data_root, epochs=2, lr=0.05, momentum=0.9, train_limit=600)
-    at = open_app_page("pages/draw.py", draw_run_id=run_id, draw_epoch=1)
+    at = open_app_page("pages/draw.py", draw_run_id=run_id)
+    picker = at.selectbox(key="draw_epoch_select")
+    # The run's own model is chosen and named: not an empty picker reading "Choose an option" (issue 25).
+    assert picker.index == 0 and picker.options[0] == "the run's model (checkpoint.pt)"
+    at.session_state["draw_epoch"] = 1
+    at.run()
     assert at.selectbox(key="draw_epoch_select").value == 1
     assert at.selectbox(key="draw_epoch_select").options == ["the run's model (checkpoint.pt)", "epoch 1", "epoch 2"]
