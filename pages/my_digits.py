@@ -100,10 +100,12 @@ def gallery(hset: HandwritingSet, data: HandwritingData, reader: Reader) -> None
     for digit in range(10):
         tally.metric(f"Digit {digit}", counts[digit], width="content")  # as wide as its count needs
     if reader.run and reader.score:
-        st.caption(
-            f"Marked :red[read as …]: the {len(misread)} digit{'s' if len(misread) != 1 else ''} that "
-            f"**{escape_markdown(reader.run.label)}** reads wrong (the run chosen under Teach, below)."
-        )
+        who = f"**{escape_markdown(reader.run.label)}** (the run chosen under Teach, below)"
+        if misread:
+            s = "s" if len(misread) != 1 else ""
+            st.caption(f"Marked :red[read as …]: the {len(misread)} digit{s} that {who} reads wrong.")
+        else:  # nothing to mark, and no "the 0 digits"
+            st.caption(f"Nothing is marked: {who} reads every one of them right.")
     shown = st.segmented_control("Show", ["all", MISREAD, *range(10)], default="all", key="my_digits_filter")
     for label in range(10):
         members = [i for i, d in enumerate(hset.digits) if d.label == label and (shown != MISREAD or i in misread)]

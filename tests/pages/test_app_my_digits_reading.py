@@ -21,7 +21,7 @@ from test_app_draw import drawn
 from torchvision.datasets import MNIST
 
 from resnet_mnist import RunState, RunStore, TrainConfig, preprocess_image
-from resnet_mnist.handwriting.digits import read_set, save_drawing
+from resnet_mnist.handwriting.digits import delete_digit, read_set, save_drawing
 from resnet_mnist.handwriting.scores import score_run
 
 
@@ -101,4 +101,28 @@ def test_an_accuracy_on_fewer_test_images_says_so_beside_teachings_10000(model_r
         c.value == "Its 99.00% is on its own test set, the first 2,000 of MNIST's 10,000 test images; "
         "teaching measures MNIST before and after on 10,000, so its 'before' differs a little."
         for c in at.caption
+    )
+
+
+def test_a_run_that_reads_every_digit_right_marks_none_and_says_so(
+    model_runs: Path, trained_run, data_root: Path
+) -> None:
+    root = Path(os.environ["RESNET_MNIST_HANDWRITING"])
+    mnist = MNIST(str(data_root), train=False)
+    for index in range(8):
+        image = drawn(mnist.data[index].numpy())
+        save_drawing(root, image, preprocess_image(image).pixels, int(mnist.targets[index]))
+    run = RunStore(model_runs).get(trained_run.id)
+    hset = read_set(root)
+    for wrong in score_run(run, hset).misclassified:  # keep only what this run reads right
+        delete_digit(root, hset.digits[wrong.index].file)
+    score = score_run(run, read_set(root))
+    assert score.total >= 6 and not score.misclassified
+    at = open_app_page("pages/my_digits.py")
+    assert not _badges(at)
+    captions = [c.value for c in at.caption]
+    assert not any("the 0 digit" in c for c in captions), captions
+    assert (
+        f"Nothing is marked: **{trained_run.label}** (the run chosen under Teach, below) reads every one of them right."
+        in captions
     )
