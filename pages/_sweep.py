@@ -47,7 +47,7 @@ from resnet_mnist.ui.sweep_form import (
     form_values,
     initial_form_values,
 )
-from resnet_mnist.ui.sweep_table import trial_rows
+from resnet_mnist.ui.sweep_table import NODE_HELP, trial_rows
 
 # The swept settings, their labels and starting values come from the settings' descriptions (config.py).
 _AXES = tuple(SETTINGS[name] for name in SWEPT_FIELDS)
@@ -80,7 +80,7 @@ _TRIAL_COLUMNS = {
     "stopped early": st.column_config.CheckboxColumn(),
     "reason": st.column_config.TextColumn(help=f"Why it stopped or failed. {MISSING}: it did not."),
     "run": st.column_config.TextColumn(help=f"Its run in the Runs table. {MISSING}: not started, so no run."),
-    "node": st.column_config.TextColumn(width="small", help="Which Ray node trained it, numbered, with its address"),
+    "node": st.column_config.TextColumn(width="small", help=f"{NODE_HELP} {MISSING}: it has not started."),
 }
 
 

@@ -23,7 +23,7 @@ from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.sweeps.outcome import SweepState
 from resnet_mnist.ui.formatting import MISSING, NUMBER_FORMAT
 from resnet_mnist.ui.plain_text import escape_markdown
-from resnet_mnist.ui.sweep_table import sweep_summary
+from resnet_mnist.ui.sweep_table import NODE_HELP, sweep_summary
 
 # Settings to three significant digits (lr 0.0341, not 0.034123456789012345); "—" where a value is missing,
 # each column's help saying why it can be.
@@ -52,6 +52,7 @@ RUNS_TABLE_COLUMNS = {
     ),
     "duration s": st.column_config.NumberColumn(format="%.0f"),
     "reason": st.column_config.TextColumn(width="medium"),
+    "node": st.column_config.TextColumn(width="small", help=f"{NODE_HELP} {MISSING}: not a sweep's trial."),
 }
 
 
@@ -154,7 +155,7 @@ else:
         selection_mode="multi-row",
         selection_default={"selection": {"rows": [ids.index(i) for i in remembered]}},
         hide_index=True,
-        column_order=["best", *table_columns()],
+        column_order=["best", *table_columns(rows)],  # the node column only for several nodes
         column_config=RUNS_TABLE_COLUMNS,
         placeholder=MISSING,  # an empty cell; the column's help says why it can be empty
     )

@@ -26,6 +26,7 @@ __all__ = [
     "epoch_band",
     "load_curves",
     "node_names",
+    "nodes_by_start",
     "recipe_label",
     "run_labels",
     "run_table_rows",
@@ -178,16 +179,38 @@ def _local_time(iso: str) -> str:
         return iso
 
 
-def node_names(nodes: Sequence[str]) -> dict[str, str]:
-    """Each node ('<ip> <Ray node id>', as a sweep trial records it) → '<ip> · <first 6 of its id>': the same
-    name in every table, however the runs are ordered. Ray's 56-hex id alone told a person nothing, and two
-    nodes of one machine share an address."""
+def node_names(nodes: Iterable[str]) -> dict[str, str]:
+    """Each node ('<ip> <Ray node id>', as a sweep trial records it) → 'node 1 · 10.0.0.7', numbered in the order
+    given (callers give them in the order their trials started: `nodes_by_start`).
+
+    Ray's 56-hex id told a person nothing, even cut short; the address says which machine, and the number tells
+    apart nodes of one machine (a `ray.cluster_utils.Cluster`), which share an address. A blank node is none.
+    """
     names: dict[str, str] = {}
     for node in nodes:
         parts = node.split()
         if parts and node not in names:
-            names[node] = " · ".join([parts[0], *(p[:6] for p in parts[1:2])])
+            names[node] = f"node {len(names) + 1} · {parts[0]}"
     return names
+
+
+def nodes_by_start(runs: Iterable[RunInfo]) -> list[str]:
+    """The runs' nodes in the order the runs started (ties by id): the same numbers however a table is sorted,
+    and in the Runs table and the Sweep tab alike."""
+    return [run.node for run in sorted(runs, key=lambda r: (r.created, r.id))]
+
+
+def _run_nodes(runs: Sequence[RunInfo]) -> dict[str, str | None]:
+    """Run id → its node's name, numbered within its sweep: a local Ray started afresh for each sweep is a
+    new Ray node on the same machine, and numbering across sweeps would count those as more nodes."""
+    by_sweep: dict[str, list[RunInfo]] = {}
+    for run in runs:
+        by_sweep.setdefault(run.sweep or "", []).append(run)
+    named: dict[str, str | None] = {}
+    for group in by_sweep.values():
+        names = node_names(nodes_by_start(group))
+        named.update({run.id: names.get(run.node) for run in group})
+    return named
 
 
 def run_table_rows(
@@ -201,7 +224,7 @@ def run_table_rows(
     """
     handwriting = handwriting or {}
     runs = list(runs)
-    nodes = node_names([run.node for run in runs])
+    nodes = _run_nodes(runs)
     rows = []
     for run in runs:
         rows.append(
@@ -219,16 +242,20 @@ def run_table_rows(
                 "tags": ", ".join(run.tags),
                 "sweep": run.sweep or "",
                 "group": run.group or "",
-                "node": nodes.get(run.node, ""),
+                "node": nodes[run.id],
                 "id": run.id,
             }
         )
     return rows
 
 
-def table_columns() -> list[str]:
-    """The Runs table's columns in the order shown: the run, its result, every setting, then bookkeeping."""
+def table_columns(rows: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
+    """The Runs table's columns in the order shown: the run, its result, every setting, then bookkeeping.
+
+    Given the rows, the node column only when they ran on more than one node: on one machine it says nothing.
+    """
     settings = [setting.table_column for setting in SETTINGS.values()]
+    several_nodes = rows is None or len({row["node"] for row in rows if row.get("node")}) > 1
     return [
         "run",
         "state",
@@ -242,7 +269,7 @@ def table_columns() -> list[str]:
         "reason",
         "sweep",
         "group",
-        "node",
+        *(["node"] if several_nodes else []),
         "parent",
         "id",
     ]

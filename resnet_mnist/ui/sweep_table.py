@@ -3,8 +3,8 @@
 A trial Tune ended before it ever ran (the sweep was stopped, or ended, first) has no run: it reads
 "not started" (Tune says TERMINATED, epoch 0); one still waiting for cores reads "waiting". Missing
 values stay empty (the table shows "—"), and the node column only appears when trials ran on several
-nodes: on one machine a node id says nothing. There a node reads "10.0.0.7 · 3f9a1c", its address and the
-start of its id (runs.comparison.node_names), as in the Runs table.
+nodes: on one machine a node says nothing. There a node reads "node 1 · 10.0.0.7": numbered in the order
+the sweep's trials started on them, then its address (runs.comparison.node_names), as in the Runs table.
 
 `sweep_summary` is the Runs page's banner: what became of every trial, in the same words. It reads each
 trial's fate from its run record first, Tune's status only for a trial with no run: a trial writes its
@@ -19,12 +19,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resnet_mnist.core.events import RunState
-from resnet_mnist.runs.comparison import display_state, node_names
+from resnet_mnist.runs.comparison import display_state, node_names, nodes_by_start
 from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
 from resnet_mnist.sweeps.spec import SWEPT_FIELDS
 
-__all__ = ["sweep_summary", "trial_fates", "trial_rows"]
+__all__ = ["NODE_HELP", "sweep_summary", "trial_fates", "trial_rows"]
+
+# The node column's help, in the Sweep tab and the Runs table: exactly what node_names shows.
+NODE_HELP = (
+    "The Ray node that trained it, as 'node 1 · 10.0.0.7': nodes numbered within its sweep in the order its "
+    "trials started on them (node 1: where the first trial started), then the node's address. Nodes of one "
+    "machine share an address; the number tells them apart. Shown only when trials ran on more than one node."
+)
 
 _WITHOUT_A_RUN = {"PENDING": "waiting", "TERMINATED": "not started", "ERROR": "failed to start"}
 
@@ -43,7 +50,9 @@ def trial_rows(
 ) -> list[dict[str, Any]]:
     """One row per trial; of the swept settings only those that differ between trials (the rest say nothing)."""
     varying = [k for k in SWEPT_FIELDS if len({repr(t.values.get(k)) for t in trials}) > 1]
-    nodes = node_names([(runs_by_id[t.run_id].node if t.run_id in runs_by_id else t.node) for t in trials])
+    trial_runs = [runs_by_id[t.run_id] for t in trials if t.run_id in runs_by_id]
+    # numbered as the Runs table numbers them: by when the runs started, then nodes Tune named without a run
+    nodes = node_names([*nodes_by_start(trial_runs), *(t.node for t in trials if t.run_id not in runs_by_id)])
     rows = []
     for trial in trials:
         run = runs_by_id.get(trial.run_id or "")

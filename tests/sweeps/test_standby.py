@@ -20,7 +20,7 @@ from resnet_mnist import RunState, RunStore, TrainConfig
 from resnet_mnist.jobs.sweep_runner import SweepRunner
 from resnet_mnist.sweeps.spec import Axis, SweepSpec
 from resnet_mnist.sweeps.standby import CLAIM_FILE, claim, wait_for_request
-from resnet_mnist.sweeps.status import REQUEST_FILE, sweep_folder
+from resnet_mnist.sweeps.status import REQUEST_FILE, read_request, read_status, sweep_folder
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = TrainConfig(epochs=1, train_limit=400, test_limit=200, device="cpu", log_interval=5)
@@ -82,15 +82,20 @@ def test_start_hands_the_sweep_to_the_warm_standby_which_trains_at_once(runs_dir
         _wait(lambda: runner.warm, 300, "the standby's Ray never got ready")
         [standby_folder] = (runs_dir / ".sweeps").iterdir()
         [standby_pid] = sweep_processes_for(standby_folder)
-        spec = SweepSpec(base=TINY, space={"lr": Axis(values=(0.01, 0.05))}, search="grid")
+        spec = SweepSpec(base=TINY, space={"lr": Axis(values=(0.01, 0.05))}, search="grid", name="My lr test!")
         started = time.monotonic()
         sweep_id = runner.start(spec)
-        assert sweep_folder(runs_dir, sweep_id) == standby_folder  # the standby's folder and process run it
+        # the standby's id, with the name typed after it (issue 25.6): its folder moves to that id
+        assert sweep_id == f"{standby_folder.name}-my-lr-test"
         _wait(lambda: any(r.epochs_done for r in store.runs()), 240, "no trial trained")
         first_epoch_s = time.monotonic() - started
         assert runner.join(timeout=240) and runner.snapshot().state == "finished", runner.snapshot().error
         assert runner.snapshot().ray.startswith("a local Ray")
         assert {r.state for r in store.runs()} == {RunState.FINISHED} and len(store.runs()) == 2
+        assert {r.sweep for r in store.runs()} == {sweep_id}
+        folder = sweep_folder(runs_dir, sweep_id)
+        assert not standby_folder.exists() and read_request(folder).sweep_id == sweep_id
+        assert read_status(folder).pid == standby_pid  # the standby's process ran it, in its renamed folder
         assert sweep_processes_for(standby_folder) == [] and not Path(f"/proc/{standby_pid}").exists()
         print(f"\nStart -> first trial epoch with Ray warm: {first_epoch_s:.1f} s")
     finally:

@@ -179,7 +179,7 @@ def test_cli_sweep_json_on_tiny_data(runs_dir: Path, data_root: Path) -> None:
     command = [
         sys.executable, "-m", "resnet_mnist", "sweep",
         "--lr", "0.01:0.1:log", "--momentum", "0.5,0.9", "--train-limit", "300", "--test-limit", "100",
-        "--epochs", "1", "--search", "random", "--samples", "2", "--num-cpus", "2",
+        "--epochs", "1", "--search", "random", "--samples", "2", "--num-cpus", "2", "--name", "My lr test!",
         "--runs-dir", str(runs_dir), "--data-root", str(data_root), "--json",
     ]  # fmt: skip
     # A local Ray is local: never the cluster that RAY_ADDRESS (or a `ray start` elsewhere) points at.
@@ -188,6 +188,7 @@ def test_cli_sweep_json_on_tiny_data(runs_dir: Path, data_root: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert len(report["trials"]) == 2
+    assert report["sweep"].endswith("-my-lr-test")  # the name typed is in the sweep id, and each run's (below)
     store = RunStore(runs_dir)
     for trial in report["trials"]:
         run_info = store.get(trial["run_id"])

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from helpers import record_run, stopped_run
 
-from resnet_mnist import RunStore
-from resnet_mnist.runs.comparison import node_names
+from resnet_mnist import RunState, RunStore, TrainConfig
+from resnet_mnist.core.events import StateChanged
+from resnet_mnist.runs.comparison import node_names, run_table_rows, table_columns
+from resnet_mnist.runs.store import RunInfo
 from resnet_mnist.sweeps.outcome import SweepState, TrialView
-from resnet_mnist.ui.sweep_table import sweep_summary, trial_rows
+from resnet_mnist.ui.sweep_table import NODE_HELP, sweep_summary, trial_rows
 
 
 def test_trials_that_never_ran_say_so_and_their_missing_values_stay_empty(tmp_path: Path) -> None:
@@ -31,12 +33,46 @@ def test_trials_that_never_ran_say_so_and_their_missing_values_stay_empty(tmp_pa
     assert [r["state"] for r in ended] == ["finished", "not started", "not started"]  # as the banner counts it
 
 
-def test_the_node_column_appears_when_trials_ran_on_several_nodes() -> None:
-    head, worker = f"10.0.0.7 {'a' * 56}", f"10.0.0.7 {'b' * 56}"  # two nodes of one machine: one address
-    trials = [TrialView(f"t{i}", "RUNNING", {}, node=node) for i, node in enumerate((head, worker, head, ""))]
-    names = [r["node"] for r in trial_rows(trials, None, {})]
-    assert names == ["10.0.0.7 · aaaaaa", "10.0.0.7 · bbbbbb", "10.0.0.7 · aaaaaa", None]
-    assert node_names([" ", "", head]) == {head: "10.0.0.7 · aaaaaa"}  # a blank node (a hand-edited run) is none
+def _trial_run(store: RunStore, sweep: str, node: str) -> RunInfo:
+    """A finished trial of `sweep`, trained on `node` ('<ip> <Ray node id>', as the trainable records it)."""
+    recorder = store.create(TrainConfig(epochs=1), device="cpu", sweep=sweep, node=node)
+    recorder(StateChanged(RunState.RUNNING))
+    recorder(StateChanged(RunState.FINISHED))
+    return store.get(recorder.run_id)
+
+
+def test_nodes_read_node_n_and_their_address_numbered_by_when_their_trials_started(tmp_path: Path) -> None:
+    head, worker, other = f"10.0.0.7 {'a' * 56}", f"10.0.0.7 {'b' * 56}", f"10.0.0.8 {'c' * 56}"
+    store = RunStore(tmp_path / "runs")
+    runs = [_trial_run(store, "sweep-x", node) for node in (head, worker, other, head)]  # in this order
+    trials = [TrialView(f"t{i}", "TERMINATED", {}, run_id=run.id) for i, run in enumerate(reversed(runs))]
+    trials += [TrialView("t4", "RUNNING", {}, node=f"10.0.0.9 {'d' * 56}"), TrialView("t5", "PENDING", {})]
+    names = [r["node"] for r in trial_rows(trials, None, {run.id: run for run in runs})]
+    # Ray's id is gone; the first node a trial started on is node 1, however the table lists the trials
+    assert names == [
+        *("node 1 · 10.0.0.7", "node 3 · 10.0.0.8", "node 2 · 10.0.0.7", "node 1 · 10.0.0.7"),
+        "node 4 · 10.0.0.9",  # Tune named its node, its run is not readable yet
+        None,  # not started: shown as "—"
+    ]
+    assert "'node 1 · 10.0.0.7'" in NODE_HELP  # the help shows what the column shows
+    # the Runs table names each run's node the same, in any order
+    for listed in (runs, runs[::-1]):
+        rows = {row["id"]: row["node"] for row in run_table_rows(listed, None)}
+        assert rows == {trial.run_id: name for trial, name in zip(trials, names, strict=True) if trial.run_id}
+    assert node_names([" ", "", head]) == {head: "node 1 · 10.0.0.7"}  # a blank node (a hand-edited run) is none
+
+
+def test_the_runs_table_shows_nodes_only_when_its_runs_ran_on_several(tmp_path: Path) -> None:
+    """One machine, a fresh local Ray (a new Ray node id) for each sweep: the same node, no column."""
+    store = RunStore(tmp_path / "runs")
+    runs = [_trial_run(store, sweep, f"127.0.0.1 {c * 56}") for sweep, c in (("sweep-a", "a"), ("sweep-b", "b"))]
+    runs.append(record_run(store, checkpoint=False))  # trained on the Train page: no node
+    rows = run_table_rows(runs, None)
+    assert [row["node"] for row in rows] == ["node 1 · 127.0.0.1", "node 1 · 127.0.0.1", None]
+    assert "node" not in table_columns(rows) and "node" in table_columns()
+    runs.append(_trial_run(store, "sweep-b", f"127.0.0.1 {'c' * 56}"))  # sweep-b's second node (a Cluster)
+    rows = run_table_rows(runs, None)
+    assert rows[-1]["node"] == "node 2 · 127.0.0.1" and "node" in table_columns(rows)
 
 
 def _fates_sweep(store: RunStore) -> tuple[list[TrialView], dict]:
