@@ -62,14 +62,14 @@ class BackgroundRunner:
             self._release_cores(holder)
             raise
 
-    def _wait_out_ended_work(self, ended: Callable[[], bool]) -> None:
+    def _wait_out_ended_work(self, ended: Callable[[], bool], within: float = ENDING_WAIT_S) -> None:
         """Wait for the thread of work whose end already shows (`ended`), so a start made then is taken.
 
         The work publishes its end from inside its thread, which still closes up and gives back the cores
         after that. A page offers Start the moment the end shows, and that start must not be refused as
         busy. Work that goes on (a seed group's next run) stops showing an end, which ends the wait.
         """
-        deadline = time.monotonic() + ENDING_WAIT_S
+        deadline = time.monotonic() + within
         while self.is_alive() and ended() and time.monotonic() < deadline:
             self.join(0.01)
 

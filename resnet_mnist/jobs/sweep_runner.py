@@ -57,6 +57,7 @@ SWEEP_HOLDS_THE_CORES = (
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding resnet_mnist/, for the child's imports
 _PYTHONPATH = os.environ.get("PYTHONPATH", "")
 _POLL_S = 0.5
+SWEEP_EXIT_WAIT_S = 60.0  # how long a start waits for an ended sweep's process to leave Ray (seconds, loaded)
 
 
 class SweepBusyError(RuntimeError):
@@ -146,6 +147,9 @@ class SweepRunner(BackgroundRunner):
             problems = local_fit_problems(spec, num_cpus)
         if problems:
             raise SweepError(problems)
+        # A sweep's process writes its end, then spends seconds more leaving Ray (5.8-5.9 s on a quiet
+        # 2-core Xeon): the tab offers Start from that end, and such a start waits for the exit.
+        self._wait_out_ended_work(lambda: not self.snapshot().busy, within=SWEEP_EXIT_WAIT_S)
         if self.is_alive():
             raise SweepBusyError("A sweep is already running; stop it (or wait for it to end) before starting another.")
         check_address(address)  # RayUnavailableError in seconds, not Ray's minutes of retries
