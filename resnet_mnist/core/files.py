@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["FileRefused", "atomic_write_bytes", "read_bounded"]
+__all__ = ["FileRefused", "atomic_write_bytes", "read_bounded", "write_cache_file"]
 
 
 class FileRefused(ValueError):
@@ -20,6 +20,23 @@ class FileRefused(ValueError):
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _write_then_rename(path, data)
+
+
+def write_cache_file(path: Path, data: bytes) -> bool:
+    """Write a cache file whole into its folder (a run's), which it never creates; False if the folder is gone.
+
+    A cache is computed for seconds: a run deleted meanwhile stays deleted, not brought back as a folder
+    holding only a cache (the Runs page listed that as a broken run).
+    """
+    try:
+        _write_then_rename(path, data)
+    except FileNotFoundError:  # the folder went before the write, or during it (a delete renames it away)
+        return False
+    return True
+
+
+def _write_then_rename(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

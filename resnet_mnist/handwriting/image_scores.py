@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
+from resnet_mnist.core.files import FileRefused, read_bounded, write_cache_file
 from resnet_mnist.handwriting.digits import MAX_DIGITS
 
 __all__ = ["IMAGE_SCORES_FILE", "ImageScores", "as_tensor", "read_image_scores", "write_image_scores"]
@@ -76,7 +76,7 @@ def write_image_scores(folder: Path, stamp: tuple[int, int], scores: ImageScores
         if order
         else np.zeros((0, _CLASSES), np.float32),
     )
-    atomic_write_bytes(folder / IMAGE_SCORES_FILE, buffer.getvalue())
+    write_cache_file(folder / IMAGE_SCORES_FILE, buffer.getvalue())  # never re-makes a deleted run's folder
 
 
 def as_tensor(scores: ImageScores, hashes: list[str]) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch
 
 from resnet_mnist.core.data import MNIST_MEAN, MNIST_STD, load_split
 from resnet_mnist.core.engine import evaluate
-from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
+from resnet_mnist.core.files import FileRefused, read_bounded, write_cache_file
 from resnet_mnist.core.precision import resolve_precision
 from resnet_mnist.runs.checkpoint import CheckpointError, check_archive, load_checkpoint
 from resnet_mnist.runs.schema import (
@@ -177,8 +177,8 @@ def _write_cache(
 ) -> None:
     buffer = io.BytesIO()
     torch.save({"predictions": predictions, "confidences": confidences, "key": record_dict(key)}, buffer)
-    atomic_write_bytes(folder / PREDICTIONS_FILE, buffer.getvalue())
-    EVALUATION_CACHE.write(folder, key, evaluation)
+    if write_cache_file(folder / PREDICTIONS_FILE, buffer.getvalue()):  # not when the run was deleted meanwhile
+        EVALUATION_CACHE.write(folder, key, evaluation)
 
 
 def cached_predictions(run: RunInfo) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -310,7 +310,12 @@ class RunStore:
         with exclusive(path) as owned:
             if not owned:
                 raise RunBusyError(f"run {run_id} is being recorded by {writer_of(path)}; stop it before deleting it")
-            shutil.rmtree(path)
+            # Renamed away first, then emptied: a cache write still finishing (an evaluation begun before
+            # the delete) finds no folder, rather than adding a file while rmtree empties it.
+            doomed = path.with_name(f".deleting-{path.name}-{secrets.token_hex(4)}")
+            if not path.is_symlink():  # rmtree refuses a link, as before: it stays where it is
+                os.rename(path, doomed)
+            shutil.rmtree(doomed if doomed.exists() else path)
 
 
 def _read_record(path: Path) -> RunRecord:

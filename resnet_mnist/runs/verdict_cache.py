@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from resnet_mnist.core.files import FileRefused, atomic_write_bytes, read_bounded
+from resnet_mnist.core.files import FileRefused, read_bounded, write_cache_file
 from resnet_mnist.runs.schema import MAX_EVALUATION_BYTES, Misclassified, dumps_json, record_dict
 
 __all__ = ["KeyedRecord", "Verdict", "VerdictCache", "checkpoint_stamp"]
@@ -72,7 +72,8 @@ class VerdictCache:
         return record if record.key == key else None
 
     def write(self, folder: Path, key: Any, verdict: Verdict) -> None:
-        """Write the verdict under `key` in one piece (a reader sees the old file or the new, never half)."""
+        """Write the verdict under `key` in one piece (a reader sees the old file or the new, never half);
+        nothing when the run's folder is gone (deleted while the verdict was computed)."""
         data = {
             "format": self.format,
             "key": record_dict(key),
@@ -84,4 +85,4 @@ class VerdictCache:
             "checkpoint_epoch": verdict.checkpoint_epoch,
             "computed_at": verdict.computed_at,
         }
-        atomic_write_bytes(folder / self.file, dumps_json(data).encode())
+        write_cache_file(folder / self.file, dumps_json(data).encode())

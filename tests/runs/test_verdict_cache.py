@@ -4,12 +4,15 @@ read, a damaged or foreign file is a miss for both, and what is written reads ba
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import record_run
 
 from resnet_mnist.handwriting.scores import HANDWRITING_SCORE_CACHE
 from resnet_mnist.runs.evaluation import EVALUATION_CACHE, RunEvaluation
@@ -20,6 +23,7 @@ from resnet_mnist.runs.schema import (
     parse_evaluation,
     parse_handwriting_score,
 )
+from resnet_mnist.runs.store import RunStore
 from resnet_mnist.runs.verdict_cache import VerdictCache
 
 SET_SIZE = 12
@@ -134,3 +138,47 @@ def test_both_caches_miss_on_a_damaged_or_foreign_file(name: str, damage: str, t
     path.unlink(missing_ok=True)
     case.cache.write(tmp_path, case.key, _verdict())
     assert case.cache.read(tmp_path, case.key, case.parse) is not None
+
+
+def _write_until(done: threading.Event, writes: list[BaseException | None], case: Case, folder: Path) -> None:
+    """Write the verdict over and over until `done`; a write that raises ends it, recorded in `writes`."""
+    while not done.is_set():
+        try:
+            case.cache.write(folder, case.key, _verdict())
+        except BaseException as exc:  # the test reports it
+            writes.append(exc)
+            return
+        writes.append(None)
+
+
+def _wait_for_writes(writes: list[BaseException | None], count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(writes) < count:
+        assert time.monotonic() < deadline, f"the cache writes stopped at {len(writes)}"
+        assert not any(writes), f"a cache write raised {next(e for e in writes if e)!r}"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_run_deleted_while_its_verdict_is_written_stays_deleted(name: str, tmp_path: Path) -> None:
+    """A verdict takes seconds to compute; the run may be deleted meanwhile (another tab's Manage). Its cache
+    write, before, during or after the delete, must neither bring the folder back (the Runs page listed such a
+    folder as a broken run), nor raise, nor make the delete fail."""
+    case = CASES[name]
+    store = RunStore(tmp_path / "runs")
+    for attempt in range(10):
+        run = record_run(store, checkpoint=False)
+        writes: list[BaseException | None] = []
+        done = threading.Event()
+        writer = threading.Thread(target=_write_until, args=(done, writes, case, run.path), daemon=True)
+        writer.start()
+        try:
+            _wait_for_writes(writes, 2)  # the cache is being written over and over when the delete comes
+            store.delete(run.id)
+            _wait_for_writes(writes, len(writes) + 2)  # and goes on after it
+        finally:
+            done.set()
+            writer.join(timeout=30)
+        assert not any(writes), f"attempt {attempt + 1}: a cache write raised {next(e for e in writes if e)!r}"
+        assert not run.path.exists(), f"attempt {attempt + 1}: the deleted run's folder came back"
+    assert store.runs() == [] and list(store.root.iterdir()) == []
