@@ -32,12 +32,16 @@ def test_a_sweep_runs_live_on_the_sweep_tab_and_stops(app, shot, streamlit_serve
     page = app.page
     app.open("runs")
     page.get_by_role("tab", name="Sweep").click()
-    # The tab's first open on this server (no CPU runs to read yet) measures the machine's speed, a few
-    # seconds: the form is there while it does (issue 25.9), only the estimate waits for it.
+    # The tab's first open on this server (no CPU runs to read yet) measures the machine's speed, ~2 s on a
+    # 2-core Xeon: the form is there while it does (issue 25.9), only the estimate waits for it. Streamlit
+    # shows a spinner only after 0.5 s; on a machine that measures faster the estimate comes first, and
+    # there is no wait to check.
     measuring = page.get_by_text("Measuring this machine's speed for the estimate")
-    measuring.wait_for(state="visible", timeout=60_000)  # polled every frame: a spinner cannot slip by
-    expect(page.get_by_label("Learning rate", exact=True)).to_be_visible(timeout=1)
-    expect(page.get_by_role("button", name="Start sweep")).to_have_count(0, timeout=1)
+    estimate = page.get_by_text("At once on this machine", exact=True)  # a metric of the estimate
+    measuring.or_(estimate).first.wait_for(state="visible", timeout=60_000)  # polled every frame
+    if measuring.is_visible():
+        expect(page.get_by_label("Learning rate", exact=True)).to_be_visible(timeout=1)
+        expect(page.get_by_role("button", name="Start sweep")).to_have_count(0, timeout=1)
     app.wait_until_idle()
     fill(page, "Learning rate", "0.003, 0.01, 0.05, 0.1")
     fill(page, "Momentum", "0.9")
