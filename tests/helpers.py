@@ -4,13 +4,16 @@ and run folders with chosen results (`record_run`: written by the real recorder 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 import streamlit as st
 import torch
 from PIL import Image
@@ -274,3 +277,23 @@ def teachable_parent(root: Path, data_root: Path, *, train_limit: int = 2000, na
     recorder = store.create(config, device="cpu", name=name)
     assert run_training(config, recorder, data_root=str(data_root)).state is RunState.FINISHED
     return store.get(recorder.run_id)
+
+
+def cli_in_this_process(args: Sequence[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """`python -m resnet_mnist ARGS` as main(args) in this process: its exit code, stdout and stderr, and any
+    exception as the traceback a process would print. The same code without the ~2 s a process spends
+    importing torch; tests of the entry point itself (its exit code as a process) keep a real process."""
+    from resnet_mnist.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's refusals
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        except Exception:
+            code = 1
+            err.write(traceback.format_exc())
+    return code, out.getvalue(), err.getvalue()

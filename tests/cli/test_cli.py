@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
 import subprocess
 import sys
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import cli_in_this_process
 from PIL import Image
 
 from resnet_mnist import TrainConfig, load_checkpoint, load_split, predict
@@ -165,24 +163,6 @@ BAD_ARGUMENTS = {
 IN_A_PROCESS = ("no command", "no data")
 
 
-def _in_this_process(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    """main(args) here: its exit code, stdout and stderr, and any exception as the traceback a process would print."""
-    from resnet_mnist.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        for key, value in env.items():
-            patch.setenv(key, value)
-        try:
-            code = main(args)
-        except SystemExit as exit_:  # argparse's refusals
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        except Exception:
-            code = 1
-            err.write(traceback.format_exc())
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def bad_argument_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every bad command line's exit code, stdout and stderr."""
@@ -202,7 +182,7 @@ def bad_argument_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     def run(case: str, argv: list[str]) -> tuple[int, str, str]:
         args = [a.format(**paths) for a in argv]
         if case not in IN_A_PROCESS:
-            return _in_this_process(args, env)
+            return cli_in_this_process(args, env)
         done = subprocess.run(
             _command(*args), cwd=REPO, env={**_env(), **env}, capture_output=True, text=True, timeout=240, check=False
         )

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import cli_in_this_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,10 +48,10 @@ def test_text_output_says_the_lr_to_train_with(data_root: Path) -> None:
     ],
 )
 def test_bad_input_is_one_line(args: tuple[str, ...], says: str) -> None:
-    result = _run(*args)
-    assert result.returncode == 2
-    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert result.stdout == ""
+    returncode, stdout, stderr = cli_in_this_process(["lr-find", *args])
+    assert returncode == 2
+    assert says in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert stdout == ""
 
 
 def test_it_is_refused_in_one_line_while_other_work_holds_the_cores() -> None:

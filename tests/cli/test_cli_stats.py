@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cli_in_this_process
 from seed_groups import copy_of
 
 from resnet_mnist import RunStore, TrainConfig, run_training
@@ -53,9 +54,11 @@ def test_train_json_of_one_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("seeds", ["1,x", "1,1", "0-40", "3-1", "1,9223372036854775808"])
 def test_bad_seeds_are_one_line_and_train_nothing(tmp_path: Path, seeds: str) -> None:
-    result = _run("train", *TINY, "--seeds", seeds, "--runs-dir", tmp_path / "runs")
-    assert result.returncode == 2 and "--seed" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    returncode, _, stderr = cli_in_this_process(
+        ["train", *map(str, TINY), "--seeds", seeds, "--runs-dir", str(tmp_path / "runs")]
+    )
+    assert returncode == 2 and "--seed" in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
     assert not (tmp_path / "runs").exists()  # no run folder, not even the runs folder
 
 
