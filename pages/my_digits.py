@@ -105,7 +105,7 @@ def gallery(hset: HandwritingSet, data: HandwritingData, reader: Reader) -> None
             s = "s" if len(misread) != 1 else ""
             st.caption(f"Marked :red[read as …]: the {len(misread)} digit{s} that {who} reads wrong.")
         else:  # nothing to mark, and no "the 0 digits"
-            st.caption(f"Nothing is marked: {who} reads every one of them right.")
+            st.caption(f"Nothing is marked: {who} reads every digit it is scored on right.")
     shown = st.segmented_control("Show", ["all", MISREAD, *range(10)], default="all", key="my_digits_filter")
     for label in range(10):
         members = [i for i, d in enumerate(hset.digits) if d.label == label and (shown != MISREAD or i in misread)]

@@ -65,9 +65,10 @@ class BackgroundRunner:
     def _wait_out_ended_work(self, ended: Callable[[], bool], within: float = ENDING_WAIT_S) -> None:
         """Wait for the thread of work whose end already shows (`ended`), so a start made then is taken.
 
-        The work publishes its end from inside its thread, which still closes up and gives back the cores
-        after that. A page offers Start the moment the end shows, and that start must not be refused as
-        busy. Work that goes on (a seed group's next run) stops showing an end, which ends the wait.
+        The work publishes its end (from inside its thread, or a sweep's process), and its thread still
+        closes up and gives back the cores after that. A page offers Start the moment the end shows, and
+        that start must not be refused as busy. Work that goes on (a seed group's next run) stops showing
+        an end, which ends the wait.
         """
         deadline = time.monotonic() + within
         while self.is_alive() and ended() and time.monotonic() < deadline:

@@ -112,6 +112,7 @@ class SweepRunner(BackgroundRunner):
         # how long a standby waits for Start (seconds; 0: none): $RESNET_MNIST_SWEEP_STANDBY, else 10 minutes
         self.standby_s = standby_seconds() if standby_s is None else standby_s
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._followed: _FollowedSweep | None = None
         self._standby = _StandbySlot()
         weakref.finalize(self, self._standby.end)  # a runner dropped (a cache cleared) takes its standby along
@@ -139,7 +140,8 @@ class SweepRunner(BackgroundRunner):
 
         Raises SweepError (bad spec, or a trial that cannot fit this machine), SweepBusyError, or
         RayUnavailableError (a bad address), each before anything starts. A cluster's resources are
-        checked by the sweep's process, which then ends the sweep as failed, saying why.
+        checked by the sweep's process, which then ends the sweep as failed, saying why. Made the moment
+        the last sweep's end shows, it waits (at most SWEEP_EXIT_WAIT_S) for that sweep's process to exit.
         """
         problems = spec.problems()
         address = resolve_ray_address(address)
@@ -147,18 +149,25 @@ class SweepRunner(BackgroundRunner):
             problems = local_fit_problems(spec, num_cpus)
         if problems:
             raise SweepError(problems)
-        # A sweep's process writes its end, then spends seconds more leaving Ray (5.8-5.9 s on a quiet
-        # 2-core Xeon): the tab offers Start from that end, and such a start waits for the exit.
-        self._wait_out_ended_work(lambda: not self.snapshot().busy, within=SWEEP_EXIT_WAIT_S)
-        if self.is_alive():
-            raise SweepBusyError("A sweep is already running; stop it (or wait for it to end) before starting another.")
-        check_address(address)  # RayUnavailableError in seconds, not Ray's minutes of retries
-        holder = self._claim_cores()  # SweepBusyError while a run has them
-        try:
-            return self._start_process(spec, address, num_cpus, holder)
-        except BaseException:
-            self._release_cores(holder)
-            raise
+        with self._start_lock:  # one start at a time: two made at once must not both launch
+            # A sweep's process writes its end, then spends seconds more leaving Ray (5.8-5.9 s on a quiet
+            # 2-core Xeon): the tab offers Start from that end, and such a start waits for the exit.
+            self._wait_out_ended_work(lambda: not self.snapshot().busy, within=SWEEP_EXIT_WAIT_S)
+            if self.is_alive():
+                if not self.snapshot().busy:
+                    raise SweepBusyError(
+                        "The last sweep has ended, but its process is still leaving Ray; try again in a few seconds."
+                    )
+                raise SweepBusyError(
+                    "A sweep is already running; stop it (or wait for it to end) before starting another."
+                )
+            check_address(address)  # RayUnavailableError in seconds, not Ray's minutes of retries
+            holder = self._claim_cores()  # SweepBusyError while a run has them
+            try:
+                return self._start_process(spec, address, num_cpus, holder)
+            except BaseException:
+                self._release_cores(holder)
+                raise
 
     def _start_process(self, spec: SweepSpec, address: str, num_cpus: int | None, holder: str) -> str:
         data_root = str(self.data_root) if self.data_root is not None else None

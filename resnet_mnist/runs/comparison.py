@@ -196,7 +196,7 @@ def node_names(nodes: Iterable[str]) -> dict[str, str]:
 
 def nodes_by_start(runs: Iterable[RunInfo]) -> list[str]:
     """The runs' nodes in the order the runs started (ties by id): the same numbers however a table is sorted,
-    and in the Runs table and the Sweep tab alike."""
+    and in the Runs table and the Sweep tab alike (a trial's run deleted can renumber the rest)."""
     return [run.node for run in sorted(runs, key=lambda r: (r.created, r.id))]
 
 

@@ -5,6 +5,7 @@ RunStore creates, lists, reads, edits and deletes them; what writes a run's file
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -312,10 +313,14 @@ class RunStore:
                 raise RunBusyError(f"run {run_id} is being recorded by {writer_of(path)}; stop it before deleting it")
             # Renamed away first, then emptied: a cache write still finishing (an evaluation begun before
             # the delete) finds no folder, rather than adding a file while rmtree empties it.
-            doomed = path.with_name(f".deleting-{path.name}-{secrets.token_hex(4)}")
-            if not path.is_symlink():  # rmtree refuses a link, as before: it stays where it is
-                os.rename(path, doomed)
-            shutil.rmtree(doomed if doomed.exists() else path)
+            doomed = path.with_name(f"{_DELETING}{path.name}-{secrets.token_hex(4)}")
+            os.rename(path, doomed)
+            try:
+                shutil.rmtree(doomed)
+            except OSError:  # put back what is left, listed and deletable again, rather than hidden for good
+                with contextlib.suppress(OSError):
+                    os.rename(doomed, path)
+                raise
 
 
 def _read_record(path: Path) -> RunRecord:
@@ -326,6 +331,7 @@ def _check_metrics(path: Path) -> None:
     parse_metrics(read_bounded(path, MAX_METRICS_BYTES))
 
 
+_DELETING = ".deleting-"  # a run folder being deleted: renamed out of the listing first
 _STARTING_S = 5.0  # create() makes the folder, then its recorder writes run.json: a millisecond, seconds at worst
 
 

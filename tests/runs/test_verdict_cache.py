@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from helpers import record_run
 
+from resnet_mnist.core.files import write_cache_file
+from resnet_mnist.handwriting.image_scores import ImageScores, read_image_scores, write_image_scores
 from resnet_mnist.handwriting.scores import HANDWRITING_SCORE_CACHE
 from resnet_mnist.runs.evaluation import EVALUATION_CACHE, RunEvaluation
 from resnet_mnist.runs.schema import (
@@ -182,3 +185,18 @@ def test_a_run_deleted_while_its_verdict_is_written_stays_deleted(name: str, tmp
         assert not any(writes), f"attempt {attempt + 1}: a cache write raised {next(e for e in writes if e)!r}"
         assert not run.path.exists(), f"attempt {attempt + 1}: the deleted run's folder came back"
     assert store.runs() == [] and list(store.root.iterdir()) == []
+
+
+def test_every_cache_of_a_run_folder_is_written_only_into_a_folder_that_is_there(tmp_path: Path) -> None:
+    """The predictions (evaluation.pt) and the per-image scores go through the same writer as the verdicts."""
+    gone = tmp_path / "runs" / "20990101-000000-abcdef"
+    scores = ImageScores(epoch=1)
+    scores["ab" * 32] = np.zeros(10, np.float32)
+    assert write_cache_file(gone / "evaluation.pt", b"cache") is False
+    write_image_scores(gone, (1, 2), scores, ["ab" * 32])
+    assert not gone.exists() and not gone.parent.exists()
+    gone.mkdir(parents=True)  # the control: with the folder there, both are written
+    assert write_cache_file(gone / "evaluation.pt", b"cache") is True
+    write_image_scores(gone, (1, 2), scores, ["ab" * 32])
+    assert (gone / "evaluation.pt").read_bytes() == b"cache"
+    assert read_image_scores(gone, (1, 2)) is not None
