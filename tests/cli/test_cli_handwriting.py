@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import cli_in_this_process
 from test_cli import _run
 from torchvision.datasets import MNIST
 
@@ -53,12 +54,12 @@ def test_finetune_json_gives_the_new_checkpoint_and_before_after(trained_run, sm
 
 
 def test_teach_is_the_command_and_finetune_its_older_name() -> None:
-    teach = _run("teach", "--help")
-    assert teach.returncode == 0 and "finetune" in teach.stdout  # the help says it
-    old = _run("finetune", "--help")
-    assert old.returncode == 0
-    assert old.stdout.split("options:")[1] == teach.stdout.split("options:")[1]  # the same command
-    assert "teach" in _run("--help").stdout
+    code, teach, _ = cli_in_this_process(["teach", "--help"])
+    assert code == 0 and "finetune" in teach  # the help says it
+    code, old, _ = cli_in_this_process(["finetune", "--help"])
+    assert code == 0
+    assert old.split("options:")[1] == teach.split("options:")[1]  # the same command
+    assert "teach" in cli_in_this_process(["--help"])[1]
 
 
 def test_finetune_checks_its_inputs_before_making_a_run(trained_run, small_folder: Path, tmp_path: Path) -> None:
@@ -73,10 +74,10 @@ def test_finetune_checks_its_inputs_before_making_a_run(trained_run, small_folde
         "no folder": (["--from", trained_run.id, "--handwriting", tmp_path / "x"], "no handwriting folder"),
         "bad holdout": (["--from", trained_run.id, "--handwriting", small_folder, "--holdout", "1.5"], "holdout"),
     }
-    for case, (args, message) in cases.items():
-        result = _run("finetune", *args, "--runs-dir", runs)
-        assert result.returncode != 0, case
-        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, (case, result.stderr)
+    for case, (args, message) in cases.items():  # main() in this process: the command's code, not its imports
+        code, _, stderr = cli_in_this_process(["finetune", *map(str, args), "--runs-dir", str(runs)])
+        assert code != 0, case
+        assert message in stderr and len(stderr.strip().splitlines()) == 1, (case, stderr)
     assert [p.name for p in runs.iterdir()] == [trained_run.id]  # no run folder was made
 
 
