@@ -7,6 +7,7 @@ import base64
 import contextlib
 import io
 import json
+import subprocess
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -297,3 +298,10 @@ def cli_in_this_process(args: Sequence[str], env: dict[str, str] | None = None) 
             code = 1
             err.write(traceback.format_exc())
     return code, out.getvalue(), err.getvalue()
+
+
+def cli_completed(args: Sequence[object], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """cli_in_this_process, answered as subprocess.run answers a command (returncode, stdout, stderr)."""
+    argv = [str(a) for a in args]
+    code, out, err = cli_in_this_process(argv, env)
+    return subprocess.CompletedProcess(["python", "-m", "resnet_mnist", *argv], code, out, err)

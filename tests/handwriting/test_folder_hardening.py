@@ -6,14 +6,12 @@ Digits are real MNIST test digits, restyled as a person's pen and paper differ (
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import record_run
+from helpers import cli_completed, record_run
 from PIL import Image
 from torchvision.datasets import MNIST
 
@@ -128,9 +126,8 @@ def test_an_unreadable_labels_file_is_one_message_naming_the_row(case: str, styl
 
 
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "resnet_mnist", *map(str, args)]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False)
+    """The command's main() in this process: its messages and exit codes without a process's imports."""
+    return cli_completed(args)
 
 
 def test_the_cli_reads_cr_only_labels_and_names_the_row_of_an_unreadable_one(styled: Path, tmp_path: Path) -> None:

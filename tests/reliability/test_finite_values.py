@@ -7,12 +7,11 @@ import io
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import open_app_page
+from helpers import cli_completed, open_app_page
 
 from resnet_mnist import Net, TrainConfig, load_checkpoint, load_split
 from resnet_mnist.core.config import MAX_LR
@@ -23,9 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "resnet_mnist", *args], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
+    """The command's main() in this process: its messages and exit codes without a process's imports."""
+    return cli_completed(args)
 
 
 def _checkpoint(state: dict[str, torch.Tensor]) -> bytes:
