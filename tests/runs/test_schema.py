@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUICK, open_app_page, record_run
+from helpers import QUICK, cli_completed, open_app_page, record_run
 
 from resnet_mnist import Net, RunStore, load_checkpoint, load_split
 from resnet_mnist.core.events import RunState, StateChanged
@@ -183,11 +181,7 @@ def test_a_checkpoint_whose_config_is_wrongly_typed_is_refused_naming_the_field(
     torch.save({"format": CHECKPOINT_FORMAT, "config": config, "state_dict": Net().state_dict(), "epoch": 1}, path)
     with pytest.raises(CheckpointError, match=r"odd\.pt: config\.lr: input should be a valid number"):
         load_checkpoint(path)
-    result = subprocess.run(
-        [sys.executable, "-m", "resnet_mnist", "predict", str(REPO / "docs" / "screenshots" / "draw.png"),
-         "--checkpoint", str(path)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    result = cli_completed(["predict", REPO / "docs" / "screenshots" / "draw.png", "--checkpoint", path])
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "config.lr" in result.stderr and "Traceback" not in result.stderr
 
