@@ -2,8 +2,9 @@
 
 The canvas is whole and reads a digit drawn at its right edge; Pause and Stop stay where they are
 through a job's epoch ends and its pause; the Train, Draw, Sweep tab, My digits and Overview pages are
-measured (nothing cut off or squeezed) and photographed at 1,024, 1,280 and 400 px wide
-(artifacts/e2e/<test>/, copied to docs/screenshots/ by hand).
+measured (nothing cut off or squeezed) at 1,024, 1,280 and 400 px wide, and photographed there for the
+docs when RESNET_MNIST_DOC_SHOTS=1 (artifacts/e2e/<test>/, copied to docs/screenshots/ by hand; the
+whole-page shots cost ~9 s of the test's ~44 s, so a plain run measures only).
 
 The module's server starts with a runs folder holding one well-trained run (as test_draw.py's).
 """
@@ -104,8 +105,11 @@ def at_size(page, viewport: tuple[int, int]) -> None:
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
 
 
-def photograph(page, folder: Path, name: str, width: int, max_height: int = 2400) -> Path:
-    """A screenshot of the whole page at `width` px wide (the window made as tall as the page, to `max_height`)."""
+def photograph(page, folder: Path, name: str, width: int, max_height: int = 2400) -> Path | None:
+    """A screenshot of the whole page at `width` px wide (the window made as tall as the page, to `max_height`),
+    for the docs: only with RESNET_MNIST_DOC_SHOTS=1."""
+    if os.environ.get("RESNET_MNIST_DOC_SHOTS") != "1":
+        return None
     height = page.evaluate(
         """() => Math.max(...['stMain', 'stAppViewContainer'].map(
             (id) => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))"""
