@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import cli_in_this_process
+from helpers import cli_completed, cli_in_this_process
 from seed_groups import copy_of
 
 from resnet_mnist import RunStore, TrainConfig, run_training
@@ -93,7 +93,7 @@ def test_compare_says_other_seeds_of_one_recipe_are_within_noise_and_a_run_is_to
 
 def test_compare_names_what_it_cannot_find_in_one_line(grouped) -> None:
     root, groups = grouped
-    result = _run("compare", groups["slow"], "g-20990101-000000-abcdef", "--runs-dir", root)
+    result = cli_completed(["compare", groups["slow"], "g-20990101-000000-abcdef", "--runs-dir", root])
     assert result.returncode == 1
     assert result.stderr.strip() == "error: no group 'g-20990101-000000-abcdef' among the readable runs"
 
@@ -109,12 +109,13 @@ def test_importance_ranks_the_sweeps_settings_or_says_there_are_too_few(tmp_path
         run_training(config, store.create(config, device="cpu", sweep="sweep-big"), data_root=str(data_root))
         if index < 4:  # the same first four trials as a sweep of its own: far too few
             run_training(config, store.create(config, device="cpu", sweep="sweep-small"), data_root=str(data_root))
-    big = json.loads(_run("importance", "sweep-big", "--json", "--runs-dir", tmp_path).stdout)
+    # main() in this process: the command's code without its imports (the tests above run real processes)
+    big = json.loads(cli_completed(["importance", "sweep-big", "--json", "--runs-dir", tmp_path]).stdout)
     assert big["enough"] and big["trials"] == 12
     assert max(big["importance"], key=lambda n: big["importance"][n]["value"]) == "lr"
     for value in big["importance"].values():
         assert value["low"] <= value["value"] <= value["high"]
-    small = _run("importance", "sweep-small", "--runs-dir", tmp_path)
+    small = cli_completed(["importance", "sweep-small", "--runs-dir", tmp_path])
     assert small.returncode == 0 and "Not enough trials: 4 scored, 11 needed to tell." in small.stdout
-    missing = _run("importance", "sweep-none", "--runs-dir", tmp_path)
+    missing = cli_completed(["importance", "sweep-none", "--runs-dir", tmp_path])
     assert missing.returncode == 1 and "no run of a sweep 'sweep-none'" in missing.stderr
