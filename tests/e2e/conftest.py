@@ -262,11 +262,17 @@ def _file_tail(path: Path, size: int = 16_384) -> str:
         return f"(no log: {error})"
 
 
-def _sweep_process_alive(folder: Path) -> bool:
-    """Whether a `resnet_mnist.sweeps.process` for this sweep folder still runs (found by its command line).
+def _sweep_process_alive(folder: Path, pid: int | None) -> bool:
+    """Whether this sweep's `resnet_mnist.sweeps.process` still runs: the pid its status names, else one whose
+    command line names the folder (a standby's folder renamed to its sweep's name is not on that line).
 
     A process that died but is not yet reaped reads an empty command line, so it counts as gone.
     """
+    if pid is not None:
+        try:
+            return b"resnet_mnist.sweeps.process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
     return bool(sweep_processes_for(folder))
 
 
@@ -276,7 +282,12 @@ def _sweep_problem(folder: Path, *, must_run: bool) -> str | None:
         status = read_status(folder)
     except FileRefused as error:
         return f"its status.json cannot be read ({error})"
-    alive = _sweep_process_alive(folder)
+    if status is None and not (folder / REQUEST_FILE).exists():
+        # No sweep yet (as the runner itself reads it): a standby starting, waiting or leaving (Start takes
+        # it, or ends it and makes a sweep of its own), or a folder listed a moment before it went. The
+        # next look decides. Run 25 failed here on a standby's folder seen without even its sweep.log.
+        return None
+    alive = _sweep_process_alive(folder, status.pid if status is not None else None)
     if status is not None and status.state is SweepState.FAILED:
         return f"it failed: {status.error or 'no reason given'}"
     if status is not None and status.state.is_final:
