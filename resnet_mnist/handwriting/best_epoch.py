@@ -42,17 +42,18 @@ class BestEpoch:
 
     def score(self, state: dict[str, torch.Tensor]) -> float:
         """Accuracy of the weights `state` on the watch slice, on the CPU, in the fine-tune's precision."""
-        model = Net()
-        model.load_state_dict(state)
         precision = resolve_precision(self._precision, torch.device("cpu"))
-        result = evaluate(model.eval(), self._watch, batch_size=1000, precision=precision)
+        result = evaluate(_net(state), self._watch, batch_size=1000, precision=precision)
         assert result is not None  # no control given, so it cannot be stopped midway
         return result.accuracy
 
     def model(self) -> Net | None:
         """The kept epoch's model (CPU), or None before any epoch ended."""
-        if self.state is None:
-            return None
-        model = Net()
-        model.load_state_dict(self.state)
-        return model.eval()
+        return None if self.state is None else _net(self.state)
+
+
+def _net(state: dict[str, torch.Tensor]) -> Net:
+    """A Net holding `state`, in eval mode."""
+    model = Net()
+    model.load_state_dict(state)
+    return model.eval()

@@ -249,7 +249,7 @@ class TeachJob:
         keeper = self._keeper()
         outcome = run_training(
             self.config,
-            fan_out(ending, keeper) if keeper is not None else ending,
+            _also_to(ending, keeper),
             control=control,
             train_split=self.training_split(self.plan.train),
             test_split=self.mnist_test,
@@ -330,7 +330,7 @@ class TeachJob:
             keeper = self._keeper()  # each fold's fine-tune keeps its epoch as the run does
             outcome = run_training(
                 self.config.with_changes(test_batch_size=max(len(held), 1), test_limit=None),
-                fan_out(_pauses_only(emit), keeper) if keeper is not None else _pauses_only(emit),
+                _also_to(_pauses_only(emit), keeper),
                 control=control,
                 train_split=self.training_split(rest),
                 test_split=held,
@@ -374,6 +374,11 @@ class _EndHeld:
         if kept is not None:
             final = replace(final, model_state=kept[0], kept_epoch=kept[1])
         self._emit(final)
+
+
+def _also_to(listener: Listener, keeper: BestEpoch | None) -> Listener:
+    """`listener`, and the keeper too when an epoch is to be chosen."""
+    return listener if keeper is None else fan_out(listener, keeper)
 
 
 def _kept(outcome: Any, keeper: BestEpoch | None) -> tuple[Any, int | None]:
