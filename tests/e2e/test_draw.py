@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -74,11 +75,33 @@ _REPLACED = "data-replaced-by-clear"
 _LIVE_CANVAS = f'[class*="st-key-draw_canvas"]:not([data-stale="true"]) canvas.{{layer}}:not([{_REPLACED}])'
 
 
+# Whether a canvas has loaded its drawing: its stroke layer is painted with the background (opaque).
+_LOADED_JS = """(surface) => {
+    const strokes = surface.getRootNode().querySelector("canvas.dc-canvas.lower-canvas");
+    return strokes !== null && strokes.getContext("2d").getImageData(0, 0, 1, 1).data[3] === 255;
+}"""
+CANVAS_LOAD_TIMEOUT_MS = 30_000
+
+
 def canvas_surface(page):
-    """The canvas's drawing surface: Fabric.js's top layer (above the background and the strokes)."""
+    """The canvas's drawing surface (Fabric.js's top layer, above the background and the strokes), once
+    the canvas takes strokes.
+
+    The component builds its Fabric canvas at once but loads its (empty) drawing asynchronously and
+    only then selects the pen: a drag in between draws nothing, and the load then clears the canvas.
+    The gap lasted up to 58 ms here with 3 busy loops beside and the browser throttled 4× (the
+    component patched to log it); the 0 lost after a Clear in stop 32's CI run fits it (an empty
+    canvas, Undo off). With the load held back 1.5 s, the draw test failed every time without this
+    wait and passed with it. The load paints the stroke layer with the background and selects the pen
+    in the same task, so an opaque stroke layer means the pen is ready.
+    """
     surface = page.locator(_LIVE_CANVAS.format(layer="upper-canvas"))
     expect(surface).to_have_count(1)
     expect(surface).to_be_visible()
+    try:
+        page.wait_for_function(_LOADED_JS, arg=surface.element_handle(), timeout=CANVAS_LOAD_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"the canvas did not load its drawing (its stroke layer stayed clear) in {CANVAS_LOAD_TIMEOUT_MS} ms")
     return surface
 
 
