@@ -150,8 +150,9 @@ class SweepRunner(BackgroundRunner):
         if problems:
             raise SweepError(problems)
         with self._start_lock:  # one start at a time: two made at once must not both launch
-            # A sweep's process writes its end, then spends seconds more leaving Ray (5.8-5.9 s on a quiet
-            # 2-core Xeon): the tab offers Start from that end, and such a start waits for the exit.
+            # A sweep's process writes its end, then spends seconds more leaving Ray (2.3 s on a quiet
+            # 2-core Xeon; 5.9 s before ray_runtime's owner thread outlived the atexit shutdown): the tab
+            # offers Start from that end, and such a start waits for the exit.
             self._wait_out_ended_work(lambda: not self.snapshot().busy, within=SWEEP_EXIT_WAIT_S)
             if self.is_alive():
                 if not self.snapshot().busy:

@@ -13,7 +13,9 @@ import os
 import re
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import queue
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 __all__ = [
@@ -34,10 +36,43 @@ _CONNECT_TIMEOUT_S = 3.0
 _HOST_PORT = re.compile(r"^(?:ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 _lock = threading.Lock()
 _connection: RayConnection | None = None
-# Ray starts its GCS and raylet with prctl(PR_SET_PDEATHSIG, SIGKILL): they die with the *thread* that
-# started them. Streamlit runs each page script in a thread that ends with the run, so a Ray started
-# there was killed a moment after Start. This one thread lives as long as the process and starts Ray.
-_owner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resnet-mnist-ray-owner")
+
+
+class _OwnerThread:
+    """One daemon thread that runs the calls given to it and lives as long as the process.
+
+    Ray starts its GCS and raylet with prctl(PR_SET_PDEATHSIG, SIGKILL): they die with the *thread* that
+    started them. Streamlit runs each page script in a thread that ends with the run, so a Ray started
+    there was killed a moment after Start. A ThreadPoolExecutor's thread lived longer, but Python joins
+    it before the atexit handlers run: Ray was killed under the atexit shutdown, which then waited 5 s
+    on the dead GCS at the end of every sweep's process. A daemon thread is never joined.
+    """
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def call(self, function: Callable[..., object], /, **kwargs: object) -> object:
+        """`function(**kwargs)` on the owner thread; its result, or its exception raised here."""
+        with self._start:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="resnet-mnist-ray-owner", daemon=True)
+                self._thread.start()
+        done: Future = Future()
+        self._calls.put((done, function, kwargs))
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            done, function, kwargs = self._calls.get()
+            try:
+                done.set_result(function(**kwargs))
+            except BaseException as exc:  # handed to the caller, who raises it
+                done.set_exception(exc)
+
+
+_owner = _OwnerThread()
 
 
 class RayUnavailableError(RuntimeError):
@@ -113,7 +148,7 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> R
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
                 started_here = False
             else:
-                _owner.submit(
+                _owner.call(
                     ray.init,
                     # "local": a Ray of our own, never RAY_ADDRESS's or the one a `ray start` left in /tmp/ray
                     address="local",
@@ -122,7 +157,7 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> R
                     include_dashboard=False,
                     object_store_memory=OBJECT_STORE_BYTES,
                     log_to_driver=False,
-                ).result()
+                )
                 started_here = True
                 atexit.register(shutdown_ray)
         except (ConnectionError, RuntimeError, ValueError) as exc:
