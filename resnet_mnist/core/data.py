@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -185,12 +187,10 @@ def _cached_split(root: Path, train: bool) -> MnistSplit:
 
 
 def _read_split(root: Path, train: bool) -> MnistSplit:
-    from torchvision.datasets import MNIST
-
+    images_file, labels_file = (_raw_dir(root) / name for name in _RAW_FILES[train])
     try:
-        dataset = MNIST(root=str(root), train=train, download=False)
-        pixels, labels = dataset.data, dataset.targets
-    except Exception as exc:
+        pixels, labels = _read_idx(images_file, dims=3), _read_idx(labels_file, dims=1)
+    except (OSError, ValueError) as exc:
         files = ", ".join(_RAW_FILES[train])
         raise DatasetError(
             f"The MNIST files in {_raw_dir(root)} ({files}) could not be read: {exc}. "
@@ -214,6 +214,35 @@ def _read_split(root: Path, train: bool) -> MnistSplit:
         )
     images = normalize(pixels).unsqueeze(1)  # (N, 1, 28, 28)
     return MnistSplit(images.contiguous(), labels.to(torch.int64).contiguous())
+
+
+_IDX_UBYTE = 0x0800  # an idx file's magic number: 0x08 (unsigned bytes) << 8 | its number of dimensions
+_IDX_MAX_BYTES = MNIST_TRAIN_SIZE * 28 * 28  # the largest file's body: a header claiming more is refused unread
+
+
+def _read_idx(path: Path, *, dims: int) -> torch.Tensor:
+    """One of MNIST's idx files (a big-endian header: magic, then each dimension's size; then the bytes).
+
+    Read here rather than through torchvision's MNIST class, whose import alone cost every process
+    that loads data 1.0 s of CPU (a sweep's every worker, every CLI command). The header is checked
+    against the file's size before the body is read, so a file is read only when it holds what it says.
+    """
+    header_size = 4 * (1 + dims)
+    with path.open("rb") as file:
+        header = file.read(header_size)
+        if len(header) < header_size:
+            raise ValueError(f"{path.name} is {len(header)} bytes long, shorter than its header")
+        magic, *shape = struct.unpack(f">i{dims}I", header)
+        if magic != _IDX_UBYTE + dims:
+            raise ValueError(f"{path.name} is not an idx file of {dims}-dimensional bytes (magic number {magic:#x})")
+        size = math.prod(shape)
+        if size > _IDX_MAX_BYTES:
+            raise ValueError(f"{path.name} says it holds {size:,} bytes, more than any MNIST file ({_IDX_MAX_BYTES:,})")
+        actual = os.fstat(file.fileno()).st_size - header_size
+        if actual != size:
+            raise ValueError(f"{path.name} holds {actual:,} bytes after its header, which says {size:,}")
+        body = bytearray(file.read(size))
+    return torch.frombuffer(body, dtype=torch.uint8).reshape(shape)
 
 
 def dataset_status(root: str | os.PathLike[str] | None = None) -> DatasetStatus:

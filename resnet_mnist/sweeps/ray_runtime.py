@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import re
 import socket
 import threading
-import queue
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass

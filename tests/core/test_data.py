@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import time
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import torch
 from torchvision import datasets, transforms
 
 from resnet_mnist import load_split
-from resnet_mnist.core.data import MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, DatasetError, dataset_status, iterate_batches
+from resnet_mnist.core.data import (
+    MNIST_TEST_SIZE,
+    MNIST_TRAIN_SIZE,
+    DatasetError,
+    dataset_status,
+    iterate_batches,
+    normalize,
+)
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SEED_TRANSFORM = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
@@ -84,3 +92,55 @@ def test_truncated_raw_file_is_a_dataset_error(data_root: Path, tmp_path: Path, 
     message = str(caught.value)
     assert str(raw) in message
     assert "Traceback" not in message
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_every_pixel_and_label_equals_torchvisions_reading(data_root: Path, train: bool) -> None:
+    """The idx files are read by our own reader (core/data.py says why): all of it as torchvision reads it."""
+    reference = datasets.MNIST(root=str(data_root), train=train, download=False)
+    split = load_split(data_root, train=train)
+    assert torch.equal(split.labels, reference.targets)
+    assert torch.equal(split.images, normalize(reference.data).unsqueeze(1))
+
+
+def _test_files_with(tmp_path: Path, data_root: Path, name: str, content: bytes) -> Path:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for other in RAW_FILES:
+        if other.startswith("t10k"):
+            shutil.copy(data_root / "MNIST" / "raw" / other, raw / other)
+    (raw / name).write_bytes(content)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("victim", "content", "says"),
+    [
+        # the labels file where the images file should be: 1 dimension, not 3
+        (
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+            "not an idx file of 3-dimensional bytes (magic number 0x801)",
+        ),
+        # a header that claims 2³² images of 2³²×2³² bytes, on a file of 16 bytes: refused unread
+        ("t10k-images-idx3-ubyte", struct.pack(">i3I", 0x803, 2**32 - 1, 2**32 - 1, 2**32 - 1), "says it holds"),
+        # one byte more than the header says
+        (
+            "t10k-labels-idx1-ubyte",
+            struct.pack(">iI", 0x801, 3) + bytes([1, 2, 3, 4]),
+            "4 bytes after its header, which says 3",
+        ),
+        ("t10k-labels-idx1-ubyte", b"\x00\x00\x08", "3 bytes long, shorter than its header"),
+    ],
+)
+def test_a_raw_file_that_is_not_what_its_header_says_is_one_clear_error(
+    data_root: Path, tmp_path: Path, victim: str, content: bytes | str, says: str
+) -> None:
+    if isinstance(content, str):
+        content = (data_root / "MNIST" / "raw" / content).read_bytes()
+    root = _test_files_with(tmp_path, data_root, victim, content)
+    with pytest.raises(DatasetError) as caught:
+        load_split(root, train=False, download=False)
+    message = str(caught.value)
+    assert says in message and victim in message and "truncated or corrupt" in message
+    assert "\n" not in message

@@ -101,7 +101,9 @@ def canvas_surface(page):
     try:
         page.wait_for_function(_LOADED_JS, arg=surface.element_handle(), timeout=CANVAS_LOAD_TIMEOUT_MS)
     except PlaywrightTimeoutError:
-        pytest.fail(f"the canvas did not load its drawing (its stroke layer stayed clear) in {CANVAS_LOAD_TIMEOUT_MS} ms")
+        pytest.fail(
+            f"the canvas did not load its drawing (its stroke layer stayed clear) in {CANVAS_LOAD_TIMEOUT_MS} ms"
+        )
     return surface
 
 

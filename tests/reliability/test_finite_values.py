@@ -91,7 +91,7 @@ def bad_label_root(tmp_path: Path, data_root: Path) -> Path:
     raw = tmp_path / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
-        (raw / name).symlink_to(data_root / "MNIST" / "raw" / name)  # torchvision wants all four present
+        (raw / name).symlink_to(data_root / "MNIST" / "raw" / name)  # a data folder holds all four
     shutil.copy(data_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", raw / "t10k-labels-idx1-ubyte")
     labels = raw / "t10k-labels-idx1-ubyte"
     data = bytearray(labels.read_bytes())
