@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -157,6 +159,31 @@ def test_delete_removes_only_that_folder(runs_dir: Path, tmp_path: Path) -> None
         with pytest.raises(RunNotFoundError):
             store.delete(bad)
     assert keep.exists() and outside.exists()
+
+
+def test_a_delete_that_fails_halfway_puts_the_run_back_listed_and_deletable(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is renamed out of the listing before it is emptied; if emptying fails (a busy mount, a
+    file the OS will not let go), what is left comes back under its own name rather than hidden for good."""
+    store = RunStore(runs_dir)
+    run = _write_run(store, "20250101-000000-aaaaaa")
+    (run / "checkpoint.pt").write_bytes(b"weights")
+    real_rmtree = shutil.rmtree
+
+    def rmtree_that_stops_halfway(path, *args, **kwargs) -> None:  # the OS's refusal, not our code's
+        (Path(path) / "checkpoint.pt").unlink()
+        raise OSError(errno.EBUSY, "Device or resource busy", str(path))
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree_that_stops_halfway)
+    with pytest.raises(OSError, match="busy"):
+        store.delete(run.name)
+    assert sorted(p.name for p in runs_dir.iterdir()) == [run.name]  # nothing left under a .deleting- name
+    assert not (run / "checkpoint.pt").exists() and [r.id for r in store.runs()] == [run.name]
+
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    store.delete(run.name)
+    assert list(runs_dir.iterdir()) == [] and store.list_runs() == []
 
 
 def test_rename_and_tags_survive_a_reread(runs_dir: Path) -> None:
