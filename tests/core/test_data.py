@@ -78,19 +78,25 @@ def test_missing_dataset_without_download(tmp_path: Path) -> None:
         load_split(tmp_path, train=True, download=False)
 
 
-@pytest.mark.parametrize("victim", ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])
-def test_truncated_raw_file_is_a_dataset_error(data_root: Path, tmp_path: Path, victim: str) -> None:
+def _test_files_with(tmp_path: Path, data_root: Path, name: str, content: bytes) -> Path:
+    """A data folder with MNIST's two test files, `name` holding `content`."""
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in RAW_FILES:
-        if name.startswith("t10k"):
-            shutil.copy(data_root / "MNIST" / "raw" / name, raw / name)
-    path = raw / victim
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    for other in RAW_FILES:
+        if other.startswith("t10k"):
+            shutil.copy(data_root / "MNIST" / "raw" / other, raw / other)
+    (raw / name).write_bytes(content)
+    return tmp_path
+
+
+@pytest.mark.parametrize("victim", ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])
+def test_truncated_raw_file_is_a_dataset_error(data_root: Path, tmp_path: Path, victim: str) -> None:
+    whole = (data_root / "MNIST" / "raw" / victim).read_bytes()
+    root = _test_files_with(tmp_path, data_root, victim, whole[: len(whole) // 2])
     with pytest.raises(DatasetError) as caught:
-        load_split(tmp_path, train=False, download=False)
+        load_split(root, train=False, download=False)
     message = str(caught.value)
-    assert str(raw) in message
+    assert str(root / "MNIST" / "raw") in message
     assert "Traceback" not in message
 
 
@@ -101,16 +107,6 @@ def test_every_pixel_and_label_equals_torchvisions_reading(data_root: Path, trai
     split = load_split(data_root, train=train)
     assert torch.equal(split.labels, reference.targets)
     assert torch.equal(split.images, normalize(reference.data).unsqueeze(1))
-
-
-def _test_files_with(tmp_path: Path, data_root: Path, name: str, content: bytes) -> Path:
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for other in RAW_FILES:
-        if other.startswith("t10k"):
-            shutil.copy(data_root / "MNIST" / "raw" / other, raw / other)
-    (raw / name).write_bytes(content)
-    return tmp_path
 
 
 @pytest.mark.parametrize(
