@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
+
+# Before anything imports torch (its OpenMP runtime reads this once, at load), and inherited by every process
+# the tests start (servers, commands, sweeps, Ray's workers): a thread of torch's pool that has run out of work
+# sleeps at once instead of spinning for it. On 2 cores shared by two xdist workers, spinning threads took the
+# CPU that the other worker's tests needed: 400 of the pure tests (core, predict, runs, handwriting; -n 2) took
+# 133 and 175 s wall (247 and 329 core-s) with the default, 109 and 113 s (194 and 204 core-s) with PASSIVE.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import fcntl
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator

@@ -189,40 +189,54 @@ def control_boxes(page, app) -> dict[str, tuple[float, float, float, float]]:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("laptop", list(LAPTOPS))
-def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(
-    app, page, shot, laptop: str, short_job_images: int
-) -> None:
-    at_size(page, LAPTOPS[laptop])
+def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(app, page, shot, short_job_images: int) -> None:
+    """One job watched at both laptop sizes in turn: the window is resized between looks, which moves nothing
+    of Streamlit's (no rerun), so each size's boxes are compared only with that size's first."""
+    at_size(page, LAPTOPS["1024x768"])
     app.open("train")
     set_short_job(page, epochs=3, train_images=max(short_job_images // 2, 800), test_images=2000)
     app.button("Start").click()
     expect(state_badge(page, "running")).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
     expect(page.get_by_text(re.compile(r"^Training epoch 1 of 3"))).to_be_visible(timeout=JOB_TIMEOUT_S * 1000)
-    first = control_boxes(page, app)
+
+    def look() -> dict[str, dict]:
+        boxes = {}
+        for laptop, size in LAPTOPS.items():
+            at_size(page, size)
+            boxes[laptop] = control_boxes(page, app)
+        return boxes
+
+    first = look()
     seen_status: set[str] = set()
-    positions: list[dict] = []
+    positions: list[dict[str, dict]] = []
     paused = False
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while time.monotonic() < deadline and not state_badge(page, "finished").count():
         status = page.locator(".st-key-train_status").inner_text()
         seen_status.add(re.sub(r"\d+", "N", status.splitlines()[-1]))
-        positions.append(control_boxes(page, app))
+        positions.append(look())
         if not paused and "Training epoch 2" in status:  # pause once mid-job: Pause becomes Resume in place
             app.button("Pause").click()
             expect(state_badge(page, "paused")).to_be_visible()
-            positions.append(control_boxes(page, app))
-            shot(f"paused_{laptop}", whole_page=False)
+            positions.append(look())
+            for laptop, size in LAPTOPS.items():
+                at_size(page, size)
+                shot(f"paused_{laptop}", whole_page=False)
             app.button("Resume").click()
             paused = True
         time.sleep(0.1)
     expect(state_badge(page, "finished")).to_be_visible(timeout=30_000)
     assert paused and len(positions) > 10
     assert "Testing after epoch N…" in seen_status or any("Training epoch N of N" in s for s in seen_status)
-    moved = [p for p in positions if p != first]
-    assert not moved, f"Pause/Stop moved from {first}: {moved[:3]} (statuses seen: {sorted(seen_status)})"
+    for laptop in LAPTOPS:
+        moved = [p[laptop] for p in positions if p[laptop] != first[laptop]]
+        assert not moved, (
+            f"at {laptop} Pause/Stop moved from {first[laptop]}: {moved[:3]} (statuses seen: {sorted(seen_status)})"
+        )
     assert app.exception_texts() == []
-    shot(f"finished_{laptop}", whole_page=False)
+    for laptop, size in LAPTOPS.items():
+        at_size(page, size)
+        shot(f"finished_{laptop}", whole_page=False)
 
 
 # What overflows its box, measured in the page: [selector, scrollWidth, clientWidth] of each such element.
@@ -324,8 +338,10 @@ def check_empty_precision_box(page, app) -> None:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("laptop", list(LAPTOPS))
-def test_settings_survive_a_reload(app, page, shot, laptop: str) -> None:
+def test_settings_survive_a_reload(app, page, shot) -> None:
+    """At the smaller laptop only: the URL's settings do not depend on the width, and what each width shows of
+    the Train page is measured by test_screenshots_of_train_and_draw_at_three_widths."""
+    laptop = "1024x768"
     at_size(page, LAPTOPS[laptop])
     app.open("train")
     set_number(page, "Epochs, typed", 3)
@@ -368,9 +384,10 @@ def test_the_sweep_form_survives_a_reload(app, page, shot) -> None:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("laptop", list(LAPTOPS))
-def test_use_these_settings_fills_the_train_page(app, page, shot, laptop: str) -> None:
-    """The seeded run was trained with lr 0.05, momentum 0.9, 1 epoch: its link puts them into Train."""
+def test_use_these_settings_fills_the_train_page(app, page, shot) -> None:
+    """The seeded run was trained with lr 0.05, momentum 0.9, 1 epoch: its link puts them into Train (at the
+    smaller laptop, where the link has the least room; the settings it carries do not depend on the width)."""
+    laptop = "1024x768"
     at_size(page, LAPTOPS[laptop])
     app.open("runs")
     page.get_by_role("link", name=re.compile("Use these settings")).first.click()
