@@ -206,6 +206,11 @@ def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(app, page, shot,
             boxes[laptop] = control_boxes(page, app)
         return boxes
 
+    def shot_at_each_size(name: str) -> None:
+        for laptop, size in LAPTOPS.items():
+            at_size(page, size)
+            shot(f"{name}_{laptop}", whole_page=False)
+
     first = look()
     seen_status: set[str] = set()
     positions: list[dict[str, dict]] = []
@@ -219,9 +224,7 @@ def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(app, page, shot,
             app.button("Pause").click()
             expect(state_badge(page, "paused")).to_be_visible()
             positions.append(look())
-            for laptop, size in LAPTOPS.items():
-                at_size(page, size)
-                shot(f"paused_{laptop}", whole_page=False)
+            shot_at_each_size("paused")
             app.button("Resume").click()
             paused = True
         time.sleep(0.1)
@@ -234,9 +237,7 @@ def test_pause_and_stop_stay_put_through_epoch_ends_and_a_pause(app, page, shot,
             f"at {laptop} Pause/Stop moved from {first[laptop]}: {moved[:3]} (statuses seen: {sorted(seen_status)})"
         )
     assert app.exception_texts() == []
-    for laptop, size in LAPTOPS.items():
-        at_size(page, size)
-        shot(f"finished_{laptop}", whole_page=False)
+    shot_at_each_size("finished")
 
 
 # What overflows its box, measured in the page: [selector, scrollWidth, clientWidth] of each such element.
