@@ -15,6 +15,7 @@ import io
 import os
 import secrets
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -222,16 +223,15 @@ def _claim_place(digit: HandwrittenDigit, place: str, places: dict[str, Handwrit
 
 # A read that met a change under it reads the new labels.csv again, at most this often: beside a writer saving and
 # deleting flat out, 3 tries failed 3 reads in 3,030 and 10 none (tests/handwriting/test_concurrent_reads.py).
-_READ_TRIES = 10
+_READ_RETRY_S = 5.0  # how long a read starts again while labels.csv keeps changing under it
 
 
-def _labels_stamp(root: Path) -> tuple[int, int, int] | None:
-    """labels.csv's inode, mtime and size: every write replaces the file, so any change shows here."""
+def _labels_text_now(root: Path) -> str | None:
+    """labels.csv's text as it is now; None when it cannot be read."""
     try:
-        found = (root / LABELS_FILE).stat()
-    except OSError:
+        return _read_labels_text(root)
+    except (HandwritingError, OSError):
         return None
-    return found.st_ino, found.st_mtime_ns, found.st_size
 
 
 def read_set(root: str | os.PathLike[str], *, allow_missing: bool = False) -> HandwritingSet:
@@ -241,25 +241,29 @@ def read_set(root: str | os.PathLike[str], *, allow_missing: bool = False) -> Ha
     wants; otherwise that, and an empty list, raise HandwritingError. Images are decoded by load_digits.
     A delete rewrites labels.csv, then removes the image: a read in between (a page's rerun in another
     session) met "the file is missing", so when labels.csv changed under a read, the read starts again.
+    Changed means other text (not another inode: a rewrite takes the inode the last one freed, 599 times in
+    600 here). It starts again for as long as labels.csv keeps changing, up to _READ_RETRY_S: a count of ten
+    tries ran out beside a session saving and deleting without pause (CI run 35; 4 test runs in 10 here, none
+    with a thousand tries).
     """
     root = Path(root)
-    for attempt in range(1, _READ_TRIES + 1):
-        before = _labels_stamp(root)
+    deadline = time.monotonic() + _READ_RETRY_S
+    while True:
+        text = None
         try:
-            return _read_set_once(root, allow_missing)
+            if allow_missing and not (root / LABELS_FILE).is_file():
+                return HandwritingSet(root, (), hashlib.sha256(b"").hexdigest())
+            text = _read_labels_text(root)
+            return _set_from_labels(root, text, allow_missing)
         except (HandwritingError, OSError) as exc:
-            if attempt < _READ_TRIES and _labels_stamp(root) != before:
+            if time.monotonic() < deadline and _labels_text_now(root) != text:
                 continue
             if isinstance(exc, HandwritingError):
                 raise
             raise HandwritingError(f"{root / LABELS_FILE}: {exc.strerror or exc}") from None
-    raise AssertionError("unreachable")
 
 
-def _read_set_once(root: Path, allow_missing: bool) -> HandwritingSet:
-    if allow_missing and not (root / LABELS_FILE).is_file():
-        return HandwritingSet(root, (), hashlib.sha256(b"").hexdigest())
-    text = _read_labels_text(root)
+def _set_from_labels(root: Path, text: str, allow_missing: bool) -> HandwritingSet:
     digits, places, total, real_root = [], {}, 0, root.resolve()
     hasher = hashlib.sha256(text.encode())
     for name, label_text, line in parse_labels(text, str(root / LABELS_FILE)):
