@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -55,19 +56,58 @@ def runs_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
 
 def draw_digit(page, canvas, digit: int) -> None:
     """Drag the mouse along the digit's strokes, placed and sized as PLACEMENTS says."""
-    box = canvas.bounding_box()
-    assert box is not None, "the canvas is not on screen"
-    left, top, size = PLACEMENTS[digit]
     for stroke in DIGIT_STROKES[digit]:
-        points = [
-            (box["x"] + (left + u * size) * box["width"], box["y"] + (top + v * size) * box["height"])
-            for u, v in stroke
-        ]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for x, y in points[1:]:
-            page.mouse.move(x, y, steps=10)
-        page.mouse.up()
+        drag_stroke(page, canvas, stroke, PLACEMENTS[digit], steps=10)
+
+
+# The canvas's box once it holds still (the same in two animation frames running) and is the element under the
+# stroke's first point, at (u, v) of the box; null until then. The component draws in a shadow root: asked of the
+# document, elementFromPoint answers with the shadow's host.
+_STILL_UNDER_POINT_JS = """async (surface, [u, v]) => {
+    const frame = () => new Promise((done) => requestAnimationFrame(done));
+    const place = (r) => [r.x, r.y, r.width, r.height].join();
+    const before = place(surface.getBoundingClientRect());
+    await frame();
+    await frame();
+    const box = surface.getBoundingClientRect();
+    if (place(box) !== before) return null;
+    const hit = surface.getRootNode().elementFromPoint(box.x + u * box.width, box.y + v * box.height);
+    return hit === surface ? {x: box.x, y: box.y, width: box.width, height: box.height} : null;
+}"""
+_UNDER_POINT_JS = """(surface, [u, v]) => {
+    const box = surface.getBoundingClientRect();
+    const hit = surface.getRootNode().elementFromPoint(box.x + u * box.width, box.y + v * box.height);
+    const where = `at ${Math.round(box.x)},${Math.round(box.y)}`;
+    return hit ? `${hit.tagName.toLowerCase()}.${hit.className} (the canvas ${where})` : "nothing";
+}"""
+STILL_TIMEOUT_S = 30.0
+
+
+def drag_stroke(
+    page, canvas, stroke: list[tuple[float, float]], placement: tuple[float, float, float], steps: int
+) -> None:
+    """Drag the mouse along `stroke` (unit box), placed on the canvas at (left, top, size), once the canvas holds
+    still under the stroke's first point.
+
+    Read a moment too early, after a Clear, the box was off by the page's scroll settling: CI run 42's 7 began
+    beside the canvas, selected the page's text and drew nothing (Undo off, the whole page highlighted).
+    """
+    left, top, size = placement
+    start = (left + stroke[0][0] * size, top + stroke[0][1] * size)
+    deadline = time.monotonic() + STILL_TIMEOUT_S
+    while (box := canvas.evaluate(_STILL_UNDER_POINT_JS, list(start))) is None:
+        if time.monotonic() > deadline:
+            found = canvas.evaluate(_UNDER_POINT_JS, list(start))
+            pytest.fail(f"the canvas did not hold still under the pointer in {STILL_TIMEOUT_S:.0f} s: {found} is there")
+        page.wait_for_timeout(50)
+    points = [
+        (box["x"] + (left + u * size) * box["width"], box["y"] + (top + v * size) * box["height"]) for u, v in stroke
+    ]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
 
 
 # A canvas that Clear replaces (clear_canvas marks it), never one to draw on: see clear_canvas.

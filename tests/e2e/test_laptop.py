@@ -22,7 +22,7 @@ import pytest
 from helpers import ended_sweep, record_run
 from PIL import Image
 from playwright.sync_api import expect
-from test_draw import MODEL_RUN_ENV, canvas_surface, preview_ink, read_prediction
+from test_draw import MODEL_RUN_ENV, canvas_surface, drag_stroke, preview_ink, read_prediction
 from test_train import check_train_subtitles, set_number, set_short_job, state_badge
 from test_train import short_job_images as short_job_images  # a fixture, used by name
 from torchvision.datasets import MNIST
@@ -125,16 +125,7 @@ def photograph(page, folder: Path, name: str, width: int, max_height: int = 2400
 
 def drag(page, canvas, stroke: list[tuple[float, float]], placement: tuple[float, float, float]) -> None:
     """Drag the mouse along `stroke` (unit box), placed on the canvas at (left, top, size)."""
-    box = canvas.bounding_box()
-    left, top, size = placement
-    points = [
-        (box["x"] + (left + u * size) * box["width"], box["y"] + (top + v * size) * box["height"]) for u, v in stroke
-    ]
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(x, y, steps=12)
-    page.mouse.up()
+    drag_stroke(page, canvas, stroke, placement, steps=12)
 
 
 @pytest.mark.timeout(900)  # the first test may train the session's model
