@@ -89,8 +89,8 @@ def drag_stroke(
     """Drag the mouse along `stroke` (unit box), placed on the canvas at (left, top, size), once the canvas holds
     still under the stroke's first point.
 
-    Read a moment too early, after a Clear, the box was off by the page's scroll settling: CI run 42's 7 began
-    beside the canvas, selected the page's text and drew nothing (Undo off, the whole page highlighted).
+    CI run 42's 7, drawn after a Clear, began beside the canvas, selected the page's text and drew nothing (Undo
+    off, the whole page highlighted): most likely its box was read while the page's scroll still settled.
     """
     left, top, size = placement
     start = (left + stroke[0][0] * size, top + stroke[0][1] * size)
