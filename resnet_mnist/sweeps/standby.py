@@ -21,7 +21,6 @@ from resnet_mnist.sweeps.status import REQUEST_FILE
 
 __all__ = [
     "CLAIM_FILE",
-    "NO_WARM_UP_ENV_VAR",
     "READY_FILE",
     "STANDBY_ENV_VAR",
     "STANDBY_SECONDS",
@@ -38,7 +37,6 @@ STANDBY_SECONDS = 600.0  # a dashboard left open on the Sweep tab keeps a Ray up
 CLAIM_FILE = "claim"
 READY_FILE = "ready"  # written by the standby once its Ray and its warmed-up workers are up
 WARM_MARKS_ENV_VAR = "RESNET_MNIST_WARM_MARKS"  # a folder where each warmed-up Ray worker leaves a file, its pid
-NO_WARM_UP_ENV_VAR = "RESNET_MNIST_NO_WARM_UP"  # set for a worker that trains nothing (the sweep's stop flag)
 _POLL_S = 0.05
 _HANDOVER_S = 60.0  # how long a claimed standby waits for the request the claimer writes next
 

@@ -33,7 +33,8 @@ from resnet_mnist.core.events import EpochCompleted, Event, RunState, fan_out
 from resnet_mnist.runs.store import RunRecorder, RunStore
 from resnet_mnist.sweeps.outcome import SweepOutcome, TrialView
 from resnet_mnist.sweeps.spec import METRIC, SweepSpec
-from resnet_mnist.sweeps.standby import NO_WARM_UP_ENV_VAR, WARM_MARKS_ENV_VAR
+from resnet_mnist.sweeps.standby import WARM_MARKS_ENV_VAR
+from resnet_mnist.sweeps.stop_flag import StopFlag
 
 __all__ = ["RunTrial", "prepare", "run_sweep"]
 
@@ -50,21 +51,6 @@ with contextlib.suppress(Exception):
     _tune_class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
 
 
-# A worker of its own, not warmed up (it trains nothing): the warm ones are left for the trials.
-@ray.remote(num_cpus=0, runtime_env={"env_vars": {NO_WARM_UP_ENV_VAR: "1"}})
-class _StopFlag:
-    """Set once by the driver's Stop sweep; trials on any node poll it."""
-
-    def __init__(self) -> None:
-        self._set = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
-
-
 _spare_flag: Any = None  # made by prepare() ahead of a sweep; the next run_sweep takes it
 
 
@@ -77,7 +63,7 @@ def prepare(timeout: float = 300.0) -> None:
     """
     global _spare_flag
     deadline = time.monotonic() + timeout
-    flag = _StopFlag.remote()
+    flag = StopFlag.remote()
     ray.get(flag.is_set.remote(), timeout=timeout)
     _spare_flag = flag
     marks = os.environ.get(WARM_MARKS_ENV_VAR)
@@ -95,7 +81,7 @@ def _warm_workers_alive(marks: str) -> int:
 def _take_flag() -> Any:
     global _spare_flag
     flag, _spare_flag = _spare_flag, None
-    return flag if flag is not None else _StopFlag.remote()
+    return flag if flag is not None else StopFlag.remote()
 
 
 @dataclass(frozen=True)
@@ -106,7 +92,7 @@ class _TrialContext:
     sweep_id: str
     runs_dir: str
     data_root: str | None
-    stop_flag: Any  # an actor handle of _StopFlag
+    stop_flag: Any  # an actor handle of stop_flag.StopFlag
 
 
 @dataclass

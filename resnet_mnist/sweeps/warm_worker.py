@@ -13,7 +13,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from resnet_mnist.sweeps.standby import NO_WARM_UP_ENV_VAR, WARM_MARKS_ENV_VAR
+from resnet_mnist.sweeps.stop_flag import NO_WARM_UP_ENV_VAR  # Ray only: the stop flag's worker stays light
 
 
 def _warm_up() -> None:
@@ -29,6 +29,8 @@ if not os.environ.get(NO_WARM_UP_ENV_VAR):
     with contextlib.suppress(Exception):
         _warm_up()
     with contextlib.suppress(Exception):
+        from resnet_mnist.sweeps.standby import WARM_MARKS_ENV_VAR
+
         marks = os.environ.get(WARM_MARKS_ENV_VAR)
         if marks:
             (Path(marks) / str(os.getpid())).touch()

@@ -246,41 +246,6 @@ def test_precision_is_an_axis_picked_from_its_choices(open_page) -> None:
     assert at.metric[0].value == "4" and not at.error and not at.exception
 
 
-@pytest.mark.ray
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_the_runs_page_lists_sweep_trials_while_they_run(open_page, runs_root: Path) -> None:
-    at = open_two_trial_sweep_form(open_page)
-    assert at.metric[0].value == "2" and not at.error
-    at.button(key="start_sweep").click()
-    at.run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
-    runner = the_sweep_runner()
-    sweep_id = runner.snapshot().sweep_id
-    assert runner.is_alive() and sweep_id
-    with pytest.raises(WorkerBusyError, match="sweep"):  # the Train page cannot take the cores meanwhile
-        the_page_worker().start(TrainConfig(epochs=1, train_limit=500, test_limit=100, device="cpu"))
-    store = RunStore(runs_root)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        trials = [r for r in store.runs() if r.sweep == sweep_id and r.epochs_done >= 1]
-        if len(trials) == 2:
-            break
-        time.sleep(0.5)
-    at.run()
-    rows = table(at).set_index("id")
-    assert len(trials) == 2 and all(rows.loc[r.id, "state"] == "running" for r in trials), rows[["state", "sweep"]]
-    assert all(rows.loc[r.id, "node"] == "node 1 · 127.0.0.1" for r in trials)  # one local Ray node:
-    assert "node" not in at.dataframe[0].proto.column_order  # its column is not shown
-    live = next(df.value for df in at.dataframe if "trial" in df.value.columns)  # the Sweep tab's trial table
-    assert set(live["run"]) == {r.id for r in trials} and set(live["state"]) == {"running"}
-    assert "lr" in live.columns and "momentum" not in live.columns  # only the settings that differ
-    at.button(key="stop_sweep").click()
-    at.run()
-    assert runner.join(timeout=120)
-    assert all(store.get(r.id).state is RunState.STOPPED for r in trials)
-
-
 def _descendants(pid: int) -> list[int]:
     """Every process below `pid` (children, their children, ...), read from /proc."""
     parents: dict[int, list[int]] = {}
@@ -314,16 +279,36 @@ def _wait_for_trials(store: RunStore, sweep_id: str, count: int, runner) -> list
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_when_the_sweeps_ray_dies_the_page_stays_up_says_so_and_a_new_sweep_trains(open_page, runs_root: Path) -> None:
+def test_a_sweep_on_the_page_is_listed_live_outlives_its_ray_and_a_new_one_trains_and_stops(
+    open_page, runs_root: Path
+) -> None:
+    """One sweep's life on the page: its trials listed while they run, its Ray killed under it (the page stays
+    up, says so, and keeps each trial's last checkpoint), a new sweep at once, and Stop sweep.
+
+    One test, not three: each sweep here costs ~15 CPU-seconds of Ray processes."""
     from resnet_mnist.sweeps.status import read_status, sweep_folder
     from resnet_mnist.ui.plain_text import escape_markdown
 
     at = open_two_trial_sweep_form(open_page)
+    assert at.metric[0].value == "2" and not at.error
     at.button(key="start_sweep").click()
     at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
     runner, store = the_sweep_runner(), RunStore(runs_root)
     sweep_id = runner.snapshot().sweep_id
+    assert runner.is_alive() and sweep_id
+    with pytest.raises(WorkerBusyError, match="sweep"):  # the Train page cannot take the cores meanwhile
+        the_page_worker().start(TrainConfig(epochs=1, train_limit=500, test_limit=100, device="cpu"))
     trials = _wait_for_trials(store, sweep_id, 2, runner)
+
+    at.run()  # the Runs table and the Sweep tab list both trials as running
+    rows = table(at).set_index("id")
+    assert all(rows.loc[r.id, "state"] == "running" for r in trials), rows[["state", "sweep"]]
+    assert all(rows.loc[r.id, "node"] == "node 1 · 127.0.0.1" for r in trials)  # one local Ray node:
+    assert "node" not in at.dataframe[0].proto.column_order  # its column is not shown
+    live = next(df.value for df in at.dataframe if "trial" in df.value.columns)  # the Sweep tab's trial table
+    assert set(live["run"]) == {r.id for r in trials} and set(live["state"]) == {"running"}
+    assert "lr" in live.columns and "momentum" not in live.columns  # only the settings that differ
 
     sweep_process = read_status(sweep_folder(runs_root, sweep_id)).pid
     ray_processes = _descendants(sweep_process)  # Ray's GCS, raylet and workers: what `ray stop --force` kills
@@ -352,8 +337,11 @@ def test_when_the_sweeps_ray_dies_the_page_stays_up_says_so_and_a_new_sweep_trai
     assert not at.error, [e.value for e in at.error]
     second = runner.snapshot().sweep_id
     assert second != sweep_id and runner.is_alive()
-    _wait_for_trials(store, second, 1, runner)
-    assert runner.stop(timeout=120)
+    [trial] = _wait_for_trials(store, second, 1, runner)
+    at.button(key="stop_sweep").click()
+    at.run()
+    assert runner.join(timeout=120), "Stop sweep did not end the sweep's process in two minutes"
+    assert store.get(trial.id).state is RunState.STOPPED
 
 
 def test_a_click_is_not_lost_while_a_jobs_epochs_end_during_the_pages_run(open_page, runs_root: Path) -> None:
