@@ -1,8 +1,9 @@
 """A sweep's stop flag: one small Ray actor, set once by the driver's Stop sweep, that trials on any node poll.
 
 It lives in a module that imports only Ray, and its worker skips the trials' warm-up, so that worker
-starts without torch, Ray Tune or MNIST: measured on a 2-trial sweep, 2.1 CPU-seconds and a
-torch-sized process less per sweep (see this module's commit).
+starts without torch, Ray Tune or MNIST. Measured on a quiet Xeon, a 2-trial CLI sweep: the flag's worker
+took 0.8-1.0 CPU-seconds instead of 2.1 when it lived in trainable.py; a Python process holding the
+trainable's imports peaks at ~650 MB resident, one holding Ray alone at ~64 MB.
 """
 
 from __future__ import annotations
