@@ -221,9 +221,9 @@ def _claim_place(digit: HandwrittenDigit, place: str, places: dict[str, Handwrit
         )
 
 
-# A read that met a change under it reads the new labels.csv again, at most this often: beside a writer saving and
-# deleting flat out, 3 tries failed 3 reads in 3,030 and 10 none (tests/handwriting/test_concurrent_reads.py).
-_READ_RETRY_S = 5.0  # how long a read starts again while labels.csv keeps changing under it
+# A read that met a change under it reads the new labels.csv again, for at most this long (read_set says why a
+# time, not a count of tries; tests/handwriting/test_concurrent_reads.py is the writer that never pauses).
+_READ_RETRY_S = 5.0
 
 
 def _labels_text_now(root: Path) -> str | None:

@@ -123,11 +123,6 @@ def photograph(page, folder: Path, name: str, width: int, max_height: int = 2400
     return path
 
 
-def drag(page, canvas, stroke: list[tuple[float, float]], placement: tuple[float, float, float]) -> None:
-    """Drag the mouse along `stroke` (unit box), placed on the canvas at (left, top, size)."""
-    drag_stroke(page, canvas, stroke, placement, steps=12)
-
-
 @pytest.mark.timeout(900)  # the first test may train the session's model
 @pytest.mark.parametrize("laptop", list(LAPTOPS))
 def test_the_whole_canvas_shows_and_a_digit_at_its_right_edge_is_read(app, page, shot, laptop: str) -> None:
@@ -159,7 +154,7 @@ def test_the_whole_canvas_shows_and_a_digit_at_its_right_edge_is_read(app, page,
     answer = page.locator('.st-key-draw_answer_block:not([data-stale="true"])').bounding_box()
     assert answer["x"] >= box["x"] + box["width"] and answer["y"] < box["y"] + box["height"], (answer, box)
 
-    drag(page, canvas, SEVEN, RIGHT_EDGE)
+    drag_stroke(page, canvas, SEVEN, RIGHT_EDGE, steps=12)
     expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
     app.wait_until_idle()
     predicted, confidence = read_prediction(page)
@@ -280,7 +275,7 @@ def test_screenshots_of_train_and_draw_at_three_widths(app, page, shot) -> None:
         photograph(page, folder, f"train-{width}", width)
         app.open("draw")
         canvas = canvas_surface(page)
-        drag(page, canvas, THREE, (0.15, 0.1, 0.75))
+        drag_stroke(page, canvas, THREE, (0.15, 0.1, 0.75), steps=12)
         expect(page.get_by_text(re.compile(r"% sure"))).to_be_visible()
         app.wait_until_idle()
         save_row = page.evaluate(_HEIGHT, ".st-key-save_as_row")
